@@ -1,0 +1,43 @@
+package kernel
+
+// ChangeOp says what a Change did.
+type ChangeOp uint8
+
+// The kinds of change.
+const (
+	EntryAdded   ChangeOp = iota + 1 // Dir gained Name (pointing to Ino)
+	EntryRemoved                     // Dir lost Name (which pointed to Ino)
+	ContentChanged                   // the data of Ino changed
+	AttrChanged                      // the attributes of Ino changed
+)
+
+func (op ChangeOp) String() string {
+	switch op {
+	case EntryAdded:
+		return "add"
+	case EntryRemoved:
+		return "remove"
+	case ContentChanged:
+		return "write"
+	case AttrChanged:
+		return "attr"
+	}
+	return "unknown"
+}
+
+// Change is one committed change to a tree.
+type Change struct {
+	Op     ChangeOp
+	Ino    uint64
+	Dir    uint64 // for EntryAdded and EntryRemoved
+	Name   string // for EntryAdded and EntryRemoved
+	Origin Origin // from the context of the call that made it
+}
+
+// Notifier is implemented by file systems that report their changes. The
+// namespace calls SetNotify once, when it binds the file system; notify must
+// be called after the change is committed, never with a lock held that a
+// subscriber could need, and must not block.
+type Notifier interface {
+	SetNotify(notify func(Change))
+}

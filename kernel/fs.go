@@ -1,0 +1,160 @@
+package kernel
+
+import (
+	"context"
+	"syscall"
+	"time"
+)
+
+// Attr is what stat reports about an inode. Mode holds the file type bits
+// (syscall.S_IFREG, S_IFDIR, S_IFLNK) and the permission bits, as in
+// struct stat.
+type Attr struct {
+	Ino    uint64
+	Mode   uint32
+	Nlink  uint32
+	UID    uint32
+	GID    uint32
+	Size   int64
+	Blocks int64 // 512-byte blocks
+	Atime  time.Time
+	Mtime  time.Time
+	Ctime  time.Time
+}
+
+// IsDir reports whether a is a directory.
+func (a Attr) IsDir() bool { return a.Mode&syscall.S_IFMT == syscall.S_IFDIR }
+
+// IsRegular reports whether a is a regular file.
+func (a Attr) IsRegular() bool { return a.Mode&syscall.S_IFMT == syscall.S_IFREG }
+
+// IsSymlink reports whether a is a symbolic link.
+func (a Attr) IsSymlink() bool { return a.Mode&syscall.S_IFMT == syscall.S_IFLNK }
+
+// DirEntry is one name in a directory.
+type DirEntry struct {
+	Name string
+	Ino  uint64
+	Mode uint32 // file type bits only are guaranteed
+}
+
+// Statfs describes the space behind a file system.
+type Statfs struct {
+	Bsize   uint32 // block size for the counts below
+	Blocks  uint64
+	Bfree   uint64
+	Bavail  uint64
+	Files   uint64
+	Ffree   uint64
+	NameMax uint32
+}
+
+// Cred is who performs an operation; new inodes take its ids.
+type Cred struct {
+	UID, GID uint32
+}
+
+// SetAttr says which attributes Setattr changes.
+type SetAttr struct {
+	Valid SetMask
+	Mode  uint32 // permission bits only
+	UID   uint32
+	GID   uint32
+	Size  int64
+	Atime time.Time
+	Mtime time.Time
+}
+
+// SetMask selects fields of SetAttr.
+type SetMask uint32
+
+// Bits of SetMask. AtimeNow and MtimeNow set the time to the current time
+// (UTIME_NOW) and win over Atime and Mtime.
+const (
+	SetMode SetMask = 1 << iota
+	SetUID
+	SetGID
+	SetSize
+	SetAtime
+	SetMtime
+	SetAtimeNow
+	SetMtimeNow
+)
+
+// Open flags understood by FileSystem.Open, the usual os values.
+const (
+	ORdonly = syscall.O_RDONLY
+	OWronly = syscall.O_WRONLY
+	ORdwr   = syscall.O_RDWR
+	OAccess = syscall.O_ACCMODE
+	OCreate = syscall.O_CREAT
+	OExcl   = syscall.O_EXCL
+	OTrunc  = syscall.O_TRUNC
+	OAppend = syscall.O_APPEND
+)
+
+// MaxName is the longest name, in bytes, that any fazt file system accepts.
+const MaxName = 255
+
+// FileSystem is the read side that every bound file system implements.
+// Inode numbers are local to the file system and never reused for another
+// file while fazt runs. All methods are safe for concurrent use.
+type FileSystem interface {
+	// Root is the inode number of the root directory.
+	Root() uint64
+	// Getattr returns the attributes of an inode.
+	Getattr(ctx context.Context, ino uint64) (Attr, error)
+	// Lookup finds name in directory dir.
+	Lookup(ctx context.Context, dir uint64, name string) (Attr, error)
+	// ReadDir lists directory dir, sorted by name, without "." and "..".
+	ReadDir(ctx context.Context, dir uint64) ([]DirEntry, error)
+	// Open opens an inode for reading and, if flags allow, writing.
+	Open(ctx context.Context, ino uint64, flags int) (Handle, error)
+	// Readlink returns the target of a symbolic link.
+	Readlink(ctx context.Context, ino uint64) (string, error)
+	// Statfs describes the space behind the file system.
+	Statfs(ctx context.Context) (Statfs, error)
+}
+
+// Writer is implemented by file systems that can change their tree. A
+// FileSystem without it is read-only: the namespace answers ReadOnly.
+type Writer interface {
+	Create(ctx context.Context, dir uint64, name string, flags int, mode uint32, cred Cred) (Attr, Handle, error)
+	Mkdir(ctx context.Context, dir uint64, name string, mode uint32, cred Cred) (Attr, error)
+	Symlink(ctx context.Context, dir uint64, name, target string, cred Cred) (Attr, error)
+	Link(ctx context.Context, ino, dir uint64, name string) (Attr, error)
+	Unlink(ctx context.Context, dir uint64, name string) error
+	Rmdir(ctx context.Context, dir uint64, name string) error
+	// Rename moves olddir/oldname to newdir/newname atomically, replacing
+	// what is there. flags are RenameNoReplace or RenameExchange.
+	Rename(ctx context.Context, olddir uint64, oldname string, newdir uint64, newname string, flags uint32) error
+	Setattr(ctx context.Context, ino uint64, set SetAttr) (Attr, error)
+}
+
+// Rename flags, as renameat2(2).
+const (
+	RenameNoReplace = 1 << 0
+	RenameExchange  = 1 << 1
+)
+
+// Handle is an open file. ReadAt and WriteAt may be called concurrently.
+type Handle interface {
+	// ReadAt reads into p from offset off. It returns 0, nil at the end
+	// of the file (not io.EOF), like pread(2).
+	ReadAt(ctx context.Context, p []byte, off int64) (int, error)
+	// WriteAt writes p at offset off.
+	WriteAt(ctx context.Context, p []byte, off int64) (int, error)
+	// Flush makes the writes done so far visible to everyone, atomically.
+	// It is called on every close(2).
+	Flush(ctx context.Context) error
+	// Fsync is Flush, and durable on disk when it returns.
+	Fsync(ctx context.Context) error
+	// Release closes the handle.
+	Release(ctx context.Context) error
+}
+
+// DirectIO is implemented by handles whose content is generated on each
+// read, so that a FUSE front end bypasses the page cache for them.
+type DirectIO interface {
+	DirectIO() bool
+}

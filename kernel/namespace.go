@@ -1,0 +1,402 @@
+package kernel
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// RootIno is the inode number of the namespace root.
+const RootIno = 1
+
+// Inode numbers in the namespace are the local inode number of a bound file
+// system with the binding's device number in the top 16 bits. Device 0 is the
+// namespace itself, whose only inode is the root.
+const (
+	devShift  = 48
+	localMask = 1<<devShift - 1
+)
+
+// Namespace binds file systems at names under one root directory, the way
+// Plan 9 binds devices, and routes inode-based calls to them. The FUSE front
+// end serves a Namespace directly; FS offers path-based calls on top of it.
+type Namespace struct {
+	created time.Time
+	uid     uint32
+	gid     uint32
+
+	mu      sync.RWMutex // guards the fields below
+	byName  map[string]*binding
+	byDev   []*binding // index dev-1
+	subs    map[int]func(Change)
+	nextSub int
+}
+
+type binding struct {
+	name string
+	dev  uint64
+	fs   FileSystem
+	w    Writer // nil for read-only file systems
+}
+
+// NewNamespace returns an empty namespace whose root belongs to this process.
+func NewNamespace() *Namespace {
+	return &Namespace{
+		created: time.Now(),
+		uid:     uint32(os.Getuid()),
+		gid:     uint32(os.Getgid()),
+		byName:  make(map[string]*binding),
+		subs:    make(map[int]func(Change)),
+	}
+}
+
+// Bind makes fsys appear as the directory /name. Binding happens during
+// start-up, before any front end serves the namespace.
+func (ns *Namespace) Bind(name string, fsys FileSystem) error {
+	if err := ValidName(name); err != nil {
+		return At("bind", "/"+name, err)
+	}
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	if _, ok := ns.byName[name]; ok {
+		return At("bind", "/"+name, E(Exist, "already bound"))
+	}
+	if len(ns.byDev)+1 >= 1<<(64-devShift) {
+		return At("bind", "/"+name, E(NoSpace, "too many bindings"))
+	}
+	b := &binding{name: name, dev: uint64(len(ns.byDev) + 1), fs: fsys}
+	b.w, _ = fsys.(Writer)
+	ns.byName[name] = b
+	ns.byDev = append(ns.byDev, b)
+	if n, ok := fsys.(Notifier); ok {
+		n.SetNotify(func(c Change) {
+			c.Ino = b.global(c.Ino)
+			if c.Dir != 0 {
+				c.Dir = b.global(c.Dir)
+			}
+			ns.publish(c)
+		})
+	}
+	return nil
+}
+
+// Subscribe calls fn for every change committed in any bound file system,
+// until cancel is called. fn runs in the goroutine that made the change and
+// must not block.
+func (ns *Namespace) Subscribe(fn func(Change)) (cancel func()) {
+	ns.mu.Lock()
+	id := ns.nextSub
+	ns.nextSub++
+	ns.subs[id] = fn
+	ns.mu.Unlock()
+	return func() {
+		ns.mu.Lock()
+		delete(ns.subs, id)
+		ns.mu.Unlock()
+	}
+}
+
+func (ns *Namespace) publish(c Change) {
+	ns.mu.RLock()
+	defer ns.mu.RUnlock()
+	for _, fn := range ns.subs {
+		fn(c)
+	}
+}
+
+func (b *binding) global(local uint64) uint64 { return b.dev<<devShift | local }
+
+// resolve finds the binding of a global inode number and its local number.
+func (ns *Namespace) resolve(ino uint64) (*binding, uint64, error) {
+	dev := ino >> devShift
+	ns.mu.RLock()
+	defer ns.mu.RUnlock()
+	if dev == 0 || dev > uint64(len(ns.byDev)) {
+		return nil, 0, E(NotExist, fmt.Sprintf("no inode %d", ino))
+	}
+	return ns.byDev[dev-1], ino & localMask, nil
+}
+
+func (b *binding) attr(a Attr, err error) (Attr, error) {
+	if err != nil {
+		return Attr{}, err
+	}
+	if a.Ino > localMask {
+		return Attr{}, fmt.Errorf("inode number %d of /%s out of range", a.Ino, b.name)
+	}
+	a.Ino = b.global(a.Ino)
+	return a, nil
+}
+
+func (ns *Namespace) rootAttr() Attr {
+	ns.mu.RLock()
+	n := len(ns.byDev)
+	ns.mu.RUnlock()
+	return Attr{
+		Ino:   RootIno,
+		Mode:  syscall.S_IFDIR | 0o555,
+		Nlink: uint32(2 + n),
+		UID:   ns.uid,
+		GID:   ns.gid,
+		Size:  4096,
+		Atime: ns.created, Mtime: ns.created, Ctime: ns.created,
+	}
+}
+
+// Getattr returns the attributes of a global inode.
+func (ns *Namespace) Getattr(ctx context.Context, ino uint64) (Attr, error) {
+	if ino == RootIno {
+		return ns.rootAttr(), nil
+	}
+	b, local, err := ns.resolve(ino)
+	if err != nil {
+		return Attr{}, err
+	}
+	return b.attr(b.fs.Getattr(ctx, local))
+}
+
+// Lookup finds name in directory dir.
+func (ns *Namespace) Lookup(ctx context.Context, dir uint64, name string) (Attr, error) {
+	if err := ValidName(name); err != nil {
+		return Attr{}, err
+	}
+	if dir == RootIno {
+		ns.mu.RLock()
+		b := ns.byName[name]
+		ns.mu.RUnlock()
+		if b == nil {
+			return Attr{}, E(NotExist, "no such file or directory")
+		}
+		return b.attr(b.fs.Getattr(ctx, b.fs.Root()))
+	}
+	b, local, err := ns.resolve(dir)
+	if err != nil {
+		return Attr{}, err
+	}
+	return b.attr(b.fs.Lookup(ctx, local, name))
+}
+
+// ReadDir lists directory dir, sorted by name.
+func (ns *Namespace) ReadDir(ctx context.Context, dir uint64) ([]DirEntry, error) {
+	if dir == RootIno {
+		ns.mu.RLock()
+		defer ns.mu.RUnlock()
+		out := make([]DirEntry, 0, len(ns.byDev))
+		for _, b := range ns.byDev {
+			out = append(out, DirEntry{Name: b.name, Ino: b.global(b.fs.Root()), Mode: syscall.S_IFDIR})
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+		return out, nil
+	}
+	b, local, err := ns.resolve(dir)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := b.fs.ReadDir(ctx, local)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ents {
+		ents[i].Ino = b.global(ents[i].Ino)
+	}
+	return ents, nil
+}
+
+// Open opens a file (not a directory).
+func (ns *Namespace) Open(ctx context.Context, ino uint64, flags int) (Handle, error) {
+	if ino == RootIno {
+		return nil, E(IsDir, "is a directory")
+	}
+	b, local, err := ns.resolve(ino)
+	if err != nil {
+		return nil, err
+	}
+	if flags&OAccess != ORdonly || flags&OTrunc != 0 {
+		if b.w == nil {
+			return nil, E(ReadOnly, "read-only file system")
+		}
+	}
+	return b.fs.Open(ctx, local, flags)
+}
+
+// Readlink returns the target of a symbolic link.
+func (ns *Namespace) Readlink(ctx context.Context, ino uint64) (string, error) {
+	if ino == RootIno {
+		return "", E(Invalid, "not a symbolic link")
+	}
+	b, local, err := ns.resolve(ino)
+	if err != nil {
+		return "", err
+	}
+	return b.fs.Readlink(ctx, local)
+}
+
+// Statfs describes the space behind inode ino. The root reports the space of
+// the first binding, which holds the data.
+func (ns *Namespace) Statfs(ctx context.Context, ino uint64) (Statfs, error) {
+	var b *binding
+	if ino == RootIno {
+		ns.mu.RLock()
+		if len(ns.byDev) > 0 {
+			b = ns.byDev[0]
+		}
+		ns.mu.RUnlock()
+		if b == nil {
+			return Statfs{Bsize: 4096, NameMax: MaxName}, nil
+		}
+	} else {
+		var err error
+		if b, _, err = ns.resolve(ino); err != nil {
+			return Statfs{}, err
+		}
+	}
+	return b.fs.Statfs(ctx)
+}
+
+// writer finds the binding and local inode of dir for a change. The root
+// and read-only file systems refuse changes.
+func (ns *Namespace) writer(ino uint64) (*binding, uint64, error) {
+	if ino == RootIno {
+		return nil, 0, E(NotPermitted, "the namespace root is fixed")
+	}
+	b, local, err := ns.resolve(ino)
+	if err != nil {
+		return nil, 0, err
+	}
+	if b.w == nil {
+		return nil, 0, E(ReadOnly, "read-only file system")
+	}
+	return b, local, nil
+}
+
+// Create makes and opens a regular file.
+func (ns *Namespace) Create(ctx context.Context, dir uint64, name string, flags int, mode uint32) (Attr, Handle, error) {
+	if err := ValidName(name); err != nil {
+		return Attr{}, nil, err
+	}
+	b, local, err := ns.writer(dir)
+	if err != nil {
+		return Attr{}, nil, err
+	}
+	a, h, err := b.w.Create(ctx, local, name, flags, mode, CredFrom(ctx))
+	a, err = b.attr(a, err)
+	if err != nil && h != nil {
+		h.Release(ctx)
+		h = nil
+	}
+	return a, h, err
+}
+
+// Mkdir makes a directory.
+func (ns *Namespace) Mkdir(ctx context.Context, dir uint64, name string, mode uint32) (Attr, error) {
+	if err := ValidName(name); err != nil {
+		return Attr{}, err
+	}
+	b, local, err := ns.writer(dir)
+	if err != nil {
+		return Attr{}, err
+	}
+	return b.attr(b.w.Mkdir(ctx, local, name, mode, CredFrom(ctx)))
+}
+
+// Symlink makes a symbolic link to target.
+func (ns *Namespace) Symlink(ctx context.Context, dir uint64, name, target string) (Attr, error) {
+	if err := ValidName(name); err != nil {
+		return Attr{}, err
+	}
+	b, local, err := ns.writer(dir)
+	if err != nil {
+		return Attr{}, err
+	}
+	return b.attr(b.w.Symlink(ctx, local, name, target, CredFrom(ctx)))
+}
+
+// Link makes a new name for ino in dir.
+func (ns *Namespace) Link(ctx context.Context, ino, dir uint64, name string) (Attr, error) {
+	if err := ValidName(name); err != nil {
+		return Attr{}, err
+	}
+	b, local, err := ns.writer(dir)
+	if err != nil {
+		return Attr{}, err
+	}
+	if ino>>devShift != b.dev {
+		return Attr{}, E(CrossDevice, "link across file systems")
+	}
+	return b.attr(b.w.Link(ctx, ino&localMask, local, name))
+}
+
+// Unlink removes a name that is not a directory.
+func (ns *Namespace) Unlink(ctx context.Context, dir uint64, name string) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	b, local, err := ns.writer(dir)
+	if err != nil {
+		return err
+	}
+	return b.w.Unlink(ctx, local, name)
+}
+
+// Rmdir removes an empty directory.
+func (ns *Namespace) Rmdir(ctx context.Context, dir uint64, name string) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	b, local, err := ns.writer(dir)
+	if err != nil {
+		return err
+	}
+	return b.w.Rmdir(ctx, local, name)
+}
+
+// Rename moves olddir/oldname to newdir/newname.
+func (ns *Namespace) Rename(ctx context.Context, olddir uint64, oldname string, newdir uint64, newname string, flags uint32) error {
+	if err := ValidName(oldname); err != nil {
+		return err
+	}
+	if err := ValidName(newname); err != nil {
+		return err
+	}
+	b, local, err := ns.writer(olddir)
+	if err != nil {
+		return err
+	}
+	if newdir>>devShift != b.dev {
+		if newdir == RootIno {
+			return E(NotPermitted, "the namespace root is fixed")
+		}
+		return E(CrossDevice, "rename across file systems")
+	}
+	return b.w.Rename(ctx, local, oldname, newdir&localMask, newname, flags)
+}
+
+// Setattr changes the attributes of ino.
+func (ns *Namespace) Setattr(ctx context.Context, ino uint64, set SetAttr) (Attr, error) {
+	b, local, err := ns.writer(ino)
+	if err != nil {
+		return Attr{}, err
+	}
+	return b.attr(b.w.Setattr(ctx, local, set))
+}
+
+// ValidName checks one path component: not empty, not "." or "..", no '/'
+// or NUL, at most MaxName bytes.
+func ValidName(name string) error {
+	switch {
+	case name == "" || name == "." || name == "..":
+		return E(Invalid, fmt.Sprintf("invalid name %q", name))
+	case len(name) > MaxName:
+		return E(NameTooLong, fmt.Sprintf("name of %d bytes is longer than %d", len(name), MaxName))
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] == '/' || name[i] == 0 {
+			return E(Invalid, fmt.Sprintf("invalid name %q: contains '/' or NUL", name))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,467 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"io"
+	"path"
+	"time"
+)
+
+// FS offers the namespace as path-based calls, the "syscalls" that the CLI,
+// the APIs and the servers use. Paths are absolute and cleaned lexically.
+// Errors are *Error values naming the operation and the path.
+type FS struct {
+	ns *Namespace
+}
+
+// NewFS returns the path-based calls for ns.
+func NewFS(ns *Namespace) *FS { return &FS{ns: ns} }
+
+// Stat returns the attributes of the file at p, following symbolic links.
+func (f *FS) Stat(ctx context.Context, p string) (Attr, error) {
+	a, err := f.stat(ctx, p, true)
+	return a, At("stat", p, err)
+}
+
+// Lstat is Stat without following a final symbolic link.
+func (f *FS) Lstat(ctx context.Context, p string) (Attr, error) {
+	a, err := f.stat(ctx, p, false)
+	return a, At("lstat", p, err)
+}
+
+func (f *FS) stat(ctx context.Context, p string, follow bool) (Attr, error) {
+	p, err := CleanPath(p)
+	if err != nil {
+		return Attr{}, err
+	}
+	return f.ns.walk(ctx, p, follow)
+}
+
+// ReadDir lists the directory at p, sorted by name.
+func (f *FS) ReadDir(ctx context.Context, p string) ([]DirEntry, error) {
+	ents, err := f.readDir(ctx, p)
+	return ents, At("readdir", p, err)
+}
+
+func (f *FS) readDir(ctx context.Context, p string) ([]DirEntry, error) {
+	a, err := f.stat(ctx, p, true)
+	if err != nil {
+		return nil, err
+	}
+	if !a.IsDir() {
+		return nil, E(NotDir, "not a directory")
+	}
+	return f.ns.ReadDir(ctx, a.Ino)
+}
+
+// Open opens the file at p. flags are the os.O_* flags; perm is used when
+// OCreate makes a new file.
+func (f *FS) Open(ctx context.Context, p string, flags int, perm uint32) (*File, error) {
+	fl, err := f.open(ctx, p, flags, perm)
+	return fl, At("open", p, err)
+}
+
+func (f *FS) open(ctx context.Context, p string, flags int, perm uint32) (*File, error) {
+	p, err := CleanPath(p)
+	if err != nil {
+		return nil, err
+	}
+	a, err := f.ns.walk(ctx, p, true)
+	switch {
+	case err == nil && flags&OCreate != 0 && flags&OExcl != 0:
+		return nil, E(Exist, "file exists")
+	case err == nil:
+		if a.IsDir() {
+			if flags&OAccess != ORdonly {
+				return nil, E(IsDir, "is a directory")
+			}
+			return &File{fs: f, path: p, attr: a}, nil
+		}
+		h, err := f.ns.Open(ctx, a.Ino, flags)
+		if err != nil {
+			return nil, err
+		}
+		return &File{fs: f, path: p, attr: a, h: h, append: flags&OAppend != 0}, nil
+	case KindOf(err) == NotExist && flags&OCreate != 0:
+		dir, name, err := f.ns.walkParent(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		a, h, err := f.ns.Create(ctx, dir.Ino, name, flags, perm&0o7777)
+		if err != nil {
+			return nil, err
+		}
+		return &File{fs: f, path: p, attr: a, h: h, append: flags&OAppend != 0}, nil
+	default:
+		return nil, err
+	}
+}
+
+// ReadFile returns the content of the file at p.
+func (f *FS) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	fl, err := f.Open(ctx, p, ORdonly, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer fl.Close()
+	if fl.attr.IsDir() {
+		return nil, At("read", p, E(IsDir, "is a directory"))
+	}
+	return io.ReadAll(fl.Reader(ctx))
+}
+
+// WriteFile replaces the content of the file at p with data, creating it
+// with perm if needed. Readers see the old or the new content, never a mix.
+func (f *FS) WriteFile(ctx context.Context, p string, data []byte, perm uint32) error {
+	fl, err := f.Open(ctx, p, OWronly|OCreate|OTrunc, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := fl.WriteAt(ctx, data, 0); err != nil {
+		fl.Close()
+		return err
+	}
+	return fl.Close()
+}
+
+// Mkdir makes the directory p.
+func (f *FS) Mkdir(ctx context.Context, p string, perm uint32) error {
+	err := f.mkdir(ctx, p, perm)
+	return At("mkdir", p, err)
+}
+
+func (f *FS) mkdir(ctx context.Context, p string, perm uint32) error {
+	p, err := CleanPath(p)
+	if err != nil {
+		return err
+	}
+	dir, name, err := f.ns.walkParent(ctx, p)
+	if err != nil {
+		return err
+	}
+	_, err = f.ns.Mkdir(ctx, dir.Ino, name, perm&0o7777)
+	return err
+}
+
+// MkdirAll makes p and any missing parents.
+func (f *FS) MkdirAll(ctx context.Context, p string, perm uint32) error {
+	p, err := CleanPath(p)
+	if err != nil {
+		return At("mkdir", p, err)
+	}
+	a, err := f.ns.walk(ctx, p, true)
+	if err == nil {
+		if !a.IsDir() {
+			return At("mkdir", p, E(NotDir, "not a directory"))
+		}
+		return nil
+	}
+	if KindOf(err) != NotExist {
+		return At("mkdir", p, err)
+	}
+	if err := f.MkdirAll(ctx, path.Dir(p), perm); err != nil {
+		return err
+	}
+	if err := f.mkdir(ctx, p, perm); err != nil && KindOf(err) != Exist {
+		return At("mkdir", p, err)
+	}
+	return nil
+}
+
+// Remove removes the file or empty directory p.
+func (f *FS) Remove(ctx context.Context, p string) error {
+	return At("remove", p, f.remove(ctx, p))
+}
+
+func (f *FS) remove(ctx context.Context, p string) error {
+	p, err := CleanPath(p)
+	if err != nil {
+		return err
+	}
+	dir, name, err := f.ns.walkParent(ctx, p)
+	if err != nil {
+		return err
+	}
+	a, err := f.ns.Lookup(ctx, dir.Ino, name)
+	if err != nil {
+		return err
+	}
+	if a.IsDir() {
+		return f.ns.Rmdir(ctx, dir.Ino, name)
+	}
+	return f.ns.Unlink(ctx, dir.Ino, name)
+}
+
+// RemoveAll removes p and everything below it. A missing p is not an error.
+func (f *FS) RemoveAll(ctx context.Context, p string) error {
+	a, err := f.Lstat(ctx, p)
+	if KindOf(err) == NotExist {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if a.IsDir() {
+		ents, err := f.ReadDir(ctx, p)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if err := f.RemoveAll(ctx, path.Join(p, e.Name)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := f.Remove(ctx, p); err != nil && KindOf(err) != NotExist {
+		return err
+	}
+	return nil
+}
+
+// Rename moves oldp to newp atomically, replacing newp if it exists.
+func (f *FS) Rename(ctx context.Context, oldp, newp string) error {
+	return At("rename", oldp, f.rename(ctx, oldp, newp))
+}
+
+func (f *FS) rename(ctx context.Context, oldp, newp string) error {
+	oldp, err := CleanPath(oldp)
+	if err != nil {
+		return err
+	}
+	newp, err = CleanPath(newp)
+	if err != nil {
+		return err
+	}
+	od, on, err := f.ns.walkParent(ctx, oldp)
+	if err != nil {
+		return err
+	}
+	nd, nn, err := f.ns.walkParent(ctx, newp)
+	if err != nil {
+		return err
+	}
+	return f.ns.Rename(ctx, od.Ino, on, nd.Ino, nn, 0)
+}
+
+// Symlink makes p a symbolic link to target.
+func (f *FS) Symlink(ctx context.Context, target, p string) error {
+	return At("symlink", p, f.symlink(ctx, target, p))
+}
+
+func (f *FS) symlink(ctx context.Context, target, p string) error {
+	p, err := CleanPath(p)
+	if err != nil {
+		return err
+	}
+	dir, name, err := f.ns.walkParent(ctx, p)
+	if err != nil {
+		return err
+	}
+	_, err = f.ns.Symlink(ctx, dir.Ino, name, target)
+	return err
+}
+
+// Readlink returns the target of the symbolic link p.
+func (f *FS) Readlink(ctx context.Context, p string) (string, error) {
+	a, err := f.stat(ctx, p, false)
+	if err != nil {
+		return "", At("readlink", p, err)
+	}
+	if !a.IsSymlink() {
+		return "", At("readlink", p, E(Invalid, "not a symbolic link"))
+	}
+	t, err := f.ns.Readlink(ctx, a.Ino)
+	return t, At("readlink", p, err)
+}
+
+// Link makes newp another name for the file oldp.
+func (f *FS) Link(ctx context.Context, oldp, newp string) error {
+	return At("link", newp, f.link(ctx, oldp, newp))
+}
+
+func (f *FS) link(ctx context.Context, oldp, newp string) error {
+	a, err := f.stat(ctx, oldp, false)
+	if err != nil {
+		return err
+	}
+	newp, err = CleanPath(newp)
+	if err != nil {
+		return err
+	}
+	dir, name, err := f.ns.walkParent(ctx, newp)
+	if err != nil {
+		return err
+	}
+	_, err = f.ns.Link(ctx, a.Ino, dir.Ino, name)
+	return err
+}
+
+// Setattr changes attributes of the file at p (following symbolic links).
+func (f *FS) Setattr(ctx context.Context, p string, set SetAttr) (Attr, error) {
+	a, err := f.stat(ctx, p, true)
+	if err != nil {
+		return Attr{}, At("setattr", p, err)
+	}
+	a, err = f.ns.Setattr(ctx, a.Ino, set)
+	return a, At("setattr", p, err)
+}
+
+// Chmod sets the permission bits of p.
+func (f *FS) Chmod(ctx context.Context, p string, mode uint32) error {
+	_, err := f.Setattr(ctx, p, SetAttr{Valid: SetMode, Mode: mode & 0o7777})
+	return err
+}
+
+// Chtimes sets the access and modification times of p.
+func (f *FS) Chtimes(ctx context.Context, p string, atime, mtime time.Time) error {
+	_, err := f.Setattr(ctx, p, SetAttr{Valid: SetAtime | SetMtime, Atime: atime, Mtime: mtime})
+	return err
+}
+
+// Truncate sets the size of p.
+func (f *FS) Truncate(ctx context.Context, p string, size int64) error {
+	if size < 0 {
+		return At("truncate", p, E(Invalid, "negative size"))
+	}
+	_, err := f.Setattr(ctx, p, SetAttr{Valid: SetSize, Size: size})
+	return err
+}
+
+// Statfs describes the space behind p.
+func (f *FS) Statfs(ctx context.Context, p string) (Statfs, error) {
+	a, err := f.stat(ctx, p, true)
+	if err != nil {
+		return Statfs{}, At("statfs", p, err)
+	}
+	s, err := f.ns.Statfs(ctx, a.Ino)
+	return s, At("statfs", p, err)
+}
+
+// File is an open file or directory of FS. Its methods take the context of
+// each call; Reader adapts it to io.Reader.
+type File struct {
+	fs     *FS
+	path   string
+	attr   Attr
+	h      Handle // nil for directories
+	append bool
+}
+
+// Path is the path the file was opened with.
+func (fl *File) Path() string { return fl.path }
+
+// Stat returns the current attributes of the file.
+func (fl *File) Stat(ctx context.Context) (Attr, error) {
+	a, err := fl.fs.ns.Getattr(ctx, fl.attr.Ino)
+	return a, At("stat", fl.path, err)
+}
+
+// ReadAt reads into p at offset off. It returns io.EOF when it reads less
+// than len(p) because the file ends, like io.ReaderAt.
+func (fl *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	if fl.h == nil {
+		return 0, At("read", fl.path, E(IsDir, "is a directory"))
+	}
+	n := 0
+	for n < len(p) {
+		m, err := fl.h.ReadAt(ctx, p[n:], off+int64(n))
+		if err != nil {
+			return n, At("read", fl.path, err)
+		}
+		if m == 0 {
+			return n, io.EOF
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// WriteAt writes p at offset off (at the end for files opened OAppend).
+func (fl *File) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
+	if fl.h == nil {
+		return 0, At("write", fl.path, E(IsDir, "is a directory"))
+	}
+	if fl.append {
+		a, err := fl.Stat(ctx)
+		if err != nil {
+			return 0, err
+		}
+		off = a.Size
+	}
+	n, err := fl.h.WriteAt(ctx, p, off)
+	return n, At("write", fl.path, err)
+}
+
+// Sync commits the writes made so far, durably.
+func (fl *File) Sync(ctx context.Context) error {
+	if fl.h == nil {
+		return nil
+	}
+	return At("fsync", fl.path, fl.h.Fsync(ctx))
+}
+
+// Close commits the writes made through the file and releases it. Writes
+// become visible to others, all at once, here.
+func (fl *File) Close() error {
+	if fl.h == nil {
+		return nil
+	}
+	ctx := context.Background()
+	err := fl.h.Flush(ctx)
+	if rerr := fl.h.Release(ctx); err == nil {
+		err = rerr
+	}
+	fl.h = nil
+	return At("close", fl.path, err)
+}
+
+// ReadDir lists the directory.
+func (fl *File) ReadDir(ctx context.Context) ([]DirEntry, error) {
+	if !fl.attr.IsDir() {
+		return nil, At("readdir", fl.path, E(NotDir, "not a directory"))
+	}
+	ents, err := fl.fs.ns.ReadDir(ctx, fl.attr.Ino)
+	return ents, At("readdir", fl.path, err)
+}
+
+// Reader returns an io.Reader over the file from its start, doing its reads
+// with ctx.
+func (fl *File) Reader(ctx context.Context) io.Reader {
+	return &fileReader{ctx: ctx, f: fl}
+}
+
+// Writer returns an io.Writer that writes the file from its start, with ctx.
+func (fl *File) Writer(ctx context.Context) io.Writer {
+	return &fileWriter{ctx: ctx, f: fl}
+}
+
+type fileReader struct {
+	ctx context.Context
+	f   *File
+	off int64
+}
+
+func (r *fileReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, err := r.f.ReadAt(r.ctx, p, r.off)
+	r.off += int64(n)
+	if errors.Is(err, io.EOF) && n > 0 {
+		err = nil
+	}
+	return n, err
+}
+
+type fileWriter struct {
+	ctx context.Context
+	f   *File
+	off int64
+}
+
+func (w *fileWriter) Write(p []byte) (int, error) {
+	n, err := w.f.WriteAt(w.ctx, p, w.off)
+	w.off += int64(n)
+	return n, err
+}
