@@ -5,10 +5,10 @@ type ChangeOp uint8
 
 // The kinds of change.
 const (
-	EntryAdded   ChangeOp = iota + 1 // Dir gained Name (pointing to Ino)
-	EntryRemoved                     // Dir lost Name (which pointed to Ino)
-	ContentChanged                   // the data of Ino changed
-	AttrChanged                      // the attributes of Ino changed
+	EntryAdded     ChangeOp = iota + 1 // Dir gained Name (pointing to Ino)
+	EntryRemoved                       // Dir lost Name (which pointed to Ino)
+	ContentChanged                     // the data of Ino changed
+	AttrChanged                        // the attributes of Ino changed
 )
 
 func (op ChangeOp) String() string {

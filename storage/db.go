@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"sync/atomic"
 
 	"github.com/fazt-sh/fazt/kernel"
 )
@@ -35,6 +36,7 @@ type DB struct {
 	r    *sql.DB // the reader pool
 
 	schema Schema
+	closed atomic.Bool
 }
 
 // Open opens (creating if needed) the database at path, checks that it is a
@@ -123,6 +125,9 @@ func (db *DB) Path() string { return db.path }
 // Close closes both pools. A clean close checkpoints the WAL into the
 // database file.
 func (db *DB) Close() error {
+	if db.closed.Swap(true) {
+		return nil
+	}
 	var err error
 	if db.r != nil {
 		err = db.r.Close()

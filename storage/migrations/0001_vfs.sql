@@ -28,7 +28,7 @@ CREATE TABLE dentries (
 -- points to a chunk, stored once per distinct content. refs counts the blocks
 -- that point to a chunk.
 CREATE TABLE chunks (
-	id   INTEGER PRIMARY KEY,
+	id   INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused, so caches keyed by id stay right
 	hash BLOB NOT NULL UNIQUE, -- SHA-256 of the data
 	size INTEGER NOT NULL,
 	refs INTEGER NOT NULL DEFAULT 0

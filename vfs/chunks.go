@@ -1,0 +1,192 @@
+package vfs
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+
+	"github.com/fazt-sh/fazt/kernel"
+	"github.com/fazt-sh/fazt/storage"
+)
+
+// A chunk is one distinct block content. Blocks point to chunks; chunks
+// count those pointers in refs. A chunk with no references survives only
+// while an open file's overlay pins it (a block stored early, before the
+// file's commit); otherwise it is deleted in the transaction that drops its
+// last reference, or at the next start.
+
+type hashed struct {
+	data []byte
+	sum  [32]byte
+	zero bool // all zeros: stored as a hole, not as a chunk
+}
+
+var zeros [64 << 10]byte
+
+func isZero(b []byte) bool {
+	for len(b) > 0 {
+		n := min(len(b), len(zeros))
+		if !bytes.Equal(b[:n], zeros[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}
+
+func hashBlock(data []byte) hashed {
+	if isZero(data) {
+		return hashed{data: data, zero: true}
+	}
+	return hashed{data: data, sum: sha256.Sum256(data)}
+}
+
+// storeChunk returns the id of the chunk holding h.data, inserting it if no
+// chunk has that content yet. It does not change refs.
+func storeChunk(tx *storage.Tx, h hashed) (int64, error) {
+	var id int64
+	err := tx.QueryRow(`SELECT id FROM chunks WHERE hash = ?`, h.sum[:]).Scan(&id)
+	if err == nil {
+		return id, nil
+	}
+	if kernel.KindOf(err) != kernel.NotExist {
+		return 0, err
+	}
+	res, err := tx.Exec(`INSERT INTO chunks(hash, size, refs) VALUES (?, ?, 0)`, h.sum[:], len(h.data))
+	if err != nil {
+		return 0, err
+	}
+	if id, err = res.LastInsertId(); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(`INSERT INTO chunk_data(id, data) VALUES (?, ?)`, id, h.data); err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+// adjustRefs applies reference count changes and deletes chunks that lost
+// their last reference and are not pinned. It runs inside the write
+// transaction that changed the blocks.
+func (f *FS) adjustRefs(tx *storage.Tx, delta map[int64]int) error {
+	for id, d := range delta {
+		if id == 0 || d == 0 {
+			continue
+		}
+		var refs int64
+		if err := tx.QueryRow(`UPDATE chunks SET refs = refs + ? WHERE id = ? RETURNING refs`, d, id).Scan(&refs); err != nil {
+			return err
+		}
+		if refs <= 0 && !f.pinned(id) {
+			if err := deleteChunk(tx, id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func deleteChunk(tx *storage.Tx, id int64) error {
+	if _, err := tx.Exec(`DELETE FROM chunks WHERE id = ?`, id); err != nil {
+		return err
+	}
+	_, err := tx.Exec(`DELETE FROM chunk_data WHERE id = ?`, id)
+	return err
+}
+
+// pin keeps chunk id alive while an overlay refers to it. Call it inside the
+// write transaction that stored or found the chunk.
+func (f *FS) pin(id int64) {
+	f.pinMu.Lock()
+	f.pins[id]++
+	f.pinMu.Unlock()
+}
+
+func (f *FS) pinned(id int64) bool {
+	f.pinMu.Lock()
+	defer f.pinMu.Unlock()
+	return f.pins[id] > 0
+}
+
+// unpin drops overlay references and deletes the chunks that nothing
+// references any more.
+func (f *FS) unpin(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	f.dropPins(ids)
+	return f.db.Write(ctx, func(tx *storage.Tx) error {
+		for _, id := range ids {
+			var refs int64
+			err := tx.QueryRow(`SELECT refs FROM chunks WHERE id = ?`, id).Scan(&refs)
+			if kernel.KindOf(err) == kernel.NotExist {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if refs <= 0 && !f.pinned(id) {
+				if err := deleteChunk(tx, id); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// dropPins drops overlay references without collecting garbage: for
+// chunks that blocks reference now, or that unpin checks itself.
+func (f *FS) dropPins(ids []int64) {
+	f.pinMu.Lock()
+	defer f.pinMu.Unlock()
+	for _, id := range ids {
+		if f.pins[id]--; f.pins[id] <= 0 {
+			delete(f.pins, id)
+		}
+	}
+}
+
+// chunk returns the content of chunk id, from the cache if it is there. The
+// result must not be modified.
+func (f *FS) chunk(ctx context.Context, id int64) ([]byte, error) {
+	if d, ok := f.cache.get(id); ok {
+		return d, nil
+	}
+	var data []byte
+	if err := f.db.QueryRow(ctx, `SELECT data FROM chunk_data WHERE id = ?`, id).Scan(&data); err != nil {
+		return nil, err
+	}
+	f.cache.put(id, data)
+	return data, nil
+}
+
+// dropInode deletes an inode, its blocks and the chunks only it referenced.
+func (f *FS) dropInode(tx *storage.Tx, ino uint64) error {
+	rows, err := tx.Query(`SELECT chunk, count(*) FROM blocks WHERE ino = ? GROUP BY chunk`, ino)
+	if err != nil {
+		return err
+	}
+	delta := map[int64]int{}
+	for rows.Next() {
+		var id int64
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			rows.Close()
+			return err
+		}
+		delta[id] = -n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`DELETE FROM blocks WHERE ino = ?`, ino); err != nil {
+		return err
+	}
+	if err := f.adjustRefs(tx, delta); err != nil {
+		return err
+	}
+	_, err = tx.Exec(`DELETE FROM inodes WHERE ino = ?`, ino)
+	return err
+}

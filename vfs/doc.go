@@ -1,0 +1,47 @@
+// Package vfs is the /fs tree: a POSIX file system stored in fazt's SQLite
+// database, served to every front end through the kernel.FileSystem
+// interfaces.
+//
+// # Schema
+//
+// The tables follow real file systems (see storage/migrations/0001_vfs.sql):
+// inodes, directory entries keyed by (parent, name) so that a rename is one
+// row update whatever the size of the subtree, and content cut into
+// fixed-size blocks (fazt_meta vfs.block_size, 256 KiB) that point to chunks
+// addressed by their SHA-256. Identical content is stored once, whichever
+// file or site holds it; a chunk counts its references and is deleted when
+// the last block that points to it goes. Blocks that are all zeros are not
+// stored (holes).
+//
+// # Writes
+//
+// Writes from all the handles open on one file go to an in-memory overlay
+// of that file (openFile), shared by those handles, so they see each other's
+// writes as POSIX wants. The overlay is committed in one transaction at
+// flush (every close), fsync or last release: until then nobody reading the
+// committed tree (another open, the HTTP server, a backup) sees any of it,
+// and afterwards they see all of it. An open with O_TRUNC truncates the
+// overlay, not the committed file, so "cp new old" or "echo x > f" replace
+// the content atomically too.
+//
+// Large files are not held in memory: when a file's overlay grows past a
+// few MiB, its blocks are stored as chunks in their own transactions and the
+// overlay keeps only their ids (pinned in memory, so the garbage collector
+// leaves them alone); the final commit then only links blocks to chunks.
+// Chunks left behind by a crash have no references and are deleted at the
+// next start, as are files that were deleted while open.
+//
+// # Concurrency
+//
+// Tree changes (create, rename, unlink, ...) are single write transactions;
+// every check that decides them (does the target exist, is the directory
+// empty, would the rename make a cycle) runs inside that transaction, so
+// there is no tree lock in Go. Each open file has two locks: flushMu orders
+// the writers, truncations and commits of that one file and is held across
+// its SQLite writes; mu guards the overlay's maps and is never held across a
+// SQLite call, so readers of a file are never stalled by a commit. Lock
+// order: flushMu, then mu, then FS.mu or FS.pinMu.
+//
+// Reads of committed content go through the reader pool and a cache of
+// chunks bounded in bytes.
+package vfs

@@ -1,0 +1,306 @@
+package vfs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fazt-sh/fazt/kernel"
+	"github.com/fazt-sh/fazt/storage"
+)
+
+// rootIno is the root directory's inode, made by the first migration.
+const rootIno = 1
+
+// maxFileSize bounds file sizes (EFBIG beyond).
+const maxFileSize = 1 << 50
+
+// maxSymlink is the longest symbolic link target, as Linux's PATH_MAX.
+const maxSymlink = 4095
+
+// Options tune Open.
+type Options struct {
+	// CacheBytes bounds the chunk cache; 0 means 64 MiB.
+	CacheBytes int64
+	// SpillBytes is how much unflushed data one open file holds in memory
+	// before storing it as chunks; 0 means 8 MiB.
+	SpillBytes int64
+	Log        *slog.Logger
+}
+
+// FS is the /fs tree. It implements kernel.FileSystem, kernel.Writer and
+// kernel.Notifier.
+type FS struct {
+	db        *storage.DB
+	log       *slog.Logger
+	blockSize int64
+	spill     int64
+	cache     *chunkCache
+	notify    func(kernel.Change)
+
+	mu       sync.Mutex // guards open and deleting
+	open     map[uint64]*openFile
+	deleting map[uint64]bool // inodes being deleted: they cannot be opened
+
+	pinMu sync.Mutex // guards pins
+	pins  map[int64]int
+}
+
+var (
+	_ kernel.FileSystem = (*FS)(nil)
+	_ kernel.Writer     = (*FS)(nil)
+	_ kernel.Notifier   = (*FS)(nil)
+)
+
+// Open returns the tree stored in db. It deletes what a crash may have left
+// behind: files deleted while open, and chunks nobody references.
+func Open(ctx context.Context, db *storage.DB, opt Options) (*FS, error) {
+	if opt.CacheBytes <= 0 {
+		opt.CacheBytes = 64 << 20
+	}
+	if opt.SpillBytes <= 0 {
+		opt.SpillBytes = 8 << 20
+	}
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	f := &FS{
+		db:     db,
+		log:    opt.Log,
+		spill:  opt.SpillBytes,
+		cache:  newChunkCache(opt.CacheBytes),
+		notify: func(kernel.Change) {},
+		open:     make(map[uint64]*openFile),
+		deleting: make(map[uint64]bool),
+		pins:   make(map[int64]int),
+	}
+	var bs string
+	if err := db.QueryRow(ctx, `SELECT value FROM fazt_meta WHERE key = 'vfs.block_size'`).Scan(&bs); err != nil {
+		return nil, fmt.Errorf("vfs: block size: %w", err)
+	}
+	n, err := strconv.ParseInt(bs, 10, 64)
+	if err != nil || n < 4096 || n > 64<<20 {
+		return nil, fmt.Errorf("vfs: bad block size %q", bs)
+	}
+	f.blockSize = n
+	if err := f.recover(ctx); err != nil {
+		return nil, fmt.Errorf("vfs: recovery: %w", err)
+	}
+	return f, nil
+}
+
+// recover deletes orphaned inodes and unreferenced chunks, and gives the
+// root to the user who first opened the tree.
+func (f *FS) recover(ctx context.Context) error {
+	return f.db.Write(ctx, func(tx *storage.Tx) error {
+		rows, err := tx.Query(`SELECT ino FROM inodes WHERE nlink <= 0 AND ino != ?`, rootIno)
+		if err != nil {
+			return err
+		}
+		var orphans []uint64
+		for rows.Next() {
+			var ino uint64
+			if err := rows.Scan(&ino); err != nil {
+				rows.Close()
+				return err
+			}
+			orphans = append(orphans, ino)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, ino := range orphans {
+			if err := f.dropInode(tx, ino); err != nil {
+				return err
+			}
+		}
+		if len(orphans) > 0 {
+			f.log.Info("vfs: deleted files left open at a crash", "count", len(orphans))
+		}
+		if _, err := tx.Exec(`DELETE FROM chunk_data WHERE id IN (SELECT id FROM chunks WHERE refs <= 0)`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`DELETE FROM chunks WHERE refs <= 0`); err != nil {
+			return err
+		}
+		res, err := tx.Exec(`INSERT OR IGNORE INTO fazt_meta(key, value) VALUES ('vfs.root_owner', ?)`,
+			fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			_, err = tx.Exec(`UPDATE inodes SET uid = ?, gid = ? WHERE ino = ?`, os.Getuid(), os.Getgid(), rootIno)
+		}
+		return err
+	})
+}
+
+// SetNotify implements kernel.Notifier.
+func (f *FS) SetNotify(fn func(kernel.Change)) { f.notify = fn }
+
+func (f *FS) changed(ctx context.Context, op kernel.ChangeOp, ino, dir uint64, name string) {
+	f.notify(kernel.Change{Op: op, Ino: ino, Dir: dir, Name: name, Origin: kernel.OriginFrom(ctx)})
+}
+
+// Root implements kernel.FileSystem.
+func (f *FS) Root() uint64 { return rootIno }
+
+// BlockSize is the size of content blocks.
+func (f *FS) BlockSize() int64 { return f.blockSize }
+
+const attrCols = `i.ino, i.mode, i.nlink, i.uid, i.gid, i.size, i.atime, i.mtime, i.ctime`
+
+type scanner interface{ Scan(...any) error }
+
+func scanAttr(s scanner) (kernel.Attr, error) {
+	var a kernel.Attr
+	var mode, nlink, uid, gid int64
+	var at, mt, ct int64
+	if err := s.Scan(&a.Ino, &mode, &nlink, &uid, &gid, &a.Size, &at, &mt, &ct); err != nil {
+		return kernel.Attr{}, err
+	}
+	a.Mode, a.Nlink, a.UID, a.GID = uint32(mode), uint32(nlink), uint32(uid), uint32(gid)
+	a.Atime, a.Mtime, a.Ctime = time.Unix(0, at), time.Unix(0, mt), time.Unix(0, ct)
+	return a, nil
+}
+
+// finish fills in what the rows do not hold: the view of an open file's
+// uncommitted writes, and the block count.
+func (f *FS) finish(a kernel.Attr) kernel.Attr {
+	if a.IsRegular() {
+		f.mu.Lock()
+		of := f.open[a.Ino]
+		f.mu.Unlock()
+		if of != nil {
+			of.overlayAttr(&a)
+		}
+	}
+	if a.IsDir() {
+		a.Size = 4096
+	}
+	a.Blocks = (a.Size + 511) / 512
+	return a
+}
+
+func notExist(ino uint64) error {
+	return kernel.E(kernel.NotExist, fmt.Sprintf("no inode %d", ino))
+}
+
+// Getattr implements kernel.FileSystem.
+func (f *FS) Getattr(ctx context.Context, ino uint64) (kernel.Attr, error) {
+	a, err := scanAttr(f.db.QueryRow(ctx, `SELECT `+attrCols+` FROM inodes i WHERE i.ino = ?`, ino))
+	if err != nil {
+		if kernel.KindOf(err) == kernel.NotExist {
+			return kernel.Attr{}, notExist(ino)
+		}
+		return kernel.Attr{}, err
+	}
+	return f.finish(a), nil
+}
+
+// Lookup implements kernel.FileSystem.
+func (f *FS) Lookup(ctx context.Context, dir uint64, name string) (kernel.Attr, error) {
+	a, err := scanAttr(f.db.QueryRow(ctx, `SELECT `+attrCols+` FROM dentries d JOIN inodes i ON i.ino = d.ino
+		WHERE d.parent = ? AND d.name = ?`, dir, name))
+	if err != nil {
+		if kernel.KindOf(err) == kernel.NotExist {
+			return kernel.Attr{}, kernel.E(kernel.NotExist, "no such file or directory")
+		}
+		return kernel.Attr{}, err
+	}
+	return f.finish(a), nil
+}
+
+// ReadDir implements kernel.FileSystem.
+func (f *FS) ReadDir(ctx context.Context, dir uint64) ([]kernel.DirEntry, error) {
+	var out []kernel.DirEntry
+	err := f.db.Read(ctx, func(tx *storage.Tx) error {
+		if _, err := dirMode(tx, dir); err != nil {
+			return err
+		}
+		rows, err := tx.Query(`SELECT d.name, d.ino, i.mode FROM dentries d JOIN inodes i ON i.ino = d.ino
+			WHERE d.parent = ? ORDER BY d.name`, dir)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e kernel.DirEntry
+			var mode int64
+			if err := rows.Scan(&e.Name, &e.Ino, &mode); err != nil {
+				return err
+			}
+			e.Mode = uint32(mode)
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// dirMode returns the mode of dir, which must be a directory.
+func dirMode(tx *storage.Tx, dir uint64) (uint32, error) {
+	var mode int64
+	if err := tx.QueryRow(`SELECT mode FROM inodes WHERE ino = ?`, dir).Scan(&mode); err != nil {
+		if kernel.KindOf(err) == kernel.NotExist {
+			return 0, notExist(dir)
+		}
+		return 0, err
+	}
+	if uint32(mode)&syscall.S_IFMT != syscall.S_IFDIR {
+		return 0, kernel.E(kernel.NotDir, "not a directory")
+	}
+	return uint32(mode), nil
+}
+
+// Readlink implements kernel.FileSystem.
+func (f *FS) Readlink(ctx context.Context, ino uint64) (string, error) {
+	var mode int64
+	var target *string
+	if err := f.db.QueryRow(ctx, `SELECT mode, target FROM inodes WHERE ino = ?`, ino).Scan(&mode, &target); err != nil {
+		if kernel.KindOf(err) == kernel.NotExist {
+			return "", notExist(ino)
+		}
+		return "", err
+	}
+	if uint32(mode)&syscall.S_IFMT != syscall.S_IFLNK || target == nil {
+		return "", kernel.E(kernel.Invalid, "not a symbolic link")
+	}
+	return *target, nil
+}
+
+// Statfs implements kernel.FileSystem: the space of the disk that holds the
+// database, since that is where new content goes.
+func (f *FS) Statfs(ctx context.Context) (kernel.Statfs, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(f.db.Path()), &st); err != nil {
+		return kernel.Statfs{}, fmt.Errorf("statfs: %w", err)
+	}
+	var files uint64
+	if err := f.db.QueryRow(ctx, `SELECT count(*) FROM inodes`).Scan(&files); err != nil {
+		return kernel.Statfs{}, err
+	}
+	// Report in 4 KiB blocks whatever the disk's block size.
+	scale := func(n uint64) uint64 { return n * uint64(st.Bsize) / 4096 }
+	// A new file costs a few hundred bytes of database, not a disk inode:
+	// count one free inode per free block.
+	free := scale(st.Bavail)
+	return kernel.Statfs{
+		Bsize:   4096,
+		Blocks:  scale(st.Blocks),
+		Bfree:   scale(st.Bfree),
+		Bavail:  scale(st.Bavail),
+		Files:   files + free,
+		Ffree:   free,
+		NameMax: kernel.MaxName,
+	}, nil
+}
+
+func nowNs() int64 { return time.Now().UnixNano() }

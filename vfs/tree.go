@@ -1,0 +1,607 @@
+package vfs
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/fazt-sh/fazt/kernel"
+	"github.com/fazt-sh/fazt/storage"
+)
+
+// lookupTx finds name in dir inside a transaction.
+func lookupTx(tx *storage.Tx, dir uint64, name string) (uint64, uint32, error) {
+	var ino uint64
+	var mode int64
+	err := tx.QueryRow(`SELECT d.ino, i.mode FROM dentries d JOIN inodes i ON i.ino = d.ino
+		WHERE d.parent = ? AND d.name = ?`, dir, name).Scan(&ino, &mode)
+	if kernel.KindOf(err) == kernel.NotExist {
+		return 0, 0, kernel.E(kernel.NotExist, "no such file or directory")
+	}
+	return ino, uint32(mode), err
+}
+
+func isDir(mode uint32) bool { return mode&syscall.S_IFMT == syscall.S_IFDIR }
+
+// touch sets a directory's mtime and ctime after its entries changed.
+func touch(tx *storage.Tx, dir uint64, now int64) error {
+	_, err := tx.Exec(`UPDATE inodes SET mtime = ?, ctime = ? WHERE ino = ?`, now, now, dir)
+	return err
+}
+
+// newInode is the part of a new inode that callers choose.
+type newInode struct {
+	mode   uint32
+	nlink  int
+	cred   kernel.Cred
+	parent uint64
+	target *string
+	size   int64
+}
+
+// create makes an inode and its entry name in dir. New inodes in a setgid
+// directory take its group, and new directories keep the setgid bit.
+func create(tx *storage.Tx, dir uint64, name string, n newInode, now int64) (kernel.Attr, error) {
+	var pmode, pgid int64
+	if err := tx.QueryRow(`SELECT mode, gid FROM inodes WHERE ino = ?`, dir).Scan(&pmode, &pgid); err != nil {
+		if kernel.KindOf(err) == kernel.NotExist {
+			return kernel.Attr{}, notExist(dir)
+		}
+		return kernel.Attr{}, err
+	}
+	if !isDir(uint32(pmode)) {
+		return kernel.Attr{}, kernel.E(kernel.NotDir, "not a directory")
+	}
+	if uint32(pmode)&syscall.S_ISGID != 0 {
+		n.cred.GID = uint32(pgid)
+		if isDir(n.mode) {
+			n.mode |= syscall.S_ISGID
+		}
+	}
+	if _, _, err := lookupTx(tx, dir, name); err == nil {
+		return kernel.Attr{}, kernel.E(kernel.Exist, "file exists")
+	} else if kernel.KindOf(err) != kernel.NotExist {
+		return kernel.Attr{}, err
+	}
+	res, err := tx.Exec(`INSERT INTO inodes(mode, nlink, uid, gid, size, atime, mtime, ctime, btime, parent, target)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		n.mode, n.nlink, n.cred.UID, n.cred.GID, n.size, now, now, now, now, n.parent, n.target)
+	if err != nil {
+		return kernel.Attr{}, err
+	}
+	ino, err := res.LastInsertId()
+	if err != nil {
+		return kernel.Attr{}, err
+	}
+	if _, err := tx.Exec(`INSERT INTO dentries(parent, name, ino) VALUES (?, ?, ?)`, dir, name, ino); err != nil {
+		return kernel.Attr{}, err
+	}
+	if err := touch(tx, dir, now); err != nil {
+		return kernel.Attr{}, err
+	}
+	t := time.Unix(0, now)
+	return kernel.Attr{
+		Ino: uint64(ino), Mode: n.mode, Nlink: uint32(n.nlink), UID: n.cred.UID, GID: n.cred.GID,
+		Size: n.size, Blocks: (n.size + 511) / 512, Atime: t, Mtime: t, Ctime: t,
+	}, nil
+}
+
+// Create implements kernel.Writer.
+func (f *FS) Create(ctx context.Context, dir uint64, name string, flags int, mode uint32, cred kernel.Cred) (kernel.Attr, kernel.Handle, error) {
+	var a kernel.Attr
+	err := f.db.Write(ctx, func(tx *storage.Tx) error {
+		var err error
+		a, err = create(tx, dir, name, newInode{mode: syscall.S_IFREG | mode&0o7777, nlink: 1, cred: cred}, nowNs())
+		return err
+	})
+	if kernel.KindOf(err) == kernel.Exist && flags&kernel.OExcl == 0 {
+		// Lost a race with another creator: open what is there, as
+		// open(2) with O_CREAT does.
+		if a, err = f.Lookup(ctx, dir, name); err != nil {
+			return kernel.Attr{}, nil, err
+		}
+		h, err := f.Open(ctx, a.Ino, flags)
+		if err != nil {
+			return kernel.Attr{}, nil, err
+		}
+		a, err = f.Getattr(ctx, a.Ino)
+		if err != nil {
+			h.Release(ctx)
+			return kernel.Attr{}, nil, err
+		}
+		return a, h, nil
+	}
+	if err != nil {
+		return kernel.Attr{}, nil, err
+	}
+	f.changed(ctx, kernel.EntryAdded, a.Ino, dir, name)
+	h, err := f.Open(ctx, a.Ino, flags&^kernel.OTrunc)
+	if err != nil {
+		return kernel.Attr{}, nil, err
+	}
+	return a, h, nil
+}
+
+// Mkdir implements kernel.Writer.
+func (f *FS) Mkdir(ctx context.Context, dir uint64, name string, mode uint32, cred kernel.Cred) (kernel.Attr, error) {
+	var a kernel.Attr
+	err := f.db.Write(ctx, func(tx *storage.Tx) error {
+		now := nowNs()
+		var err error
+		a, err = create(tx, dir, name, newInode{mode: syscall.S_IFDIR | mode&0o7777, nlink: 2, cred: cred, parent: dir}, now)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(`UPDATE inodes SET nlink = nlink + 1 WHERE ino = ?`, dir)
+		return err
+	})
+	if err != nil {
+		return kernel.Attr{}, err
+	}
+	a.Size, a.Blocks = 4096, 8
+	f.changed(ctx, kernel.EntryAdded, a.Ino, dir, name)
+	return a, nil
+}
+
+// Symlink implements kernel.Writer.
+func (f *FS) Symlink(ctx context.Context, dir uint64, name, target string, cred kernel.Cred) (kernel.Attr, error) {
+	switch {
+	case target == "":
+		return kernel.Attr{}, kernel.E(kernel.NotExist, "empty symbolic link target")
+	case len(target) > maxSymlink:
+		return kernel.Attr{}, kernel.E(kernel.NameTooLong, fmt.Sprintf("symbolic link target longer than %d bytes", maxSymlink))
+	}
+	for i := 0; i < len(target); i++ {
+		if target[i] == 0 {
+			return kernel.Attr{}, kernel.E(kernel.Invalid, "symbolic link target contains NUL")
+		}
+	}
+	var a kernel.Attr
+	err := f.db.Write(ctx, func(tx *storage.Tx) error {
+		var err error
+		a, err = create(tx, dir, name, newInode{mode: syscall.S_IFLNK | 0o777, nlink: 1, cred: cred, target: &target, size: int64(len(target))}, nowNs())
+		return err
+	})
+	if err != nil {
+		return kernel.Attr{}, err
+	}
+	f.changed(ctx, kernel.EntryAdded, a.Ino, dir, name)
+	return a, nil
+}
+
+// Link implements kernel.Writer.
+func (f *FS) Link(ctx context.Context, ino, dir uint64, name string) (kernel.Attr, error) {
+	err := f.db.Write(ctx, func(tx *storage.Tx) error {
+		var mode, nlink int64
+		if err := tx.QueryRow(`SELECT mode, nlink FROM inodes WHERE ino = ?`, ino).Scan(&mode, &nlink); err != nil {
+			if kernel.KindOf(err) == kernel.NotExist {
+				return notExist(ino)
+			}
+			return err
+		}
+		if isDir(uint32(mode)) {
+			return kernel.E(kernel.NotPermitted, "hard links to directories are not allowed")
+		}
+		if nlink <= 0 {
+			return kernel.E(kernel.NotExist, "file was deleted")
+		}
+		if _, err := dirMode(tx, dir); err != nil {
+			return err
+		}
+		if _, _, err := lookupTx(tx, dir, name); err == nil {
+			return kernel.E(kernel.Exist, "file exists")
+		} else if kernel.KindOf(err) != kernel.NotExist {
+			return err
+		}
+		now := nowNs()
+		if _, err := tx.Exec(`INSERT INTO dentries(parent, name, ino) VALUES (?, ?, ?)`, dir, name, ino); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE inodes SET nlink = nlink + 1, ctime = ? WHERE ino = ?`, now, ino); err != nil {
+			return err
+		}
+		return touch(tx, dir, now)
+	})
+	if err != nil {
+		return kernel.Attr{}, err
+	}
+	f.changed(ctx, kernel.EntryAdded, ino, dir, name)
+	f.changed(ctx, kernel.AttrChanged, ino, 0, "")
+	return f.Getattr(ctx, ino)
+}
+
+// deletions are the inodes a transaction deletes; until it ends they cannot
+// be opened.
+type deletions struct {
+	f    *FS
+	inos []uint64
+}
+
+// unlinked is called inside the transaction that removed the last link of
+// ino: a file still open is deleted at its last release, others now.
+func (d *deletions) unlinked(tx *storage.Tx, ino uint64) error {
+	f := d.f
+	f.mu.Lock()
+	if of := f.open[ino]; of != nil {
+		of.orphan = true
+		f.mu.Unlock()
+		return nil
+	}
+	f.deleting[ino] = true
+	d.inos = append(d.inos, ino)
+	f.mu.Unlock()
+	return f.dropInode(tx, ino)
+}
+
+func (d *deletions) done() {
+	if len(d.inos) == 0 {
+		return
+	}
+	d.f.mu.Lock()
+	for _, ino := range d.inos {
+		delete(d.f.deleting, ino)
+	}
+	d.f.mu.Unlock()
+	d.inos = nil
+}
+
+// Unlink implements kernel.Writer.
+func (f *FS) Unlink(ctx context.Context, dir uint64, name string) error {
+	del := deletions{f: f}
+	defer del.done()
+	var ino uint64
+	err := f.db.Write(ctx, func(tx *storage.Tx) error {
+		var mode uint32
+		var err error
+		if ino, mode, err = lookupTx(tx, dir, name); err != nil {
+			return err
+		}
+		if isDir(mode) {
+			return kernel.E(kernel.IsDir, "is a directory")
+		}
+		return f.unlink(tx, &del, dir, name, ino, nowNs())
+	})
+	if err != nil {
+		return err
+	}
+	f.changed(ctx, kernel.EntryRemoved, ino, dir, name)
+	return nil
+}
+
+// unlink removes the entry dir/name of the non-directory ino.
+func (f *FS) unlink(tx *storage.Tx, del *deletions, dir uint64, name string, ino uint64, now int64) error {
+	if _, err := tx.Exec(`DELETE FROM dentries WHERE parent = ? AND name = ?`, dir, name); err != nil {
+		return err
+	}
+	var nlink int64
+	if err := tx.QueryRow(`UPDATE inodes SET nlink = nlink - 1, ctime = ? WHERE ino = ? RETURNING nlink`, now, ino).Scan(&nlink); err != nil {
+		return err
+	}
+	if err := touch(tx, dir, now); err != nil {
+		return err
+	}
+	if nlink <= 0 {
+		return del.unlinked(tx, ino)
+	}
+	return nil
+}
+
+func hasEntries(tx *storage.Tx, dir uint64) (bool, error) {
+	var one int
+	err := tx.QueryRow(`SELECT 1 FROM dentries WHERE parent = ? LIMIT 1`, dir).Scan(&one)
+	if kernel.KindOf(err) == kernel.NotExist {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Rmdir implements kernel.Writer.
+func (f *FS) Rmdir(ctx context.Context, dir uint64, name string) error {
+	var ino uint64
+	err := f.db.Write(ctx, func(tx *storage.Tx) error {
+		var mode uint32
+		var err error
+		if ino, mode, err = lookupTx(tx, dir, name); err != nil {
+			return err
+		}
+		if !isDir(mode) {
+			return kernel.E(kernel.NotDir, "not a directory")
+		}
+		return f.rmdir(tx, dir, name, ino, nowNs())
+	})
+	if err != nil {
+		return err
+	}
+	f.changed(ctx, kernel.EntryRemoved, ino, dir, name)
+	return nil
+}
+
+// rmdir removes the empty directory ino, entry dir/name.
+func (f *FS) rmdir(tx *storage.Tx, dir uint64, name string, ino uint64, now int64) error {
+	full, err := hasEntries(tx, ino)
+	if err != nil {
+		return err
+	}
+	if full {
+		return kernel.E(kernel.NotEmpty, "directory not empty")
+	}
+	if _, err := tx.Exec(`DELETE FROM dentries WHERE parent = ? AND name = ?`, dir, name); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`DELETE FROM inodes WHERE ino = ?`, ino); err != nil {
+		return err
+	}
+	_, err = tx.Exec(`UPDATE inodes SET nlink = nlink - 1, mtime = ?, ctime = ? WHERE ino = ?`, now, now, dir)
+	return err
+}
+
+// within reports whether directory dir is anc or lies below it.
+func within(tx *storage.Tx, dir, anc uint64) (bool, error) {
+	for i := 0; i < 1<<16; i++ {
+		if dir == anc {
+			return true, nil
+		}
+		if dir == rootIno {
+			return false, nil
+		}
+		if err := tx.QueryRow(`SELECT parent FROM inodes WHERE ino = ?`, dir).Scan(&dir); err != nil {
+			return false, err
+		}
+	}
+	return false, fmt.Errorf("directory parents of inode %d form a loop", dir)
+}
+
+// Rename implements kernel.Writer.
+func (f *FS) Rename(ctx context.Context, olddir uint64, oldname string, newdir uint64, newname string, flags uint32) error {
+	if flags&^(kernel.RenameNoReplace|kernel.RenameExchange) != 0 ||
+		flags&kernel.RenameNoReplace != 0 && flags&kernel.RenameExchange != 0 {
+		return kernel.E(kernel.Invalid, "invalid rename flags")
+	}
+	del := deletions{f: f}
+	defer del.done()
+	var sino, dino uint64
+	var replaced bool
+	err := f.db.Write(ctx, func(tx *storage.Tx) error {
+		var smode, dmode uint32
+		var err error
+		if sino, smode, err = lookupTx(tx, olddir, oldname); err != nil {
+			return err
+		}
+		if _, err := dirMode(tx, newdir); err != nil {
+			return err
+		}
+		dino, dmode, err = lookupTx(tx, newdir, newname)
+		exists := err == nil
+		if err != nil && kernel.KindOf(err) != kernel.NotExist {
+			return err
+		}
+		now := nowNs()
+		switch {
+		case flags&kernel.RenameExchange != 0:
+			if !exists {
+				return kernel.E(kernel.NotExist, "no such file or directory")
+			}
+			return f.exchange(tx, olddir, oldname, sino, smode, newdir, newname, dino, dmode, now)
+		case exists && flags&kernel.RenameNoReplace != 0:
+			return kernel.E(kernel.Exist, "file exists")
+		case exists && sino == dino:
+			return nil // two names of one file: POSIX says do nothing
+		}
+		if isDir(smode) {
+			if exists && !isDir(dmode) {
+				return kernel.E(kernel.NotDir, "not a directory")
+			}
+			if olddir != newdir {
+				cycle, err := within(tx, newdir, sino)
+				if err != nil {
+					return err
+				}
+				if cycle {
+					return kernel.E(kernel.Invalid, "cannot move a directory into itself")
+				}
+			}
+		} else if exists && isDir(dmode) {
+			return kernel.E(kernel.IsDir, "is a directory")
+		}
+		if exists {
+			replaced = true
+			if isDir(dmode) {
+				if err := f.rmdir(tx, newdir, newname, dino, now); err != nil {
+					return err
+				}
+			} else if err := f.unlink(tx, &del, newdir, newname, dino, now); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(`UPDATE dentries SET parent = ?, name = ? WHERE parent = ? AND name = ?`,
+			newdir, newname, olddir, oldname); err != nil {
+			return err
+		}
+		if isDir(smode) && olddir != newdir {
+			if _, err := tx.Exec(`UPDATE inodes SET parent = ? WHERE ino = ?`, newdir, sino); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`UPDATE inodes SET nlink = nlink - 1 WHERE ino = ?`, olddir); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`UPDATE inodes SET nlink = nlink + 1 WHERE ino = ?`, newdir); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(`UPDATE inodes SET ctime = ? WHERE ino = ?`, now, sino); err != nil {
+			return err
+		}
+		if err := touch(tx, olddir, now); err != nil {
+			return err
+		}
+		return touch(tx, newdir, now)
+	})
+	if err != nil {
+		return err
+	}
+	f.changed(ctx, kernel.EntryRemoved, sino, olddir, oldname)
+	if replaced || flags&kernel.RenameExchange != 0 {
+		f.changed(ctx, kernel.EntryRemoved, dino, newdir, newname)
+	}
+	f.changed(ctx, kernel.EntryAdded, sino, newdir, newname)
+	if flags&kernel.RenameExchange != 0 {
+		f.changed(ctx, kernel.EntryAdded, dino, olddir, oldname)
+	}
+	return nil
+}
+
+// exchange swaps two entries (renameat2 RENAME_EXCHANGE).
+func (f *FS) exchange(tx *storage.Tx, olddir uint64, oldname string, sino uint64, smode uint32,
+	newdir uint64, newname string, dino uint64, dmode uint32, now int64) error {
+	if sino == dino {
+		return nil
+	}
+	if olddir != newdir {
+		// Neither directory may end up inside itself.
+		if isDir(smode) {
+			if c, err := within(tx, newdir, sino); err != nil || c {
+				return cycleErr(err)
+			}
+		}
+		if isDir(dmode) {
+			if c, err := within(tx, olddir, dino); err != nil || c {
+				return cycleErr(err)
+			}
+		}
+	}
+	if _, err := tx.Exec(`UPDATE dentries SET ino = ? WHERE parent = ? AND name = ?`, dino, olddir, oldname); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`UPDATE dentries SET ino = ? WHERE parent = ? AND name = ?`, sino, newdir, newname); err != nil {
+		return err
+	}
+	if olddir != newdir {
+		for _, m := range []struct {
+			ino, to, from uint64
+			dir           bool
+		}{{sino, newdir, olddir, isDir(smode)}, {dino, olddir, newdir, isDir(dmode)}} {
+			if !m.dir {
+				continue
+			}
+			if _, err := tx.Exec(`UPDATE inodes SET parent = ? WHERE ino = ?`, m.to, m.ino); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`UPDATE inodes SET nlink = nlink - 1 WHERE ino = ?`, m.from); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`UPDATE inodes SET nlink = nlink + 1 WHERE ino = ?`, m.to); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := tx.Exec(`UPDATE inodes SET ctime = ? WHERE ino IN (?, ?)`, now, sino, dino); err != nil {
+		return err
+	}
+	if err := touch(tx, olddir, now); err != nil {
+		return err
+	}
+	return touch(tx, newdir, now)
+}
+
+func cycleErr(err error) error {
+	if err != nil {
+		return err
+	}
+	return kernel.E(kernel.Invalid, "cannot move a directory into itself")
+}
+
+// Setattr implements kernel.Writer. A size change on a file that someone
+// has open for writing joins their uncommitted changes; otherwise it is
+// committed at once.
+func (f *FS) Setattr(ctx context.Context, ino uint64, set kernel.SetAttr) (kernel.Attr, error) {
+	if set.Valid&kernel.SetSize != 0 {
+		if err := f.setSize(ctx, ino, set.Size); err != nil {
+			return kernel.Attr{}, err
+		}
+	}
+	if set.Valid&^kernel.SetSize != 0 {
+		err := f.db.Write(ctx, func(tx *storage.Tx) error {
+			now := nowNs()
+			var mode int64
+			if err := tx.QueryRow(`SELECT mode FROM inodes WHERE ino = ?`, ino).Scan(&mode); err != nil {
+				if kernel.KindOf(err) == kernel.NotExist {
+					return notExist(ino)
+				}
+				return err
+			}
+			if set.Valid&kernel.SetMode != 0 {
+				m := uint32(mode)&syscall.S_IFMT | set.Mode&0o7777
+				if _, err := tx.Exec(`UPDATE inodes SET mode = ? WHERE ino = ?`, m, ino); err != nil {
+					return err
+				}
+			}
+			if set.Valid&kernel.SetUID != 0 {
+				if _, err := tx.Exec(`UPDATE inodes SET uid = ? WHERE ino = ?`, set.UID, ino); err != nil {
+					return err
+				}
+			}
+			if set.Valid&kernel.SetGID != 0 {
+				if _, err := tx.Exec(`UPDATE inodes SET gid = ? WHERE ino = ?`, set.GID, ino); err != nil {
+					return err
+				}
+			}
+			if t, ok := setTime(set, kernel.SetAtime, kernel.SetAtimeNow, set.Atime, now); ok {
+				if _, err := tx.Exec(`UPDATE inodes SET atime = ? WHERE ino = ?`, t, ino); err != nil {
+					return err
+				}
+			}
+			if t, ok := setTime(set, kernel.SetMtime, kernel.SetMtimeNow, set.Mtime, now); ok {
+				if _, err := tx.Exec(`UPDATE inodes SET mtime = ? WHERE ino = ?`, t, ino); err != nil {
+					return err
+				}
+				// An explicit mtime wins over the one of earlier writes.
+				f.mu.Lock()
+				of := f.open[ino]
+				f.mu.Unlock()
+				if of != nil {
+					of.mu.Lock()
+					of.mtimeSet = false
+					of.mu.Unlock()
+				}
+			}
+			_, err := tx.Exec(`UPDATE inodes SET ctime = ? WHERE ino = ?`, now, ino)
+			return err
+		})
+		if err != nil {
+			return kernel.Attr{}, err
+		}
+	}
+	f.changed(ctx, kernel.AttrChanged, ino, 0, "")
+	return f.Getattr(ctx, ino)
+}
+
+func setTime(set kernel.SetAttr, bit, nowBit kernel.SetMask, t time.Time, now int64) (int64, bool) {
+	switch {
+	case set.Valid&nowBit != 0:
+		return now, true
+	case set.Valid&bit != 0:
+		return t.UnixNano(), true
+	}
+	return 0, false
+}
+
+func (f *FS) setSize(ctx context.Context, ino uint64, size int64) error {
+	of, err := f.acquire(ctx, ino, false)
+	if err != nil {
+		return err
+	}
+	of.flushMu.Lock()
+	err = of.truncate(ctx, size)
+	of.flushMu.Unlock()
+	f.mu.Lock()
+	writers := of.writers
+	f.mu.Unlock()
+	if err == nil && writers == 0 {
+		err = of.commit(ctx, false)
+	}
+	if rerr := f.release(ctx, of, false); err == nil {
+		err = rerr
+	}
+	return err
+}
