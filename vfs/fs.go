@@ -71,14 +71,14 @@ func Open(ctx context.Context, db *storage.DB, opt Options) (*FS, error) {
 		opt.Log = slog.Default()
 	}
 	f := &FS{
-		db:     db,
-		log:    opt.Log,
-		spill:  opt.SpillBytes,
-		cache:  newChunkCache(opt.CacheBytes),
-		notify: func(kernel.Change) {},
+		db:       db,
+		log:      opt.Log,
+		spill:    opt.SpillBytes,
+		cache:    newChunkCache(opt.CacheBytes),
+		notify:   func(kernel.Change) {},
 		open:     make(map[uint64]*openFile),
 		deleting: make(map[uint64]bool),
-		pins:   make(map[int64]int),
+		pins:     make(map[int64]int),
 	}
 	var bs string
 	if err := db.QueryRow(ctx, `SELECT value FROM fazt_meta WHERE key = 'vfs.block_size'`).Scan(&bs); err != nil {
