@@ -1,0 +1,46 @@
+// Package mount serves the kernel's namespace over FUSE, so that the whole
+// of fazt is a directory tree that ordinary tools (ls, cat, echo, rsync,
+// tar, editors) can drive.
+//
+// # Design
+//
+// The server is github.com/hanwen/go-fuse/v2's fs package. Every FUSE node
+// is a thin node type that holds nothing but its inode number, which is the
+// namespace's global inode number (Options.ExternalNodeID), and forwards
+// each request to kernel.Namespace. There is no state here to get out of
+// step with the tree.
+//
+// Each request runs with a context that carries the caller's uid and gid
+// (new files take them) and this mount as its origin, and that is never
+// cancelled: a Go program reading the mount gets SIGURG preemption signals,
+// which FUSE delivers as interrupts, and a half-done commit must not be
+// abandoned because of them.
+//
+// # Caches
+//
+// The kernel caches entries and attributes for one second and file data
+// until told otherwise. Changes that come through this mount keep those
+// caches right by themselves. Changes from anywhere else (the CLI, the APIs,
+// the HTTP server, drivers) arrive as kernel.Change events; a goroutine
+// turns them into FUSE invalidations, outside any FUSE handler and without
+// holding locks, because an invalidation can wait on the kernel's inode
+// locks.
+//
+// # Settings
+//
+// Chosen from measurements on this machine kind (see docs/benchmarks.md and
+// the FUSE pitfalls in the design notes): entry and attribute timeouts of
+// 1 s, extended attributes disabled (saves a GETXATTR per write), 1 MiB
+// writes, no writeback cache (it would hide write errors until fsync),
+// atomic O_TRUNC (so truncate-and-rewrite is one commit), kernel permission
+// checks (default_permissions). Synthetic files (kernel.DirectIO handles)
+// are opened with direct I/O so their generated content is never stale.
+//
+// # Process rules
+//
+// The process that serves a mount must never touch it: no file access under
+// it, no child started with its working directory there (go-fuse documents
+// the deadlocks). Mount never does either. A mount left behind by a killed
+// process ("transport endpoint is not connected") is detached by CleanStale
+// before mounting again.
+package mount

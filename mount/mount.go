@@ -1,0 +1,187 @@
+package mount
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fazt-sh/fazt/kernel"
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// Options tune a mount.
+type Options struct {
+	// AllowOther lets other users see the mount; kernel permission checks
+	// on the files' modes apply to them.
+	AllowOther bool
+	// Debug logs every FUSE request.
+	Debug bool
+}
+
+// Mount is a mounted namespace.
+type Mount struct {
+	dir    string
+	k      *kernel.Kernel
+	log    *slog.Logger
+	server *fuse.Server
+
+	unsubscribe func()
+	inval       *invalidator
+}
+
+// New mounts k's namespace at dir and returns once the mount is usable.
+func New(k *kernel.Kernel, dir string, opt Options) (*Mount, error) {
+	if err := CleanStale(dir); err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("mount point: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("mount point %s is not a directory", dir)
+	}
+	if mounted, err := IsMountPoint(dir); err != nil {
+		return nil, err
+	} else if mounted {
+		return nil, fmt.Errorf("%s is already a mount point", dir)
+	}
+	m := &Mount{dir: dir, k: k, log: k.Log}
+	m.inval = newInvalidator(m)
+
+	sec := time.Second
+	root := &node{m: m}
+	opts := &fs.Options{
+		EntryTimeout:    &sec,
+		AttrTimeout:     &sec,
+		NegativeTimeout: &sec,
+		NullPermissions: true, // mode 000 stays 000
+		ExternalNodeID:  true, // FUSE node ids are the namespace's inode numbers
+		RootStableAttr:  &fs.StableAttr{Ino: kernel.RootIno, Mode: syscall.S_IFDIR},
+		MountOptions: fuse.MountOptions{
+			AllowOther:        opt.AllowOther,
+			FsName:            "fazt",
+			Name:              "fazt",
+			DisableXAttrs:     true,
+			MaxWrite:          1 << 20,
+			DirectMount:       os.Geteuid() == 0,
+			Debug:             opt.Debug,
+			Options:           []string{"default_permissions"},
+			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
+			PanicHandler: func(p any) fuse.Status {
+				m.log.Error("panic in a FUSE request", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				return fuse.EIO
+			},
+		},
+	}
+	server, err := fs.Mount(dir, root, opts)
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	m.server = server
+	m.inval.start()
+	m.unsubscribe = k.NS.Subscribe(m.inval.add)
+	return m, nil
+}
+
+// Dir is the mount point.
+func (m *Mount) Dir() string { return m.dir }
+
+// Unmount detaches the mount. It fails with a Busy error while a process
+// uses it, unless lazy is set, in which case the mount point is detached at
+// once and the mount goes away when its last user leaves.
+func (m *Mount) Unmount(lazy bool) error {
+	var err error
+	if lazy && os.Geteuid() == 0 {
+		err = syscall.Unmount(m.dir, syscall.MNT_DETACH)
+	} else {
+		err = m.server.Unmount()
+	}
+	if errors.Is(err, syscall.EBUSY) {
+		return kernel.Wrap(kernel.Busy, fmt.Errorf("unmount %s: in use (a process has a file open or its working directory there)", m.dir))
+	}
+	return err
+}
+
+// Wait blocks until the mount is gone, then stops the invalidator.
+func (m *Mount) Wait() {
+	m.server.Wait()
+	m.unsubscribe()
+	m.inval.stop()
+}
+
+// invalidator sends the FUSE invalidations for changes that did not come
+// through the mount, from its own goroutine. Its queue is unbounded: a lost
+// invalidation would leave stale data in the page cache for good.
+type invalidator struct {
+	m *Mount
+
+	mu      sync.Mutex // guards queue and stopped
+	cond    *sync.Cond
+	queue   []kernel.Change
+	stopped bool
+	done    chan struct{}
+}
+
+func newInvalidator(m *Mount) *invalidator {
+	iv := &invalidator{m: m, done: make(chan struct{})}
+	iv.cond = sync.NewCond(&iv.mu)
+	return iv
+}
+
+func (iv *invalidator) start() { go iv.run() }
+
+func (iv *invalidator) add(c kernel.Change) {
+	if c.Origin == kernel.Origin(iv.m) {
+		return // the kernel saw it happen
+	}
+	iv.mu.Lock()
+	iv.queue = append(iv.queue, c)
+	iv.mu.Unlock()
+	iv.cond.Signal()
+}
+
+func (iv *invalidator) stop() {
+	iv.mu.Lock()
+	iv.stopped = true
+	iv.mu.Unlock()
+	iv.cond.Signal()
+	<-iv.done
+}
+
+func (iv *invalidator) run() {
+	defer close(iv.done)
+	s := iv.m.server
+	for {
+		iv.mu.Lock()
+		for len(iv.queue) == 0 && !iv.stopped {
+			iv.cond.Wait()
+		}
+		if iv.stopped {
+			iv.mu.Unlock()
+			return
+		}
+		batch := iv.queue
+		iv.queue = nil
+		iv.mu.Unlock()
+		// ENOENT answers mean the kernel had nothing cached: fine.
+		for _, c := range batch {
+			switch c.Op {
+			case kernel.EntryAdded:
+				s.EntryNotify(c.Dir, c.Name)
+			case kernel.EntryRemoved:
+				s.DeleteNotify(c.Dir, c.Ino, c.Name)
+			case kernel.ContentChanged:
+				s.InodeNotify(c.Ino, 0, 0)
+			case kernel.AttrChanged:
+				s.InodeNotify(c.Ino, -1, 0)
+			}
+		}
+	}
+}

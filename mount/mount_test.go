@@ -1,0 +1,238 @@
+package mount
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/fazt-sh/fazt/internal/fusetest"
+	"github.com/fazt-sh/fazt/internal/posixtest"
+	"github.com/fazt-sh/fazt/kernel"
+	"github.com/fazt-sh/fazt/storage"
+	"github.com/fazt-sh/fazt/vfs"
+	gofuseposix "github.com/hanwen/go-fuse/v2/posixtest"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+type env struct {
+	k   *kernel.Kernel
+	mnt string
+}
+
+// mountTest boots a kernel with /fs on a fresh database and mounts it.
+func mountTest(t *testing.T) *env {
+	t.Helper()
+	fusetest.Require(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := storage.Open(ctx, filepath.Join(dir, "fazt.db"), storage.Options{Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := vfs.Open(ctx, db, vfs.Options{Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := kernel.New("test", quiet)
+	if err := k.NS.Bind("fs", f); err != nil {
+		t.Fatal(err)
+	}
+	mnt := filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(k, mnt, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Unmount(false); err != nil {
+			t.Logf("unmount: %v; detaching", err)
+			Detach(mnt)
+		}
+		m.Wait()
+		db.Close()
+	})
+	return &env{k: k, mnt: mnt}
+}
+
+// The POSIX suite, on a plain directory (proving the suite) and on fazt.
+func TestPosix(t *testing.T) {
+	e := mountTest(t)
+	names := make([]string, 0, len(posixtest.All))
+	for n := range posixtest.All {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		t.Run("plain/"+n, func(t *testing.T) { posixtest.All[n](t, t.TempDir()) })
+		t.Run("fazt/"+n, func(t *testing.T) {
+			dir := filepath.Join(e.mnt, "fs", n)
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			posixtest.All[n](t, dir)
+		})
+	}
+}
+
+// go-fuse's own POSIX tests, minus what fazt deliberately does not do:
+// extended attributes, byte-range locks, fallocate, SEEK_HOLE.
+func TestGoFusePosix(t *testing.T) {
+	e := mountTest(t)
+	skip := map[string]string{
+		"XAttr":               "extended attributes are disabled",
+		"XAttrLarge":          "extended attributes are disabled",
+		"FcntlFlockLocksFile": "no byte-range locks",
+		"FcntlFlockSetLk":     "no byte-range locks",
+		"Fallocate":           "no fallocate",
+		"FallocateKeepSize":   "no fallocate",
+		"LseekHoleSeeksToEOF": "no SEEK_HOLE",
+		"LseekEnxioCheck":     "no SEEK_DATA",
+	}
+	names := make([]string, 0, len(gofuseposix.All))
+	for n := range gofuseposix.All {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if why, ok := skip[n]; ok {
+			t.Logf("not run: %s (%s)", n, why)
+			continue
+		}
+		t.Run(n, func(t *testing.T) {
+			dir := filepath.Join(e.mnt, "fs", "gofuse-"+n)
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			gofuseposix.All[n](t, dir)
+		})
+	}
+}
+
+// Changes that do not come through the mount reach it at once, despite the
+// kernel's entry, attribute and page caches.
+func TestInvalidation(t *testing.T) {
+	e := mountTest(t)
+	ctx := context.Background()
+	p := filepath.Join(e.mnt, "fs", "page.html")
+	if err := os.WriteFile(p, []byte("version 1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ { // warm every cache
+		if b, _ := os.ReadFile(p); string(b) != "version 1" {
+			t.Fatal("setup")
+		}
+	}
+	if err := e.k.FS.WriteFile(ctx, "/fs/page.html", []byte("version 2, longer"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { b, _ := os.ReadFile(p); return string(b) == "version 2, longer" })
+
+	// A name the kernel has cached as missing.
+	q := filepath.Join(e.mnt, "fs", "new.txt")
+	if _, err := os.Stat(q); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	if err := e.k.FS.WriteFile(ctx, "/fs/new.txt", []byte("hi"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { _, err := os.Stat(q); return err == nil })
+
+	// A removed name, and one renamed.
+	if err := e.k.FS.Rename(ctx, "/fs/new.txt", "/fs/moved.txt"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		_, err1 := os.Stat(q)
+		b, _ := os.ReadFile(filepath.Join(e.mnt, "fs", "moved.txt"))
+		return errors.Is(err1, os.ErrNotExist) && string(b) == "hi"
+	})
+	if err := e.k.FS.Chmod(ctx, "/fs/moved.txt", 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		st, err := os.Stat(filepath.Join(e.mnt, "fs", "moved.txt"))
+		return err == nil && st.Mode().Perm() == 0o600
+	})
+}
+
+// waitFor polls for a change that the invalidation goroutine delivers; far
+// less than the 1 s cache timeouts, so a pass cannot come from expiry.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("change not visible through the mount within 300ms")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A big file written through the mount arrives intact, without being held
+// in memory, and reads back the same.
+func TestLargeFile(t *testing.T) {
+	e := mountTest(t)
+	p := filepath.Join(e.mnt, "fs", "large")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	for i := 0; i < 64; i++ {
+		for j := range chunk {
+			chunk[j] = byte(i + j/4096)
+		}
+		if _, err := f.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	got := make([]byte, 1<<20)
+	for i := 0; i < 64; i++ {
+		if _, err := io.ReadFull(g, got); err != nil {
+			t.Fatal(err)
+		}
+		for j := range chunk {
+			chunk[j] = byte(i + j/4096)
+		}
+		if !bytes.Equal(got, chunk) {
+			t.Fatalf("MiB %d differs", i)
+		}
+	}
+}
+
+// The root shows the bound file systems and refuses new top-level names.
+func TestRoot(t *testing.T) {
+	e := mountTest(t)
+	ents, err := os.ReadDir(e.mnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 1 || ents[0].Name() != "fs" || !ents[0].IsDir() {
+		t.Fatalf("root: %v", ents)
+	}
+	if err := os.Mkdir(filepath.Join(e.mnt, "x"), 0o755); !errors.Is(err, os.ErrPermission) {
+		t.Fatalf("mkdir in root: %v", err)
+	}
+	var st syscallStatfs
+	if err := statfs(filepath.Join(e.mnt, "fs"), &st); err != nil || st.Blocks == 0 || st.Namelen != 255 {
+		t.Fatalf("statfs: %+v %v", st, err)
+	}
+}

@@ -1,0 +1,91 @@
+package mount
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// CleanStale detaches a mount at dir whose server died ("transport endpoint
+// is not connected"), as a killed fazt leaves behind. Anything else at dir is
+// left alone.
+func CleanStale(dir string) error {
+	_, err := os.Stat(dir)
+	if !errors.Is(err, syscall.ENOTCONN) {
+		return nil
+	}
+	if err := Detach(dir); err != nil {
+		return fmt.Errorf("clean stale mount %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Detach unmounts dir lazily (MNT_DETACH): it vanishes from the tree now,
+// and goes away for good when its last user leaves. Root calls umount2
+// itself; other users go through fusermount3 or fusermount.
+func Detach(dir string) error {
+	if os.Geteuid() == 0 {
+		return syscall.Unmount(dir, syscall.MNT_DETACH)
+	}
+	for _, prog := range []string{"fusermount3", "fusermount"} {
+		if path, err := exec.LookPath(prog); err == nil {
+			out, err := exec.Command(path, "-u", "-z", dir).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("%s -u -z: %v: %s", prog, err, strings.TrimSpace(string(out)))
+			}
+			return nil
+		}
+	}
+	return errors.New("cannot unmount: not root, and no fusermount3 or fusermount installed")
+}
+
+// IsMountPoint reports whether dir is a mount point, from
+// /proc/self/mountinfo.
+func IsMountPoint(dir string) (bool, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false, err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && unescapeMountinfo(fields[4]) == abs {
+			return true, nil
+		}
+	}
+	return false, sc.Err()
+}
+
+// unescapeMountinfo undoes the octal escapes (\040 for space) of mountinfo.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var v int
+			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &v); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
