@@ -228,3 +228,7 @@ func FileMode(mode uint32) fs.FileMode {
 	}
 	return m
 }
+
+// FileInfo describes attributes a of the file called name as an
+// io/fs.FileInfo.
+func FileInfo(name string, a Attr) fs.FileInfo { return fileInfo{name: name, a: a} }

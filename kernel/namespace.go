@@ -215,11 +215,8 @@ func (ns *Namespace) Open(ctx context.Context, ino uint64, flags int) (Handle, e
 	if err != nil {
 		return nil, err
 	}
-	if flags&OAccess != ORdonly || flags&OTrunc != 0 {
-		if b.w == nil {
-			return nil, E(ReadOnly, "read-only file system")
-		}
-	}
+	// Whether a file takes writes is the file system's call: synthetic
+	// trees have writable files without implementing Writer.
 	return b.fs.Open(ctx, local, flags)
 }
 
@@ -375,9 +372,13 @@ func (ns *Namespace) Rename(ctx context.Context, olddir uint64, oldname string, 
 	return b.w.Rename(ctx, local, oldname, newdir&localMask, newname, flags)
 }
 
-// Setattr changes the attributes of ino.
+// Setattr changes the attributes of ino. File systems without Writer
+// refuse with Permission: their files' attributes are fixed.
 func (ns *Namespace) Setattr(ctx context.Context, ino uint64, set SetAttr) (Attr, error) {
 	b, local, err := ns.writer(ino)
+	if KindOf(err) == ReadOnly {
+		return Attr{}, E(Permission, "attributes of this file cannot be changed")
+	}
 	if err != nil {
 		return Attr{}, err
 	}
@@ -391,7 +392,7 @@ func ValidName(name string) error {
 	case name == "" || name == "." || name == "..":
 		return E(Invalid, fmt.Sprintf("invalid name %q", name))
 	case len(name) > MaxName:
-		return E(NameTooLong, fmt.Sprintf("name of %d bytes is longer than %d", len(name), MaxName))
+		return E(NameTooLong, fmt.Sprintf("file name too long (%d bytes; the limit is %d)", len(name), MaxName))
 	}
 	for i := 0; i < len(name); i++ {
 		if name[i] == '/' || name[i] == 0 {

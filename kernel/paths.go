@@ -23,7 +23,7 @@ func CleanPath(p string) (string, error) {
 	p = path.Clean(p)
 	for _, c := range strings.Split(p, "/") {
 		if len(c) > MaxName {
-			return "", E(NameTooLong, fmt.Sprintf("name of %d bytes is longer than %d", len(c), MaxName))
+			return "", E(NameTooLong, fmt.Sprintf("file name too long (%d bytes; the limit is %d)", len(c), MaxName))
 		}
 	}
 	return p, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"syscall"
@@ -30,15 +31,24 @@ type Mount struct {
 	k      *kernel.Kernel
 	log    *slog.Logger
 	server *fuse.Server
+	conn   string // /sys/fs/fuse/connections/<conn>, to abort a stuck mount
 
 	unsubscribe func()
 	inval       *invalidator
+	stopOnce    sync.Once
 }
 
 // New mounts k's namespace at dir and returns once the mount is usable.
 func New(k *kernel.Kernel, dir string, opt Options) (*Mount, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
 	if err := CleanStale(dir); err != nil {
 		return nil, err
+	}
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
 	}
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -85,6 +95,7 @@ func New(k *kernel.Kernel, dir string, opt Options) (*Mount, error) {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
 	m.server = server
+	m.conn = connection(dir)
 	m.inval.start()
 	m.unsubscribe = k.NS.Subscribe(m.inval.add)
 	return m, nil
@@ -112,8 +123,43 @@ func (m *Mount) Unmount(lazy bool) error {
 // Wait blocks until the mount is gone, then stops the invalidator.
 func (m *Mount) Wait() {
 	m.server.Wait()
-	m.unsubscribe()
-	m.inval.stop()
+	m.stopOnce.Do(func() {
+		m.unsubscribe()
+		m.inval.stop()
+	})
+}
+
+// Close unmounts for a shutdown that must not hang: if the mount is busy it
+// is detached, its users get grace to finish, and then the FUSE connection
+// is aborted (their next access fails with ENOTCONN).
+func (m *Mount) Close(grace time.Duration) error {
+	if err := m.Unmount(false); err != nil {
+		if kernel.KindOf(err) != kernel.Busy {
+			return err
+		}
+		if err := Detach(m.dir); err != nil {
+			return err
+		}
+		m.log.Warn("mount busy at shutdown; detached it", "dir", m.dir, "grace", grace)
+	}
+	done := make(chan struct{})
+	go func() { m.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(grace):
+	}
+	if m.conn != "" {
+		if err := os.WriteFile(filepath.Join("/sys/fs/fuse/connections", m.conn, "abort"), []byte("1"), 0); err == nil {
+			m.log.Warn("aborted the FUSE connection of a busy mount", "dir", m.dir)
+			select {
+			case <-done:
+				return nil
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	return fmt.Errorf("mount %s still in use after %v", m.dir, grace)
 }
 
 // invalidator sends the FUSE invalidations for changes that did not come

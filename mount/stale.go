@@ -13,10 +13,12 @@ import (
 
 // CleanStale detaches a mount at dir whose server died ("transport endpoint
 // is not connected"), as a killed fazt leaves behind. Anything else at dir is
-// left alone.
+// left alone. It asks statfs, which FUSE never answers from a cache (stat
+// may be answered from cached attributes for a second).
 func CleanStale(dir string) error {
-	_, err := os.Stat(dir)
-	if !errors.Is(err, syscall.ENOTCONN) {
+	var st syscall.Statfs_t
+	err := syscall.Statfs(dir, &st)
+	if !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ECONNABORTED) {
 		return nil
 	}
 	if err := Detach(dir); err != nil {
@@ -44,6 +46,41 @@ func Detach(dir string) error {
 	return errors.New("cannot unmount: not root, and no fusermount3 or fusermount installed")
 }
 
+// connection returns the FUSE connection id of the mount at dir (the minor
+// device number in mountinfo), or "" if it cannot tell. It reads
+// /proc/self/mountinfo rather than stat the mount, which the serving
+// process must never touch.
+func connection(dir string) string {
+	var id string
+	scanMountinfo(func(fields []string) bool {
+		if unescapeMountinfo(fields[4]) == dir {
+			if _, minor, ok := strings.Cut(fields[2], ":"); ok {
+				id = minor
+			}
+		}
+		return true
+	})
+	return id
+}
+
+// scanMountinfo calls fn with the fields of each line of
+// /proc/self/mountinfo until fn returns false.
+func scanMountinfo(fn func(fields []string) bool) error {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if fields := strings.Fields(sc.Text()); len(fields) > 4 && !fn(fields) {
+			break
+		}
+	}
+	return sc.Err()
+}
+
 // IsMountPoint reports whether dir is a mount point, from
 // /proc/self/mountinfo.
 func IsMountPoint(dir string) (bool, error) {
@@ -54,20 +91,12 @@ func IsMountPoint(dir string) (bool, error) {
 	if real, err := filepath.EvalSymlinks(abs); err == nil {
 		abs = real
 	}
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && unescapeMountinfo(fields[4]) == abs {
-			return true, nil
-		}
-	}
-	return false, sc.Err()
+	found := false
+	err = scanMountinfo(func(fields []string) bool {
+		found = unescapeMountinfo(fields[4]) == abs
+		return !found
+	})
+	return found, err
 }
 
 // unescapeMountinfo undoes the octal escapes (\040 for space) of mountinfo.

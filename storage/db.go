@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync/atomic"
 
 	"github.com/fazt-sh/fazt/kernel"
@@ -272,3 +273,30 @@ func (r *Rows) Err() error { return classify(r.rows.Err()) }
 
 // Close ends the iteration.
 func (r *Rows) Close() error { return classify(r.rows.Close()) }
+
+// IntegrityCheck runs PRAGMA integrity_check and fails with what it found
+// unless the database is intact.
+func (db *DB) IntegrityCheck(ctx context.Context) error {
+	rows, err := db.Query(ctx, `PRAGMA integrity_check`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return err
+		}
+		if s != "ok" {
+			problems = append(problems, s)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return kernel.E(kernel.Internal, "integrity check failed: "+strings.Join(problems, "; "))
+	}
+	return nil
+}

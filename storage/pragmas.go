@@ -14,6 +14,9 @@ var connPragmas = []string{
 	"PRAGMA foreign_keys = OFF",
 	"PRAGMA temp_store = MEMORY",
 	"PRAGMA cache_size = -16384", // KiB: 16 MiB per connection
+	// After a burst of writes, give the WAL's space back to the disk at
+	// the next checkpoint instead of keeping its high-water mark.
+	"PRAGMA journal_size_limit = 67108864",
 }
 
 // readerPragmas are added on the reader pool's connections, so a bug can

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
+	"path/filepath"
+	"syscall"
 
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/storage"
@@ -39,6 +42,23 @@ func hashBlock(data []byte) hashed {
 		return hashed{data: data, zero: true}
 	}
 	return hashed{data: data, sum: sha256.Sum256(data)}
+}
+
+// reserve is the space a data write must leave free on the disk that holds
+// the database, so that checkpoints, deletions and a restart still work when
+// users fill the disk: 64 MiB, or a tenth of a small disk.
+func (f *FS) reserve(need int64) error {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(f.db.Path()), &st); err != nil {
+		return fmt.Errorf("statfs: %w", err)
+	}
+	avail := int64(st.Bavail) * st.Bsize
+	keep := min(64<<20, int64(st.Blocks)*st.Bsize/10)
+	if avail-need < keep {
+		return kernel.E(kernel.NoSpace, fmt.Sprintf(
+			"no space left on device (%d bytes free; fazt keeps %d free for the database's own work)", avail, keep))
+	}
+	return nil
 }
 
 // storeChunk returns the id of the chunk holding h.data, inserting it if no

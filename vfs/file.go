@@ -446,8 +446,13 @@ func (of *openFile) spillLocked(ctx context.Context) error {
 		}
 	}
 	of.mu.Unlock()
+	var need int64
 	for i := range items {
 		items[i].h = hashBlock(items[i].h.data)
+		need += int64(len(items[i].h.data))
+	}
+	if err := of.fs.reserve(need); err != nil {
+		return err
 	}
 	var pinned []int64
 	err := of.fs.db.Write(ctx, func(tx *storage.Tx) error {
@@ -514,9 +519,16 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 	superseded := of.superseded
 	of.mu.Unlock()
 
+	var need int64
 	for i := range items {
 		if items[i].h.data != nil {
 			items[i].h = hashBlock(items[i].h.data)
+			need += int64(len(items[i].h.data))
+		}
+	}
+	if need > 0 {
+		if err := f.reserve(need); err != nil {
+			return err
 		}
 	}
 	now := nowNs()

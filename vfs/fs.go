@@ -304,3 +304,13 @@ func (f *FS) Statfs(ctx context.Context) (kernel.Statfs, error) {
 }
 
 func nowNs() int64 { return time.Now().UnixNano() }
+
+// OpenFiles is the number of files open through any handle.
+func (f *FS) OpenFiles() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.open)
+}
+
+// CacheBytes is the size of the chunk cache.
+func (f *FS) CacheBytes() int64 { return f.cache.Bytes() }

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// usageError marks errors in how fazt was called.
+type usageError struct{ error }
+
+func main() {
+	err := newRoot().ExecuteContext(context.Background())
+	if err == nil {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "fazt: %v\n", err)
+	if errors.As(err, &usageError{}) {
+		os.Exit(2)
+	}
+	os.Exit(1)
+}
+
+type globals struct {
+	data string
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "fazt",
+		Short: "A personal cloud appliance in one binary, driven as a file tree",
+		Long: `fazt turns a Linux machine into a self-hosting appliance. Everything it
+keeps (site files, routes, certificates, users) lives in one SQLite database,
+and everything it does is an operation on one file tree:
+
+  fazt fs mount /mnt/fazt     mount the tree
+  ls /mnt/fazt/fs             the sites' files
+  cat /mnt/fazt/proc/status   how the kernel is doing
+
+The commands below are thin wrappers over those same file operations.
+Data lives in --data, $FAZT_HOME, or ~/.local/share/fazt.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.data, "data", "", "data directory (default $FAZT_HOME or ~/.local/share/fazt)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newVersionCmd(), newFSCmd(g), newProcCmd(g))
+	return root
+}
+
+// dataDir resolves the data directory.
+func (g *globals) dataDir() (string, error) {
+	if g.data != "" {
+		return absPath(g.data)
+	}
+	return defaultDataDir()
+}
+
+// args checks the number of positional arguments, as a usage error.
+func args(min, max int) cobra.PositionalArgs {
+	return func(c *cobra.Command, a []string) error {
+		if len(a) < min || max >= 0 && len(a) > max {
+			return usageError{fmt.Errorf("%s: wrong number of arguments\nusage: %s", c.CommandPath(), c.UseLine())}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/fazt-sh/fazt/mount"
+	"github.com/fazt-sh/fazt/proc"
+	"github.com/spf13/cobra"
+)
+
+func newProcCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "proc",
+		Short: "The kernel process: start it, and see how it is doing",
+	}
+	c.AddCommand(newProcStartCmd(g))
+	return c
+}
+
+func newProcStartCmd(g *globals) *cobra.Command {
+	var (
+		mnt           string
+		mopt          mount.Options
+		exitOnUnmount bool
+		readyFD       int
+	)
+	c := &cobra.Command{
+		Use:   "start",
+		Short: "Run the kernel in the foreground until SIGINT or SIGTERM",
+		Long: `Run the kernel for the data directory in the foreground, as systemd does.
+With --mount it also mounts the tree there. SIGINT or SIGTERM stop it
+cleanly: the mount is detached, the database closed.
+
+Only one kernel runs per data directory; a second one is refused.`,
+		Example: "  fazt proc start --mount /mnt/fazt",
+		Args:    args(0, 0),
+		RunE: func(c *cobra.Command, _ []string) error {
+			dir, err := g.dataDir()
+			if err != nil {
+				proc.ReportReady(readyFD, err)
+				return err
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			sys, err := proc.Boot(c.Context(), proc.Config{DataDir: dir, Version: version, Log: log})
+			if err != nil {
+				proc.ReportReady(readyFD, err)
+				return err
+			}
+			log.Info("kernel started", "version", version, "data", dir, "pid", os.Getpid())
+			err = sys.Run(c.Context(), proc.RunOptions{
+				Mount:         mnt,
+				MountOptions:  mopt,
+				ExitOnUnmount: exitOnUnmount,
+				Ready:         func(err error) { proc.ReportReady(readyFD, err) },
+			})
+			if cerr := sys.Close(); err == nil {
+				err = cerr
+			}
+			log.Info("kernel stopped")
+			return err
+		},
+	}
+	c.Flags().StringVar(&mnt, "mount", "", "mount the tree at this directory")
+	c.Flags().BoolVar(&mopt.AllowOther, "allow-other", false, "let other users use the mount (file modes apply)")
+	c.Flags().BoolVar(&mopt.Debug, "debug", false, "log every FUSE request")
+	c.Flags().BoolVar(&exitOnUnmount, "exit-on-umount", false, "stop when the mount goes away")
+	c.Flags().IntVar(&readyFD, "ready-fd", 0, "report readiness on this file descriptor")
+	c.Flags().MarkHidden("exit-on-umount")
+	c.Flags().MarkHidden("ready-fd")
+	return c
+}

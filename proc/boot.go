@@ -1,0 +1,156 @@
+package proc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/fazt-sh/fazt/kernel"
+	"github.com/fazt-sh/fazt/mount"
+	"github.com/fazt-sh/fazt/storage"
+	"github.com/fazt-sh/fazt/vfs"
+)
+
+// Config says what to boot.
+type Config struct {
+	// DataDir holds the database, the lock and the logs.
+	DataDir string
+	// Version is this binary's version.
+	Version string
+	// Log is the kernel log; nil logs to stderr.
+	Log *slog.Logger
+}
+
+// System is a booted kernel with the parts it owns.
+type System struct {
+	Kernel  *kernel.Kernel
+	DataDir string
+
+	lock *Lock
+	db   *storage.DB
+	fs   *vfs.FS
+
+	mu     sync.Mutex // guards mounts
+	mounts []*mount.Mount
+}
+
+// DatabaseFile is the name of the database in the data directory.
+const DatabaseFile = "fazt.db"
+
+// DefaultDataDir is $FAZT_HOME, else $XDG_DATA_HOME/fazt, else
+// ~/.local/share/fazt.
+func DefaultDataDir() (string, error) {
+	if d := os.Getenv("FAZT_HOME"); d != "" {
+		return filepath.Abs(d)
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "fazt"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no data directory: set FAZT_HOME or use --data (%w)", err)
+	}
+	return filepath.Join(home, ".local", "share", "fazt"), nil
+}
+
+// Boot starts a kernel on cfg.DataDir: lock, storage, /fs, /proc.
+func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	s := &System{DataDir: dir}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.lock, err = LockDataDir(dir); err != nil {
+		return nil, err
+	}
+	if s.db, err = storage.Open(ctx, filepath.Join(dir, DatabaseFile), storage.Options{Log: cfg.Log}); err != nil {
+		return nil, err
+	}
+	if s.fs, err = vfs.Open(ctx, s.db, vfs.Options{Log: cfg.Log}); err != nil {
+		return nil, err
+	}
+	k := kernel.New(cfg.Version, cfg.Log)
+	if err := k.NS.Bind("fs", s.fs); err != nil {
+		return nil, err
+	}
+	if err := k.NS.Bind("proc", s.procTree()); err != nil {
+		return nil, err
+	}
+	s.Kernel = k
+	return s, nil
+}
+
+// Mount mounts the namespace at dir and records it in the lock file.
+func (s *System) Mount(dir string, opt mount.Options) (*mount.Mount, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := mount.New(s.Kernel, abs, opt)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.mounts = append(s.mounts, m)
+	s.mu.Unlock()
+	if err := s.lock.SetMounts(s.MountPoints()); err != nil {
+		s.Kernel.Log.Warn("cannot record the mount in the lock file", "err", err)
+	}
+	return m, nil
+}
+
+// Forget drops a mount that went away from the records.
+func (s *System) Forget(m *mount.Mount) {
+	s.mu.Lock()
+	s.mounts = slices.DeleteFunc(s.mounts, func(x *mount.Mount) bool { return x == m })
+	s.mu.Unlock()
+	s.lock.SetMounts(s.MountPoints())
+}
+
+// MountPoints lists where the namespace is mounted.
+func (s *System) MountPoints() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, len(s.mounts))
+	for i, m := range s.mounts {
+		out[i] = m.Dir()
+	}
+	return out
+}
+
+// Close stops the kernel: it detaches its mounts (lazily, so a busy mount
+// cannot keep it alive), closes the database and gives up the lock.
+func (s *System) Close() error {
+	var errs []error
+	s.mu.Lock()
+	mounts := s.mounts
+	s.mounts = nil
+	s.mu.Unlock()
+	for _, m := range mounts {
+		errs = append(errs, m.Close(5*time.Second))
+	}
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.Release())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,27 @@
+// Package proc owns the kernel's life cycle: it wires the parts together at
+// start-up (the only place that knows all of them), runs the kernel in the
+// foreground until it is told to stop, starts it in the background for
+// `fazt fs mount`, and contributes the /proc tree.
+//
+// # Start-up
+//
+// Boot takes the data directory's lock (one kernel per data directory),
+// opens the database (storage, which applies migrations), opens the /fs tree
+// on it (vfs, which collects crash leftovers), and binds /fs and /proc into a
+// new kernel. Close undoes it in reverse.
+//
+// # Processes
+//
+// `fazt proc start` runs a kernel in the foreground: what systemd runs.
+// `fazt fs mount DIR` starts one in the background, detached in its own
+// session with its working directory at /, and returns when the child says
+// the mount is usable, through a pipe on file descriptor 3 ("ok", or the
+// error). The child logs to DATA/log/fazt.log.
+//
+// # Files
+//
+//	/proc/version   the version of the running binary
+//	/proc/status    key value lines: version, pid, uptime, memory, mounts, ...
+//
+// See docs/tree.md for every path.
+package proc

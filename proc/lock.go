@@ -1,0 +1,126 @@
+package proc
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/fazt-sh/fazt/kernel"
+)
+
+const lockName = "fazt.lock"
+
+// Lock is the data directory's lock: held by the one kernel that serves the
+// directory. The file names the holder: "pid N" and one "mount DIR" line per
+// mount, for the error that a second kernel gets.
+type Lock struct {
+	mu     sync.Mutex // guards f and mounts
+	f      *os.File
+	mounts []string
+}
+
+// Holder describes the kernel that holds a data directory.
+type Holder struct {
+	PID    int
+	Mounts []string
+}
+
+// LockDataDir takes the lock of dir, failing with a Busy error that names
+// the holder if another kernel has it.
+func LockDataDir(dir string) (*Lock, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, busy(dir)
+		}
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	l := &Lock{f: f}
+	l.write() // best effort: the flock is the lock, the text only names the holder
+	return l, nil
+}
+
+func busy(dir string) error {
+	msg := "a fazt kernel is already running for " + dir
+	if h, ok := ReadHolder(dir); ok {
+		msg += fmt.Sprintf(" (pid %d", h.PID)
+		if len(h.Mounts) > 0 {
+			msg += ", mounted at " + strings.Join(h.Mounts, ", ")
+		}
+		msg += ")"
+	}
+	return kernel.E(kernel.Busy, msg)
+}
+
+// ReadHolder returns the kernel that holds dir's lock, if one does.
+func ReadHolder(dir string) (Holder, bool) {
+	f, err := os.Open(filepath.Join(dir, lockName))
+	if err != nil {
+		return Holder{}, false
+	}
+	defer f.Close()
+	// A shared lock succeeds only when no kernel holds the exclusive one.
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err == nil {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		return Holder{}, false
+	}
+	var h Holder
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		key, val, _ := strings.Cut(sc.Text(), " ")
+		switch key {
+		case "pid":
+			h.PID, _ = strconv.Atoi(val)
+		case "mount":
+			h.Mounts = append(h.Mounts, val)
+		}
+	}
+	return h, true
+}
+
+// SetMounts records the mount points of the holder. It may fail on a full
+// disk; the lock holds all the same.
+func (l *Lock) SetMounts(mounts []string) error {
+	l.mu.Lock()
+	l.mounts = append([]string(nil), mounts...)
+	l.mu.Unlock()
+	return l.write()
+}
+
+func (l *Lock) write() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "pid %d\n", os.Getpid())
+	for _, m := range l.mounts {
+		fmt.Fprintf(&b, "mount %s\n", m)
+	}
+	if err := l.f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := l.f.WriteAt([]byte(b.String()), 0)
+	return err
+}
+
+// Release gives the lock up.
+func (l *Lock) Release() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	l.f.Truncate(0)
+	err := l.f.Close() // closing drops the flock
+	l.f = nil
+	return err
+}
