@@ -153,6 +153,13 @@ type Handle interface {
 	Release(ctx context.Context) error
 }
 
+// Snapshotter is implemented by file systems that can read a file's
+// committed content as one consistent snapshot: never a part of a write in
+// progress, never a mix of two versions.
+type Snapshotter interface {
+	Snapshot(ctx context.Context, ino uint64) ([]byte, error)
+}
+
 // DirectIO is implemented by handles whose content is generated on each
 // read, so that a FUSE front end bypasses the page cache for them.
 type DirectIO interface {

@@ -220,6 +220,23 @@ func (ns *Namespace) Open(ctx context.Context, ino uint64, flags int) (Handle, e
 	return b.fs.Open(ctx, local, flags)
 }
 
+// Snapshot returns the committed content of a file as one consistent read,
+// or NotSupported if its file system cannot.
+func (ns *Namespace) Snapshot(ctx context.Context, ino uint64) ([]byte, error) {
+	if ino == RootIno {
+		return nil, E(IsDir, "is a directory")
+	}
+	b, local, err := ns.resolve(ino)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := b.fs.(Snapshotter)
+	if !ok {
+		return nil, E(NotSupported, "no snapshots")
+	}
+	return s.Snapshot(ctx, local)
+}
+
 // Readlink returns the target of a symbolic link.
 func (ns *Namespace) Readlink(ctx context.Context, ino uint64) (string, error) {
 	if ino == RootIno {

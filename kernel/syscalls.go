@@ -98,8 +98,21 @@ func (f *FS) open(ctx context.Context, p string, flags int, perm uint32) (*File,
 	}
 }
 
-// ReadFile returns the content of the file at p.
+// ReadFile returns the content of the file at p. Where the file system
+// supports it, that is the committed content, read as one snapshot: a write
+// in progress is never seen half done.
 func (f *FS) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	a, err := f.stat(ctx, p, true)
+	if err != nil {
+		return nil, At("open", p, err)
+	}
+	if a.IsDir() {
+		return nil, At("read", p, E(IsDir, "is a directory"))
+	}
+	b, err := f.ns.Snapshot(ctx, a.Ino)
+	if KindOf(err) != NotSupported {
+		return b, At("read", p, err)
+	}
 	fl, err := f.Open(ctx, p, ORdonly, 0)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package mount
 import (
 	"context"
 	"syscall"
+	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -143,6 +144,9 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 		return n.m.errno("setattr", n.ino(), err)
 	}
 	fillAttr(a, &out.Attr)
+	// go-fuse leaves the timeout of a SETATTR reply at 0, which makes the
+	// kernel ask again (GETATTR) at the next permission check.
+	out.SetTimeout(time.Second)
 	return 0
 }
 

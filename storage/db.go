@@ -3,12 +3,14 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync/atomic"
+	"sync"
+	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
 )
@@ -20,6 +22,9 @@ const ApplicationID = 0x66617a74
 type Options struct {
 	// Readers is the size of the reader pool; 0 means 4.
 	Readers int
+	// CommitDelay is how long a batch of writes collects before it is
+	// committed; 0 means DefaultCommitDelay.
+	CommitDelay time.Duration
 	// Log receives notices (applied migrations, compatibility mode).
 	Log *slog.Logger
 	// Migrations replaces the embedded migrations; for tests of the
@@ -29,63 +34,81 @@ type Options struct {
 	NoMigrate bool
 }
 
+// DefaultCommitDelay bounds how long a change waits to be committed.
+const DefaultCommitDelay = 10 * time.Millisecond
+
+// maxBatch bounds the operations in one batch.
+const maxBatch = 5000
+
 // DB is an open fazt database.
 type DB struct {
-	path string
-	log  *slog.Logger
-	w    *sql.DB // exactly one connection: the write path
-	r    *sql.DB // the reader pool
+	path  string
+	log   *slog.Logger
+	delay time.Duration
+
+	w  *sql.DB   // one connection, held by wc: the write path
+	wc *sql.Conn // the writer connection
+	r  *sql.DB   // the reader pool
+
+	// wmu serializes everything on wc and guards the batch state.
+	wmu     sync.Mutex
+	inBatch bool        // a BEGIN IMMEDIATE is open on wc
+	ops     int         // operations in the open batch
+	timer   *time.Timer // commits the open batch
+	lost    error       // why the last batch failed to commit, if it did
 
 	schema Schema
-	closed atomic.Bool
+
+	closeOnce sync.Once
+	ckpt      *checkpointer
 }
 
 // Open opens (creating if needed) the database at path, checks that it is a
 // fazt database this binary can run on, and applies pending migrations.
-func Open(ctx context.Context, path string, opt Options) (*DB, error) {
+func Open(ctx context.Context, path string, opt Options) (_ *DB, err error) {
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
 	if opt.Readers <= 0 {
 		opt.Readers = 4
 	}
+	if opt.CommitDelay <= 0 {
+		opt.CommitDelay = DefaultCommitDelay
+	}
 	if opt.Migrations == nil {
 		opt.Migrations = embedded
 	}
+	db := &DB{path: path, log: opt.Log, delay: opt.CommitDelay}
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
 	// The path goes into a URI; escape it so '?' or '#' in a directory
-	// name cannot inject options.
+	// name cannot inject options. mattn's per-connection statement cache
+	// makes repeated queries skip the SQL compiler.
 	u := url.URL{Scheme: "file", Path: path}
-	// mattn's per-connection statement cache makes repeated queries skip
-	// the SQL compiler.
 	dsn := u.String() + "?_stmt_cache_size=64"
-	w, err := sql.Open(writerDriver, dsn+"&_txlock=immediate")
-	if err != nil {
+	if db.w, err = sql.Open(writerDriver, dsn); err != nil {
 		return nil, classify(err)
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-
-	db := &DB{path: path, log: opt.Log, w: w}
+	db.w.SetMaxOpenConns(1)
+	if db.wc, err = db.w.Conn(ctx); err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, classify(err))
+	}
 	if err := db.init(ctx); err != nil {
-		w.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-
-	r, err := sql.Open(readerDriver, dsn)
-	if err != nil {
-		w.Close()
+	if db.r, err = sql.Open(readerDriver, dsn); err != nil {
 		return nil, classify(err)
 	}
-	r.SetMaxOpenConns(opt.Readers)
-	r.SetMaxIdleConns(opt.Readers)
-	r.SetConnMaxLifetime(0)
-	r.SetConnMaxIdleTime(0)
-	db.r = r
-
+	db.r.SetMaxOpenConns(opt.Readers)
+	db.r.SetMaxIdleConns(opt.Readers)
+	db.r.SetConnMaxIdleTime(0)
+	if db.ckpt, err = startCheckpointer(db, dsn); err != nil {
+		return nil, err
+	}
 	if err := db.migrate(ctx, opt); err != nil {
-		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	return db, nil
@@ -95,23 +118,23 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 // the file in WAL mode.
 func (db *DB) init(ctx context.Context) error {
 	var appID int64
-	if err := db.w.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+	if err := db.wc.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
 		return classify(err)
 	}
 	var tables int
-	if err := db.w.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
+	if err := db.wc.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
 		return classify(err)
 	}
 	switch {
 	case appID == 0 && tables == 0:
-		if _, err := db.w.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", ApplicationID)); err != nil {
+		if _, err := db.wc.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", ApplicationID)); err != nil {
 			return classify(err)
 		}
 	case appID != ApplicationID:
 		return kernel.E(kernel.Invalid, "not a fazt database (application_id is not 'fazt')")
 	}
 	var mode string
-	if err := db.w.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+	if err := db.wc.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
 		return classify(err)
 	}
 	if mode != "wal" {
@@ -123,156 +146,35 @@ func (db *DB) init(ctx context.Context) error {
 // Path is the database file.
 func (db *DB) Path() string { return db.path }
 
-// Close closes both pools. A clean close checkpoints the WAL into the
-// database file.
+// Close commits what is pending, checkpoints the WAL into the database file
+// and closes everything.
 func (db *DB) Close() error {
-	if db.closed.Swap(true) {
-		return nil
-	}
 	var err error
-	if db.r != nil {
-		err = db.r.Close()
-	}
-	if db.w != nil {
-		if _, cerr := db.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); cerr != nil {
-			db.log.Warn("checkpoint at close failed", "err", cerr)
+	db.closeOnce.Do(func() {
+		var errs []error
+		if db.ckpt != nil {
+			db.ckpt.stop()
 		}
-		if werr := db.w.Close(); err == nil {
-			err = werr
-		}
-	}
-	return classify(err)
-}
-
-// Write runs fn in a write transaction and commits it if fn returns nil.
-// Write transactions run one at a time.
-func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
-	return db.write(ctx, false, fn)
-}
-
-// WriteSync is Write, and the commit is on disk when it returns
-// (synchronous=FULL for this transaction).
-func (db *DB) WriteSync(ctx context.Context, fn func(*Tx) error) error {
-	return db.write(ctx, true, fn)
-}
-
-func (db *DB) write(ctx context.Context, durable bool, fn func(*Tx) error) (err error) {
-	conn, err := db.w.Conn(ctx)
-	if err != nil {
-		return classify(err)
-	}
-	defer conn.Close()
-	if durable {
-		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = FULL"); err != nil {
-			return classify(err)
-		}
-		defer func() {
-			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = NORMAL"); rerr != nil && err == nil {
-				err = classify(rerr)
+		if db.wc != nil {
+			db.wmu.Lock()
+			errs = append(errs, db.commitLocked(false))
+			if _, cerr := db.wc.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)"); cerr != nil {
+				db.log.Warn("checkpoint at close failed", "err", cerr)
 			}
-		}()
-	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return classify(err)
-	}
-	t := &Tx{ctx: ctx, tx: tx}
-	defer func() {
-		if p := recover(); p != nil {
-			tx.Rollback()
-			panic(p)
+			errs = append(errs, db.wc.Close())
+			db.wc = nil
+			db.wmu.Unlock()
 		}
-	}()
-	if err := fn(t); err != nil {
-		tx.Rollback()
-		return classify(err)
-	}
-	return classify(tx.Commit())
+		if db.r != nil {
+			errs = append(errs, db.r.Close())
+		}
+		if db.w != nil {
+			errs = append(errs, db.w.Close())
+		}
+		err = classify(errors.Join(errs...))
+	})
+	return err
 }
-
-// Read runs fn in a read transaction on the reader pool: every query in fn
-// sees the same committed state.
-func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
-	tx, err := db.r.BeginTx(ctx, nil)
-	if err != nil {
-		return classify(err)
-	}
-	defer tx.Rollback()
-	return classify(fn(&Tx{ctx: ctx, tx: tx}))
-}
-
-// QueryRow runs a single-row query on the reader pool.
-func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *Row {
-	return &Row{row: db.r.QueryRowContext(ctx, q, args...)}
-}
-
-// Query runs a query on the reader pool.
-func (db *DB) Query(ctx context.Context, q string, args ...any) (*Rows, error) {
-	rows, err := db.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, classify(err)
-	}
-	return &Rows{rows: rows}, nil
-}
-
-// Tx is a transaction. Its methods return classified errors.
-type Tx struct {
-	ctx context.Context
-	tx  *sql.Tx
-}
-
-// Exec runs a statement.
-func (t *Tx) Exec(q string, args ...any) (sql.Result, error) {
-	res, err := t.tx.ExecContext(t.ctx, q, args...)
-	return res, classify(err)
-}
-
-// ExecScript runs several statements separated by semicolons.
-func (t *Tx) ExecScript(script string) error {
-	_, err := t.tx.ExecContext(t.ctx, script)
-	return classify(err)
-}
-
-// QueryRow runs a single-row query.
-func (t *Tx) QueryRow(q string, args ...any) *Row {
-	return &Row{row: t.tx.QueryRowContext(t.ctx, q, args...)}
-}
-
-// Query runs a query.
-func (t *Tx) Query(q string, args ...any) (*Rows, error) {
-	rows, err := t.tx.QueryContext(t.ctx, q, args...)
-	if err != nil {
-		return nil, classify(err)
-	}
-	return &Rows{rows: rows}, nil
-}
-
-// Row is the result of QueryRow; Scan reports NotExist when there is no row.
-type Row struct {
-	row *sql.Row
-}
-
-// Scan copies the row's columns into dest.
-func (r *Row) Scan(dest ...any) error {
-	return classify(r.row.Scan(dest...))
-}
-
-// Rows is the result of Query.
-type Rows struct {
-	rows *sql.Rows
-}
-
-// Next prepares the next row for Scan.
-func (r *Rows) Next() bool { return r.rows.Next() }
-
-// Scan copies the current row's columns into dest.
-func (r *Rows) Scan(dest ...any) error { return classify(r.rows.Scan(dest...)) }
-
-// Err is the error, if any, that ended the iteration.
-func (r *Rows) Err() error { return classify(r.rows.Err()) }
-
-// Close ends the iteration.
-func (r *Rows) Close() error { return classify(r.rows.Close()) }
 
 // IntegrityCheck runs PRAGMA integrity_check and fails with what it found
 // unless the database is intact.

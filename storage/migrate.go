@@ -107,8 +107,18 @@ func (db *DB) migrate(ctx context.Context, opt Options) error {
 	if err != nil {
 		return err
 	}
-	if err := db.Write(ctx, func(tx *Tx) error { return tx.ExecScript(bootstrap) }); err != nil {
+	// Only write when there is something to do: a database on a full disk
+	// must still open.
+	var have int
+	if err := db.View(ctx, func(tx *Tx) error {
+		return tx.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name IN ('schema_migrations', 'fazt_meta')`).Scan(&have)
+	}); err != nil {
 		return err
+	}
+	if have < 2 {
+		if err := db.WriteSync(ctx, func(tx *Tx) error { return tx.ExecScript(bootstrap) }); err != nil {
+			return err
+		}
 	}
 	s, err := db.readSchema(ctx, all)
 	if err != nil {
@@ -143,7 +153,7 @@ func (db *DB) migrate(ctx context.Context, opt Options) error {
 }
 
 func (db *DB) apply(ctx context.Context, m Migration) error {
-	return db.Write(ctx, func(tx *Tx) error {
+	return db.WriteSync(ctx, func(tx *Tx) error {
 		if err := tx.ExecScript(m.SQL); err != nil {
 			return err
 		}
@@ -163,7 +173,7 @@ func (db *DB) apply(ctx context.Context, m Migration) error {
 
 func (db *DB) readSchema(ctx context.Context, all []Migration) (Schema, error) {
 	var s Schema
-	err := db.Write(ctx, func(tx *Tx) error {
+	err := db.View(ctx, func(tx *Tx) error {
 		rows, err := tx.Query(`SELECT name, sha256, applied_at FROM schema_migrations ORDER BY name`)
 		if err != nil {
 			return err

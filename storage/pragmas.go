@@ -14,9 +14,9 @@ var connPragmas = []string{
 	"PRAGMA foreign_keys = OFF",
 	"PRAGMA temp_store = MEMORY",
 	"PRAGMA cache_size = -16384", // KiB: 16 MiB per connection
-	// After a burst of writes, give the WAL's space back to the disk at
-	// the next checkpoint instead of keeping its high-water mark.
-	"PRAGMA journal_size_limit = 67108864",
+	// After a burst of writes, give the WAL's space back to the disk when
+	// it restarts instead of keeping its high-water mark.
+	"PRAGMA journal_size_limit = 16777216",
 }
 
 // readerPragmas are added on the reader pool's connections, so a bug can
@@ -30,8 +30,15 @@ const (
 	readerDriver = "fazt-sqlite3-reader"
 )
 
+// writerPragmas are added on the write connection: checkpoints run in the
+// background on their own connection (see checkpointer), not inside a
+// commit that a user waits for.
+var writerPragmas = []string{
+	"PRAGMA wal_autocheckpoint = 0",
+}
+
 func init() {
-	sql.Register(writerDriver, &sqlite3.SQLiteDriver{ConnectHook: hook(connPragmas)})
+	sql.Register(writerDriver, &sqlite3.SQLiteDriver{ConnectHook: hook(append(append([]string{}, connPragmas...), writerPragmas...))})
 	sql.Register(readerDriver, &sqlite3.SQLiteDriver{ConnectHook: hook(append(append([]string{}, connPragmas...), readerPragmas...))})
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/mattn/go-sqlite3"
@@ -32,11 +33,13 @@ func TestPragmasOnEveryConnection(t *testing.T) {
 
 	check := func(name string, conn *sql.Conn, reader bool) {
 		t.Helper()
-		want := map[string]int64{"busy_timeout": 5000, "synchronous": 1, "foreign_keys": 0, "temp_store": 2, "cache_size": -16384}
+		want := map[string]int64{"busy_timeout": 5000, "synchronous": 1, "foreign_keys": 0, "temp_store": 2,
+			"cache_size": -16384, "journal_size_limit": 16 << 20}
 		if reader {
 			want["query_only"] = 1
 		} else {
 			want["query_only"] = 0
+			want["wal_autocheckpoint"] = 0
 		}
 		for p, v := range want {
 			var got int64
@@ -56,12 +59,9 @@ func TestPragmasOnEveryConnection(t *testing.T) {
 			t.Errorf("%s: application_id = %x, %v", name, app, err)
 		}
 	}
-	w, err := db.w.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	check("writer", w, false)
-	w.Close()
+	db.wmu.Lock()
+	check("writer", db.wc, false)
+	db.wmu.Unlock()
 	// Hold three reader connections at once so they are distinct.
 	var conns []*sql.Conn
 	for i := 0; i < 3; i++ {
@@ -76,7 +76,7 @@ func TestPragmasOnEveryConnection(t *testing.T) {
 		c.Close()
 	}
 	// A reader cannot write.
-	_, err = db.r.ExecContext(ctx, "INSERT INTO fazt_meta(key, value) VALUES ('x', 'y')")
+	_, err := db.r.ExecContext(ctx, "INSERT INTO fazt_meta(key, value) VALUES ('x', 'y')")
 	if err == nil {
 		t.Fatal("write through the reader pool succeeded")
 	}
@@ -371,5 +371,61 @@ func TestWriteRollsBack(t *testing.T) {
 		return err
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Changes are batched: visible through View at once, in the reader pool once
+// their batch commits (within CommitDelay), and a failing change rolls back
+// alone.
+func TestBatching(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, filepath.Join(t.TempDir(), "fazt.db"), Options{CommitDelay: 200 * time.Millisecond})
+	put := func(k string) error {
+		return db.Write(ctx, func(tx *Tx) error {
+			_, err := tx.Exec(`INSERT INTO fazt_meta(key, value) VALUES (?, 'v')`, k)
+			return err
+		})
+	}
+	count := func(view bool) int {
+		var n int
+		q := `SELECT count(*) FROM fazt_meta WHERE key LIKE 'k%'`
+		if view {
+			db.View(ctx, func(tx *Tx) error { return tx.QueryRow(q).Scan(&n) })
+		} else {
+			db.QueryRow(ctx, q).Scan(&n)
+		}
+		return n
+	}
+	start := time.Now()
+	if err := put("k1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("k1"); kernel.KindOf(err) != kernel.Exist {
+		t.Fatalf("duplicate: %v", err)
+	}
+	if err := put("k2"); err != nil {
+		t.Fatal(err)
+	}
+	if v, r := count(true), count(false); v != 2 || r != 0 && time.Since(start) < 150*time.Millisecond {
+		t.Fatalf("before the commit: view sees %d, readers %d", v, r)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for count(false) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("batch never committed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := db.WriteSync(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`INSERT INTO fazt_meta(key, value) VALUES ('k3', 'v')`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(false); n != 3 {
+		t.Fatalf("WriteSync did not commit at once: readers see %d", n)
+	}
+	if db.Lost() != nil {
+		t.Fatal(db.Lost())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"os"
 	"path/filepath"
 	"syscall"
 
@@ -44,17 +45,26 @@ func hashBlock(data []byte) hashed {
 	return hashed{data: data, sum: sha256.Sum256(data)}
 }
 
-// reserve is the space a data write must leave free on the disk that holds
-// the database, so that checkpoints, deletions and a restart still work when
-// users fill the disk: 64 MiB, or a tenth of a small disk.
+// reserve fails with NoSpace unless writing need more bytes of data leaves
+// room on the disk that holds the database for the database's own work: the
+// data lands in the WAL first and is then copied into the database file
+// (twice its size, until the WAL restarts), and a checkpoint of what the WAL
+// holds already may grow the file by that much again. Beyond that it keeps
+// 64 MiB free, or a tenth of a small disk, so that deletions, checkpoints and
+// a restart still work when users fill the disk.
 func (f *FS) reserve(need int64) error {
 	var st syscall.Statfs_t
-	if err := syscall.Statfs(filepath.Dir(f.db.Path()), &st); err != nil {
+	path := f.db.Path()
+	if err := syscall.Statfs(filepath.Dir(path), &st); err != nil {
 		return fmt.Errorf("statfs: %w", err)
+	}
+	var wal int64
+	if fi, err := os.Stat(path + "-wal"); err == nil {
+		wal = fi.Size()
 	}
 	avail := int64(st.Bavail) * st.Bsize
 	keep := min(64<<20, int64(st.Blocks)*st.Bsize/10)
-	if avail-need < keep {
+	if avail-2*need-wal < keep {
 		return kernel.E(kernel.NoSpace, fmt.Sprintf(
 			"no space left on device (%d bytes free; fazt keeps %d free for the database's own work)", avail, keep))
 	}
@@ -62,25 +72,21 @@ func (f *FS) reserve(need int64) error {
 }
 
 // storeChunk returns the id of the chunk holding h.data, inserting it if no
-// chunk has that content yet. It does not change refs.
-func storeChunk(tx *storage.Tx, h hashed) (int64, error) {
-	var id int64
-	err := tx.QueryRow(`SELECT id FROM chunks WHERE hash = ?`, h.sum[:]).Scan(&id)
-	if err == nil {
-		return id, nil
-	}
-	if kernel.KindOf(err) != kernel.NotExist {
-		return 0, err
-	}
-	res, err := tx.Exec(`INSERT INTO chunks(hash, size, refs) VALUES (?, ?, 0)`, h.sum[:], len(h.data))
+// chunk has that content yet, and adds refs references to it. A chunk stored
+// with no reference must be pinned in the same transaction.
+func (f *FS) storeChunk(tx *storage.Tx, h hashed, refs int) (int64, error) {
+	var id, n int64
+	err := tx.QueryRow(`INSERT INTO chunks(id, hash, size, refs) VALUES (?, ?, ?, ?)
+		ON CONFLICT(hash) DO UPDATE SET refs = refs + excluded.refs RETURNING id, refs`,
+		f.lastChunk.Add(1), h.sum[:], len(h.data), refs).Scan(&id, &n)
 	if err != nil {
 		return 0, err
 	}
-	if id, err = res.LastInsertId(); err != nil {
-		return 0, err
-	}
-	if _, err := tx.Exec(`INSERT INTO chunk_data(id, data) VALUES (?, ?)`, id, h.data); err != nil {
-		return 0, err
+	if n <= int64(refs) {
+		// New, or kept alive only by pins: its data may be missing.
+		if _, err := tx.Exec(`INSERT OR IGNORE INTO chunk_data(id, data) VALUES (?, ?)`, id, h.data); err != nil {
+			return 0, err
+		}
 	}
 	return id, nil
 }
@@ -173,35 +179,89 @@ func (f *FS) chunk(ctx context.Context, id int64) ([]byte, error) {
 	if d, ok := f.cache.get(id); ok {
 		return d, nil
 	}
+	// Chunks never change: the reader pool serves committed ones without
+	// waiting for the writer; a chunk of the open batch needs the writer.
 	var data []byte
-	if err := f.db.QueryRow(ctx, `SELECT data FROM chunk_data WHERE id = ?`, id).Scan(&data); err != nil {
+	err := f.db.QueryRow(ctx, `SELECT data FROM chunk_data WHERE id = ?`, id).Scan(&data)
+	if kernel.KindOf(err) == kernel.NotExist {
+		err = f.row(ctx, `SELECT data FROM chunk_data WHERE id = ?`, []any{id}, &data)
+	}
+	if err != nil {
 		return nil, err
 	}
 	f.cache.put(id, data)
 	return data, nil
 }
 
+// Snapshot implements kernel.Snapshotter: the committed content of a file,
+// read in one transaction, so uncommitted writes and concurrent commits are
+// invisible.
+func (f *FS) Snapshot(ctx context.Context, ino uint64) ([]byte, error) {
+	var out []byte
+	err := f.db.View(ctx, func(tx *storage.Tx) error {
+		var size, mode int64
+		if err := tx.QueryRow(`SELECT size, mode FROM inodes WHERE ino = ?`, ino).Scan(&size, &mode); err != nil {
+			if kernel.KindOf(err) == kernel.NotExist {
+				return notExist(ino)
+			}
+			return err
+		}
+		if a := (kernel.Attr{Mode: uint32(mode)}); !a.IsRegular() {
+			return kernel.E(kernel.Invalid, "not a regular file")
+		}
+		out = make([]byte, size)
+		rows, err := tx.Query(`SELECT idx, chunk FROM blocks WHERE ino = ?`, ino)
+		if err != nil {
+			return err
+		}
+		type block struct{ idx, chunk int64 }
+		var blocks []block
+		for rows.Next() {
+			var b block
+			if err := rows.Scan(&b.idx, &b.chunk); err != nil {
+				rows.Close()
+				return err
+			}
+			blocks = append(blocks, b)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, b := range blocks {
+			data, ok := f.cache.get(b.chunk)
+			if !ok {
+				if err := tx.QueryRow(`SELECT data FROM chunk_data WHERE id = ?`, b.chunk).Scan(&data); err != nil {
+					return err
+				}
+				f.cache.put(b.chunk, data)
+			}
+			if off := b.idx * f.blockSize; off < size {
+				copy(out[off:], data)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // dropInode deletes an inode, its blocks and the chunks only it referenced.
 func (f *FS) dropInode(tx *storage.Tx, ino uint64) error {
-	rows, err := tx.Query(`SELECT chunk, count(*) FROM blocks WHERE ino = ? GROUP BY chunk`, ino)
+	rows, err := tx.Query(`DELETE FROM blocks WHERE ino = ? RETURNING chunk`, ino)
 	if err != nil {
 		return err
 	}
 	delta := map[int64]int{}
 	for rows.Next() {
 		var id int64
-		var n int
-		if err := rows.Scan(&id, &n); err != nil {
+		if err := rows.Scan(&id); err != nil {
 			rows.Close()
 			return err
 		}
-		delta[id] = -n
+		delta[id]--
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(`DELETE FROM blocks WHERE ino = ?`, ino); err != nil {
 		return err
 	}
 	if err := f.adjustRefs(tx, delta); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
@@ -32,15 +33,73 @@ type openFile struct {
 	dirty      map[int64]*dirtyBlock
 	dirtyBytes int64
 	changed    bool
-	mtime      time.Time
-	mtimeSet   bool    // mtime comes from a write and is to be committed
-	superseded []int64 // pinned chunks no longer in the overlay, to unpin at the next commit
+	attrs      pendingAttrs // attribute changes to commit with the content
+	superseded []int64      // pinned chunks no longer in the overlay, to unpin at the next commit
 
 	// committed caches which chunk each committed block points to (0 for a
 	// hole). Only this file's commits change that; each bumps gen and
 	// clears the cache.
 	committed map[int64]int64
 	gen       uint64
+}
+
+// pendingAttrs are attribute changes made while a file is open for writing
+// (tar sets times, owner and mode on the open file before closing it). They
+// are committed with the content, in the same transaction.
+type pendingAttrs struct {
+	set          kernel.SetMask // which of the fields below are set
+	mode         uint32         // permission bits
+	uid, gid     uint32
+	atime, mtime time.Time
+}
+
+func (p *pendingAttrs) apply(a *kernel.Attr) {
+	if p.set&kernel.SetMode != 0 {
+		a.Mode = a.Mode&syscall.S_IFMT | p.mode
+	}
+	if p.set&kernel.SetUID != 0 {
+		a.UID = p.uid
+	}
+	if p.set&kernel.SetGID != 0 {
+		a.GID = p.gid
+	}
+	if p.set&kernel.SetAtime != 0 {
+		a.Atime = p.atime
+	}
+	if p.set&kernel.SetMtime != 0 {
+		a.Mtime = p.mtime
+	}
+}
+
+// modified records a change of content: mtime moves to now.
+func (of *openFile) modified() {
+	of.attrs.mtime = time.Now()
+	of.attrs.set |= kernel.SetMtime
+	of.changed = true
+}
+
+// setAttrs records attribute changes in the overlay. flushMu must be held.
+func (of *openFile) setAttrs(set kernel.SetAttr) {
+	now := time.Now()
+	of.mu.Lock()
+	defer of.mu.Unlock()
+	p := &of.attrs
+	if set.Valid&kernel.SetMode != 0 {
+		p.mode, p.set = set.Mode&0o7777, p.set|kernel.SetMode
+	}
+	if set.Valid&kernel.SetUID != 0 {
+		p.uid, p.set = set.UID, p.set|kernel.SetUID
+	}
+	if set.Valid&kernel.SetGID != 0 {
+		p.gid, p.set = set.GID, p.set|kernel.SetGID
+	}
+	if t, ok := setTime(set, kernel.SetAtime, kernel.SetAtimeNow, set.Atime, now.UnixNano()); ok {
+		p.atime, p.set = time.Unix(0, t), p.set|kernel.SetAtime
+	}
+	if t, ok := setTime(set, kernel.SetMtime, kernel.SetMtimeNow, set.Mtime, now.UnixNano()); ok {
+		p.mtime, p.set = time.Unix(0, t), p.set|kernel.SetMtime
+	}
+	of.changed = true
 }
 
 // dirtyBlock is an uncommitted block: its content in data, or, once stored
@@ -60,17 +119,24 @@ func (f *FS) newOpenFile(ino uint64, size int64) *openFile {
 // acquire returns the open state of regular file ino, creating it if this is
 // the first open.
 func (f *FS) acquire(ctx context.Context, ino uint64, writable bool) (*openFile, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	of := f.open[ino]
-	if of == nil {
-		if f.deleting[ino] {
-			return nil, notExist(ino)
+	for attempt := 0; ; attempt++ {
+		f.mu.Lock()
+		if of := f.open[ino]; of != nil {
+			of.refs++
+			if writable {
+				of.writers++
+			}
+			f.mu.Unlock()
+			return of, nil
 		}
-		// The first open reads the committed size while holding f.mu, so
-		// that no commit of another openFile for ino can slip in between.
+		gen := f.gen
+		f.mu.Unlock()
+
+		// The first open reads the committed size. If meanwhile an
+		// openFile of ino went (its last commit may postdate the
+		// read) or an inode was deleted, read again.
 		var size, mode, nlink int64
-		err := f.db.QueryRow(ctx, `SELECT size, mode, nlink FROM inodes WHERE ino = ?`, ino).Scan(&size, &mode, &nlink)
+		err := f.row(ctx, `SELECT size, mode, nlink FROM inodes WHERE ino = ?`, []any{ino}, &size, &mode, &nlink)
 		if kernel.KindOf(err) == kernel.NotExist || err == nil && nlink <= 0 {
 			return nil, notExist(ino)
 		}
@@ -84,14 +150,60 @@ func (f *FS) acquire(ctx context.Context, ino uint64, writable bool) (*openFile,
 		case !a.IsRegular():
 			return nil, kernel.E(kernel.Invalid, "not a regular file")
 		}
-		of = f.newOpenFile(ino, size)
+		f.mu.Lock()
+		if f.gen != gen || f.open[ino] != nil || f.deleting[ino] {
+			deleting := f.deleting[ino]
+			f.mu.Unlock()
+			if deleting {
+				return nil, notExist(ino)
+			}
+			continue
+		}
+		of := f.newOpenFile(ino, size)
+		f.open[ino] = of
+		of.refs++
+		if writable {
+			of.writers++
+		}
+		f.mu.Unlock()
+		return of, nil
+	}
+}
+
+// acquireNew is acquire for a file this process just created: its size is
+// known to be zero.
+func (f *FS) acquireNew(ino uint64, writable bool) *openFile {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	of := f.open[ino]
+	if of == nil {
+		of = f.newOpenFile(ino, 0)
 		f.open[ino] = of
 	}
 	of.refs++
 	if writable {
 		of.writers++
 	}
-	return of, nil
+	return of
+}
+
+// openForWrite returns, with a reference taken, the open state of ino if the
+// file is open for writing or has uncommitted changes; nil otherwise.
+func (f *FS) openForWrite(ino uint64) *openFile {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	of := f.open[ino]
+	if of == nil {
+		return nil
+	}
+	of.mu.Lock()
+	pending := of.changed
+	of.mu.Unlock()
+	if of.writers == 0 && !pending {
+		return nil
+	}
+	of.refs++
+	return of
 }
 
 // release drops one reference to of. The last one commits what is left,
@@ -118,6 +230,7 @@ func (f *FS) release(ctx context.Context, of *openFile, writable bool) error {
 		return err
 	}
 	delete(f.open, of.ino)
+	f.gen++
 	orphan = of.orphan
 	if orphan {
 		f.deleting[of.ino] = true
@@ -155,10 +268,8 @@ func (of *openFile) overlayAttr(a *kernel.Attr) {
 	defer of.mu.Unlock()
 	if of.changed {
 		a.Size = of.size
-		if of.mtimeSet {
-			a.Mtime = of.mtime
-		}
 	}
+	of.attrs.apply(a)
 }
 
 // image makes sure the overlay holds block idx's content in memory, loading
@@ -295,7 +406,7 @@ func (of *openFile) committedChunk(ctx context.Context, idx int64) (int64, error
 	if ok {
 		return id, nil
 	}
-	err := of.fs.db.QueryRow(ctx, `SELECT chunk FROM blocks WHERE ino = ? AND idx = ?`, of.ino, idx).Scan(&id)
+	err := of.fs.row(ctx, `SELECT chunk FROM blocks WHERE ino = ? AND idx = ?`, []any{of.ino, idx}, &id)
 	if kernel.KindOf(err) == kernel.NotExist {
 		id, err = 0, nil
 	}
@@ -376,7 +487,7 @@ func (of *openFile) writeAt(ctx context.Context, p []byte, off int64) (int, erro
 	if end > of.size {
 		of.size = end
 	}
-	of.mtime, of.mtimeSet, of.changed = time.Now(), true, true
+	of.modified()
 	spill := of.dirtyBytes > of.fs.spill
 	of.mu.Unlock()
 	if spill {
@@ -425,7 +536,7 @@ func (of *openFile) truncate(ctx context.Context, size int64) error {
 		of.holeFrom = min(of.holeFrom, keep)
 	}
 	of.size = size
-	of.mtime, of.mtimeSet, of.changed = time.Now(), true, true
+	of.modified()
 	return nil
 }
 
@@ -460,7 +571,7 @@ func (of *openFile) spillLocked(ctx context.Context) error {
 			if items[i].h.zero {
 				continue
 			}
-			id, err := storeChunk(tx, items[i].h)
+			id, err := of.fs.storeChunk(tx, items[i].h, 0)
 			if err != nil {
 				return err
 			}
@@ -506,7 +617,7 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 		return nil
 	}
 	size, base, holeFrom := of.size, of.base, of.holeFrom
-	mtime, mtimeSet := of.mtime, of.mtimeSet
+	attrs := of.attrs
 	items := make([]commitItem, 0, len(of.dirty))
 	for idx, e := range of.dirty {
 		it := commitItem{idx: idx, chunk: e.chunk}
@@ -557,15 +668,6 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 			}
 		}
 		for _, it := range items {
-			id := it.chunk
-			if it.h.data != nil && !it.h.zero {
-				var err error
-				if id, err = storeChunk(tx, it.h); err != nil {
-					return err
-				}
-			} else if it.h.data != nil {
-				id = 0 // zeros: a hole
-			}
 			var old int64
 			if it.idx < holeFrom && it.idx*bs < base {
 				err := tx.QueryRow(`SELECT chunk FROM blocks WHERE ino = ? AND idx = ?`, of.ino, it.idx).Scan(&old)
@@ -573,7 +675,20 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 					return err
 				}
 			}
+			var id int64
+			switch {
+			case it.h.data != nil && !it.h.zero:
+				var err error
+				if id, err = f.storeChunk(tx, it.h, 1); err != nil {
+					return err
+				}
+			case it.h.data == nil && it.chunk != 0:
+				id = it.chunk
+				delta[id]++
+			}
+			// id 0 is a hole. A new reference is counted by now.
 			if old == id {
+				delta[id]-- // the same chunk: undo the new reference
 				continue
 			}
 			var err error
@@ -581,7 +696,6 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 				_, err = tx.Exec(`DELETE FROM blocks WHERE ino = ? AND idx = ?`, of.ino, it.idx)
 			} else {
 				_, err = tx.Exec(`INSERT OR REPLACE INTO blocks(ino, idx, chunk) VALUES (?, ?, ?)`, of.ino, it.idx, id)
-				delta[id]++
 			}
 			if err != nil {
 				return err
@@ -593,12 +707,21 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 		if err := f.adjustRefs(tx, delta); err != nil {
 			return err
 		}
-		mt := int64(0)
-		if mtimeSet {
-			mt = mtime.UnixNano()
-		}
-		res, err := tx.Exec(`UPDATE inodes SET size = ?, mtime = CASE WHEN ? THEN ? ELSE mtime END, ctime = ?
-			WHERE ino = ?`, size, mtimeSet, mt, now, of.ino)
+		p := attrs
+		res, err := tx.Exec(`UPDATE inodes SET size = ?,
+			mode = CASE WHEN ? THEN (mode & 61440) | ? ELSE mode END,
+			uid = CASE WHEN ? THEN ? ELSE uid END,
+			gid = CASE WHEN ? THEN ? ELSE gid END,
+			atime = CASE WHEN ? THEN ? ELSE atime END,
+			mtime = CASE WHEN ? THEN ? ELSE mtime END,
+			ctime = ?
+			WHERE ino = ?`, size,
+			p.set&kernel.SetMode != 0, p.mode,
+			p.set&kernel.SetUID != 0, p.uid,
+			p.set&kernel.SetGID != 0, p.gid,
+			p.set&kernel.SetAtime != 0, p.atime.UnixNano(),
+			p.set&kernel.SetMtime != 0, p.mtime.UnixNano(),
+			now, of.ino)
 		if err != nil {
 			return err
 		}
@@ -622,7 +745,7 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 	of.gen++
 	clear(of.committed)
 	of.base, of.holeFrom = size, noHole
-	of.changed, of.mtimeSet = false, false
+	of.changed, of.attrs = false, pendingAttrs{}
 	of.superseded = nil // writers, which add to it, are held off by flushMu
 	of.mu.Unlock()
 	// Chunks stored early are now referenced by blocks; dropping their pins

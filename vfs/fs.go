@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,12 +45,18 @@ type FS struct {
 	cache     *chunkCache
 	notify    func(kernel.Change)
 
-	mu       sync.Mutex // guards open and deleting
+	mu       sync.Mutex // guards open, deleting and gen
 	open     map[uint64]*openFile
 	deleting map[uint64]bool // inodes being deleted: they cannot be opened
+	gen      uint64          // bumped when an openFile goes or an inode is deleted
 
 	pinMu sync.Mutex // guards pins
 	pins  map[int64]int
+
+	// Inode numbers and chunk ids come from counters, never reused while
+	// this process runs: the FUSE caches and the chunk cache key on them.
+	lastIno   atomic.Uint64
+	lastChunk atomic.Int64
 }
 
 var (
@@ -81,7 +88,7 @@ func Open(ctx context.Context, db *storage.DB, opt Options) (*FS, error) {
 		pins:     make(map[int64]int),
 	}
 	var bs string
-	if err := db.QueryRow(ctx, `SELECT value FROM fazt_meta WHERE key = 'vfs.block_size'`).Scan(&bs); err != nil {
+	if err := f.row(ctx, `SELECT value FROM fazt_meta WHERE key = 'vfs.block_size'`, nil, &bs); err != nil {
 		return nil, fmt.Errorf("vfs: block size: %w", err)
 	}
 	n, err := strconv.ParseInt(bs, 10, 64)
@@ -92,6 +99,13 @@ func Open(ctx context.Context, db *storage.DB, opt Options) (*FS, error) {
 	if err := f.recover(ctx); err != nil {
 		return nil, fmt.Errorf("vfs: recovery: %w", err)
 	}
+	var lastIno uint64
+	var lastChunk int64
+	if err := f.row(ctx, `SELECT (SELECT COALESCE(MAX(ino), 1) FROM inodes), (SELECT COALESCE(MAX(id), 0) FROM chunks)`, nil, &lastIno, &lastChunk); err != nil {
+		return nil, fmt.Errorf("vfs: counters: %w", err)
+	}
+	f.lastIno.Store(lastIno)
+	f.lastChunk.Store(lastChunk)
 	return f, nil
 }
 
@@ -195,7 +209,7 @@ func notExist(ino uint64) error {
 
 // Getattr implements kernel.FileSystem.
 func (f *FS) Getattr(ctx context.Context, ino uint64) (kernel.Attr, error) {
-	a, err := scanAttr(f.db.QueryRow(ctx, `SELECT `+attrCols+` FROM inodes i WHERE i.ino = ?`, ino))
+	a, err := f.attrRow(ctx, `SELECT `+attrCols+` FROM inodes i WHERE i.ino = ?`, ino)
 	if err != nil {
 		if kernel.KindOf(err) == kernel.NotExist {
 			return kernel.Attr{}, notExist(ino)
@@ -207,8 +221,8 @@ func (f *FS) Getattr(ctx context.Context, ino uint64) (kernel.Attr, error) {
 
 // Lookup implements kernel.FileSystem.
 func (f *FS) Lookup(ctx context.Context, dir uint64, name string) (kernel.Attr, error) {
-	a, err := scanAttr(f.db.QueryRow(ctx, `SELECT `+attrCols+` FROM dentries d JOIN inodes i ON i.ino = d.ino
-		WHERE d.parent = ? AND d.name = ?`, dir, name))
+	a, err := f.attrRow(ctx, `SELECT `+attrCols+` FROM dentries d JOIN inodes i ON i.ino = d.ino
+		WHERE d.parent = ? AND d.name = ?`, dir, name)
 	if err != nil {
 		if kernel.KindOf(err) == kernel.NotExist {
 			return kernel.Attr{}, kernel.E(kernel.NotExist, "no such file or directory")
@@ -221,7 +235,7 @@ func (f *FS) Lookup(ctx context.Context, dir uint64, name string) (kernel.Attr, 
 // ReadDir implements kernel.FileSystem.
 func (f *FS) ReadDir(ctx context.Context, dir uint64) ([]kernel.DirEntry, error) {
 	var out []kernel.DirEntry
-	err := f.db.Read(ctx, func(tx *storage.Tx) error {
+	err := f.db.View(ctx, func(tx *storage.Tx) error {
 		if _, err := dirMode(tx, dir); err != nil {
 			return err
 		}
@@ -264,7 +278,7 @@ func dirMode(tx *storage.Tx, dir uint64) (uint32, error) {
 func (f *FS) Readlink(ctx context.Context, ino uint64) (string, error) {
 	var mode int64
 	var target *string
-	if err := f.db.QueryRow(ctx, `SELECT mode, target FROM inodes WHERE ino = ?`, ino).Scan(&mode, &target); err != nil {
+	if err := f.row(ctx, `SELECT mode, target FROM inodes WHERE ino = ?`, []any{ino}, &mode, &target); err != nil {
 		if kernel.KindOf(err) == kernel.NotExist {
 			return "", notExist(ino)
 		}
@@ -304,6 +318,20 @@ func (f *FS) Statfs(ctx context.Context) (kernel.Statfs, error) {
 }
 
 func nowNs() int64 { return time.Now().UnixNano() }
+
+// row runs a one-row query that sees every change made so far.
+func (f *FS) row(ctx context.Context, q string, args []any, dest ...any) error {
+	return f.db.View(ctx, func(tx *storage.Tx) error { return tx.QueryRow(q, args...).Scan(dest...) })
+}
+
+// attrRow reads attributes with a one-row query that sees every change.
+func (f *FS) attrRow(ctx context.Context, q string, args ...any) (a kernel.Attr, err error) {
+	err = f.db.View(ctx, func(tx *storage.Tx) error {
+		a, err = scanAttr(tx.QueryRow(q, args...))
+		return err
+	})
+	return a, err
+}
 
 // OpenFiles is the number of files open through any handle.
 func (f *FS) OpenFiles() int {

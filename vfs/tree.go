@@ -42,7 +42,7 @@ type newInode struct {
 
 // create makes an inode and its entry name in dir. New inodes in a setgid
 // directory take its group, and new directories keep the setgid bit.
-func create(tx *storage.Tx, dir uint64, name string, n newInode, now int64) (kernel.Attr, error) {
+func (f *FS) create(tx *storage.Tx, dir uint64, name string, n newInode, now int64) (kernel.Attr, error) {
 	var pmode, pgid int64
 	if err := tx.QueryRow(`SELECT mode, gid FROM inodes WHERE ino = ?`, dir).Scan(&pmode, &pgid); err != nil {
 		if kernel.KindOf(err) == kernel.NotExist {
@@ -59,22 +59,15 @@ func create(tx *storage.Tx, dir uint64, name string, n newInode, now int64) (ker
 			n.mode |= syscall.S_ISGID
 		}
 	}
-	if _, _, err := lookupTx(tx, dir, name); err == nil {
-		return kernel.Attr{}, kernel.E(kernel.Exist, "file exists")
-	} else if kernel.KindOf(err) != kernel.NotExist {
-		return kernel.Attr{}, err
-	}
-	res, err := tx.Exec(`INSERT INTO inodes(mode, nlink, uid, gid, size, atime, mtime, ctime, btime, parent, target)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		n.mode, n.nlink, n.cred.UID, n.cred.GID, n.size, now, now, now, now, n.parent, n.target)
-	if err != nil {
-		return kernel.Attr{}, err
-	}
-	ino, err := res.LastInsertId()
-	if err != nil {
-		return kernel.Attr{}, err
-	}
+	// The entry's primary key refuses a name that exists (Exist); the
+	// transaction then takes the inode back too.
+	ino := f.lastIno.Add(1)
 	if _, err := tx.Exec(`INSERT INTO dentries(parent, name, ino) VALUES (?, ?, ?)`, dir, name, ino); err != nil {
+		return kernel.Attr{}, err
+	}
+	if _, err := tx.Exec(`INSERT INTO inodes(ino, mode, nlink, uid, gid, size, atime, mtime, ctime, btime, parent, target)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ino, n.mode, n.nlink, n.cred.UID, n.cred.GID, n.size, now, now, now, now, n.parent, n.target); err != nil {
 		return kernel.Attr{}, err
 	}
 	if err := touch(tx, dir, now); err != nil {
@@ -82,7 +75,7 @@ func create(tx *storage.Tx, dir uint64, name string, n newInode, now int64) (ker
 	}
 	t := time.Unix(0, now)
 	return kernel.Attr{
-		Ino: uint64(ino), Mode: n.mode, Nlink: uint32(n.nlink), UID: n.cred.UID, GID: n.cred.GID,
+		Ino: ino, Mode: n.mode, Nlink: uint32(n.nlink), UID: n.cred.UID, GID: n.cred.GID,
 		Size: n.size, Blocks: (n.size + 511) / 512, Atime: t, Mtime: t, Ctime: t,
 	}, nil
 }
@@ -92,7 +85,7 @@ func (f *FS) Create(ctx context.Context, dir uint64, name string, flags int, mod
 	var a kernel.Attr
 	err := f.db.Write(ctx, func(tx *storage.Tx) error {
 		var err error
-		a, err = create(tx, dir, name, newInode{mode: syscall.S_IFREG | mode&0o7777, nlink: 1, cred: cred}, nowNs())
+		a, err = f.create(tx, dir, name, newInode{mode: syscall.S_IFREG | mode&0o7777, nlink: 1, cred: cred}, nowNs())
 		return err
 	})
 	if kernel.KindOf(err) == kernel.Exist && flags&kernel.OExcl == 0 {
@@ -116,11 +109,8 @@ func (f *FS) Create(ctx context.Context, dir uint64, name string, flags int, mod
 		return kernel.Attr{}, nil, err
 	}
 	f.changed(ctx, kernel.EntryAdded, a.Ino, dir, name)
-	h, err := f.Open(ctx, a.Ino, flags&^kernel.OTrunc)
-	if err != nil {
-		return kernel.Attr{}, nil, err
-	}
-	return a, h, nil
+	writable := flags&kernel.OAccess != kernel.ORdonly
+	return a, &handle{of: f.acquireNew(a.Ino, writable), writable: writable}, nil
 }
 
 // Mkdir implements kernel.Writer.
@@ -129,7 +119,7 @@ func (f *FS) Mkdir(ctx context.Context, dir uint64, name string, mode uint32, cr
 	err := f.db.Write(ctx, func(tx *storage.Tx) error {
 		now := nowNs()
 		var err error
-		a, err = create(tx, dir, name, newInode{mode: syscall.S_IFDIR | mode&0o7777, nlink: 2, cred: cred, parent: dir}, now)
+		a, err = f.create(tx, dir, name, newInode{mode: syscall.S_IFDIR | mode&0o7777, nlink: 2, cred: cred, parent: dir}, now)
 		if err != nil {
 			return err
 		}
@@ -160,7 +150,7 @@ func (f *FS) Symlink(ctx context.Context, dir uint64, name, target string, cred 
 	var a kernel.Attr
 	err := f.db.Write(ctx, func(tx *storage.Tx) error {
 		var err error
-		a, err = create(tx, dir, name, newInode{mode: syscall.S_IFLNK | 0o777, nlink: 1, cred: cred, target: &target, size: int64(len(target))}, nowNs())
+		a, err = f.create(tx, dir, name, newInode{mode: syscall.S_IFLNK | 0o777, nlink: 1, cred: cred, target: &target, size: int64(len(target))}, nowNs())
 		return err
 	})
 	if err != nil {
@@ -189,12 +179,8 @@ func (f *FS) Link(ctx context.Context, ino, dir uint64, name string) (kernel.Att
 		if _, err := dirMode(tx, dir); err != nil {
 			return err
 		}
-		if _, _, err := lookupTx(tx, dir, name); err == nil {
-			return kernel.E(kernel.Exist, "file exists")
-		} else if kernel.KindOf(err) != kernel.NotExist {
-			return err
-		}
 		now := nowNs()
+		// The primary key refuses a name that exists: Exist.
 		if _, err := tx.Exec(`INSERT INTO dentries(parent, name, ino) VALUES (?, ?, ?)`, dir, name, ino); err != nil {
 			return err
 		}
@@ -229,6 +215,7 @@ func (d *deletions) unlinked(tx *storage.Tx, ino uint64) error {
 		return nil
 	}
 	f.deleting[ino] = true
+	f.gen++
 	d.inos = append(d.inos, ino)
 	f.mu.Unlock()
 	return f.dropInode(tx, ino)
@@ -520,60 +507,50 @@ func (f *FS) Setattr(ctx context.Context, ino uint64, set kernel.SetAttr) (kerne
 			return kernel.Attr{}, err
 		}
 	}
-	if set.Valid&^kernel.SetSize != 0 {
-		err := f.db.Write(ctx, func(tx *storage.Tx) error {
-			now := nowNs()
-			var mode int64
-			if err := tx.QueryRow(`SELECT mode FROM inodes WHERE ino = ?`, ino).Scan(&mode); err != nil {
-				if kernel.KindOf(err) == kernel.NotExist {
-					return notExist(ino)
-				}
-				return err
+	if rest := set; rest.Valid&^kernel.SetSize != 0 {
+		rest.Valid &^= kernel.SetSize
+		if of := f.openForWrite(ino); of != nil {
+			// Committed with the file's content, in one transaction.
+			of.flushMu.Lock()
+			of.setAttrs(rest)
+			of.flushMu.Unlock()
+			if err := f.release(ctx, of, false); err != nil {
+				return kernel.Attr{}, err
 			}
-			if set.Valid&kernel.SetMode != 0 {
-				m := uint32(mode)&syscall.S_IFMT | set.Mode&0o7777
-				if _, err := tx.Exec(`UPDATE inodes SET mode = ? WHERE ino = ?`, m, ino); err != nil {
-					return err
-				}
-			}
-			if set.Valid&kernel.SetUID != 0 {
-				if _, err := tx.Exec(`UPDATE inodes SET uid = ? WHERE ino = ?`, set.UID, ino); err != nil {
-					return err
-				}
-			}
-			if set.Valid&kernel.SetGID != 0 {
-				if _, err := tx.Exec(`UPDATE inodes SET gid = ? WHERE ino = ?`, set.GID, ino); err != nil {
-					return err
-				}
-			}
-			if t, ok := setTime(set, kernel.SetAtime, kernel.SetAtimeNow, set.Atime, now); ok {
-				if _, err := tx.Exec(`UPDATE inodes SET atime = ? WHERE ino = ?`, t, ino); err != nil {
-					return err
-				}
-			}
-			if t, ok := setTime(set, kernel.SetMtime, kernel.SetMtimeNow, set.Mtime, now); ok {
-				if _, err := tx.Exec(`UPDATE inodes SET mtime = ? WHERE ino = ?`, t, ino); err != nil {
-					return err
-				}
-				// An explicit mtime wins over the one of earlier writes.
-				f.mu.Lock()
-				of := f.open[ino]
-				f.mu.Unlock()
-				if of != nil {
-					of.mu.Lock()
-					of.mtimeSet = false
-					of.mu.Unlock()
-				}
-			}
-			_, err := tx.Exec(`UPDATE inodes SET ctime = ? WHERE ino = ?`, now, ino)
-			return err
-		})
-		if err != nil {
+		} else if err := f.setAttrsNow(ctx, ino, rest); err != nil {
 			return kernel.Attr{}, err
 		}
 	}
 	f.changed(ctx, kernel.AttrChanged, ino, 0, "")
 	return f.Getattr(ctx, ino)
+}
+
+// setAttrsNow commits attribute changes of a file nobody writes.
+func (f *FS) setAttrsNow(ctx context.Context, ino uint64, set kernel.SetAttr) error {
+	return f.db.Write(ctx, func(tx *storage.Tx) error {
+		now := nowNs()
+		at, setAt := setTime(set, kernel.SetAtime, kernel.SetAtimeNow, set.Atime, now)
+		mt, setMt := setTime(set, kernel.SetMtime, kernel.SetMtimeNow, set.Mtime, now)
+		res, err := tx.Exec(`UPDATE inodes SET
+			mode = CASE WHEN ? THEN (mode & 61440) | ? ELSE mode END,
+			uid = CASE WHEN ? THEN ? ELSE uid END,
+			gid = CASE WHEN ? THEN ? ELSE gid END,
+			atime = CASE WHEN ? THEN ? ELSE atime END,
+			mtime = CASE WHEN ? THEN ? ELSE mtime END,
+			ctime = ?
+			WHERE ino = ?`,
+			set.Valid&kernel.SetMode != 0, set.Mode&0o7777,
+			set.Valid&kernel.SetUID != 0, set.UID,
+			set.Valid&kernel.SetGID != 0, set.GID,
+			setAt, at, setMt, mt, now, ino)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notExist(ino)
+		}
+		return nil
+	})
 }
 
 func setTime(set kernel.SetAttr, bit, nowBit kernel.SetMask, t time.Time, now int64) (int64, bool) {

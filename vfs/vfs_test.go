@@ -81,7 +81,7 @@ func (e *env) read(p string) []byte {
 func (e *env) count(q string, args ...any) int {
 	e.t.Helper()
 	var n int
-	if err := e.db.QueryRow(e.ctx, q, args...).Scan(&n); err != nil {
+	if err := e.fs.row(e.ctx, q, args, &n); err != nil {
 		e.t.Fatal(err)
 	}
 	return n
@@ -641,4 +641,44 @@ func TestConcurrent(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM chunks c WHERE refs != (SELECT count(*) FROM blocks b WHERE b.chunk = c.id)`); n != 0 {
 		t.Fatalf("%d chunks with wrong refs", n)
 	}
+}
+
+// Attributes set on a file open for writing (tar does: times, owner, mode,
+// then close) show at once and are committed with the content.
+func TestSetattrWhileWriting(t *testing.T) {
+	e := newEnv(t, Options{})
+	root, _ := e.k.FS.Stat(e.ctx, "/fs")
+	a, h, err := e.k.NS.Create(e.ctx, root.Ino, "f", kernel.OWronly|kernel.OExcl, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.WriteAt(e.ctx, []byte("data"), 0)
+	mt := time.Date(2019, 5, 6, 7, 8, 9, 10, time.UTC)
+	for _, set := range []kernel.SetAttr{
+		{Valid: kernel.SetMtime, Mtime: mt},
+		{Valid: kernel.SetUID | kernel.SetGID, UID: 42, GID: 43},
+		{Valid: kernel.SetMode, Mode: 0o640},
+	} {
+		if _, err := e.k.NS.Setattr(e.ctx, a.Ino, set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		got, err := e.k.FS.Stat(e.ctx, "/fs/f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Mtime.Equal(mt) || got.UID != 42 || got.GID != 43 || got.Mode != syscall.S_IFREG|0o640 || got.Size != 4 {
+			t.Fatalf("%s: %+v", when, got)
+		}
+	}
+	check("while open")
+	if err := h.Flush(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.Release(e.ctx)
+	check("after close")
+	e.reopen(Options{})
+	check("after reopen")
 }

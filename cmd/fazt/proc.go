@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"os"
+	"runtime/pprof"
 
 	"github.com/fazt-sh/fazt/mount"
 	"github.com/fazt-sh/fazt/proc"
@@ -24,6 +25,7 @@ func newProcStartCmd(g *globals) *cobra.Command {
 		mopt          mount.Options
 		exitOnUnmount bool
 		readyFD       int
+		cpuprofile    string
 	)
 	c := &cobra.Command{
 		Use:   "start",
@@ -40,6 +42,17 @@ Only one kernel runs per data directory; a second one is refused.`,
 			if err != nil {
 				proc.ReportReady(readyFD, err)
 				return err
+			}
+			if cpuprofile != "" {
+				f, err := os.Create(cpuprofile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 			sys, err := proc.Boot(c.Context(), proc.Config{DataDir: dir, Version: version, Log: log})
@@ -66,6 +79,8 @@ Only one kernel runs per data directory; a second one is refused.`,
 	c.Flags().BoolVar(&mopt.Debug, "debug", false, "log every FUSE request")
 	c.Flags().BoolVar(&exitOnUnmount, "exit-on-umount", false, "stop when the mount goes away")
 	c.Flags().IntVar(&readyFD, "ready-fd", 0, "report readiness on this file descriptor")
+	c.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile here until the kernel stops")
+	c.Flags().MarkHidden("cpuprofile")
 	c.Flags().MarkHidden("exit-on-umount")
 	c.Flags().MarkHidden("ready-fd")
 	return c

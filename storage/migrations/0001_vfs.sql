@@ -2,7 +2,7 @@
 -- chunks. Times are nanoseconds since the Unix epoch.
 
 CREATE TABLE inodes (
-	ino    INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused, so FUSE caches stay right
+	ino    INTEGER PRIMARY KEY,               -- from a counter in vfs: not reused while fazt runs
 	mode   INTEGER NOT NULL,                  -- S_IFMT type bits | permission bits
 	nlink  INTEGER NOT NULL,
 	uid    INTEGER NOT NULL DEFAULT 0,
@@ -28,7 +28,7 @@ CREATE TABLE dentries (
 -- points to a chunk, stored once per distinct content. refs counts the blocks
 -- that point to a chunk.
 CREATE TABLE chunks (
-	id   INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused, so caches keyed by id stay right
+	id   INTEGER PRIMARY KEY,   -- from a counter in vfs, like inode numbers
 	hash BLOB NOT NULL UNIQUE, -- SHA-256 of the data
 	size INTEGER NOT NULL,
 	refs INTEGER NOT NULL DEFAULT 0
