@@ -71,7 +71,8 @@ func (p *pendingAttrs) apply(a *kernel.Attr) {
 	}
 }
 
-// modified records a change of content: mtime moves to now.
+// modified records a change of content: mtime moves to now. of.mu must be
+// held.
 func (of *openFile) modified() {
 	of.attrs.mtime = time.Now()
 	of.attrs.set |= kernel.SetMtime
@@ -119,7 +120,7 @@ func (f *FS) newOpenFile(ino uint64, size int64) *openFile {
 // acquire returns the open state of regular file ino, creating it if this is
 // the first open.
 func (f *FS) acquire(ctx context.Context, ino uint64, writable bool) (*openFile, error) {
-	for attempt := 0; ; attempt++ {
+	for {
 		f.mu.Lock()
 		if of := f.open[ino]; of != nil {
 			of.refs++
