@@ -47,14 +47,31 @@ func (c *checkpointer) run() {
 			return
 		case <-c.wrote:
 		}
-		if _, err := c.conn.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
-			c.db.log.Warn("checkpoint failed", "err", err)
-		}
+		c.checkpoint()
 		select {
 		case <-c.quit:
 			return
 		case <-time.After(checkpointEvery):
 		}
+	}
+}
+
+// walLimit is the WAL size, in frames (pages), at which the checkpointer
+// stops waiting for a quiet moment: under a steady stream of commits a
+// PASSIVE checkpoint never catches up with the last frame, the WAL never
+// restarts, and it grows without bound. A TRUNCATE checkpoint holds new
+// batches back until it has copied everything (64 MiB takes well under a
+// second) and gives the space back to the disk.
+const walLimit = 16384
+
+func (c *checkpointer) checkpoint() {
+	var busy, frames, copied int
+	err := c.conn.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+	if err == nil && frames >= walLimit {
+		err = c.conn.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied)
+	}
+	if err != nil {
+		c.db.log.Warn("checkpoint failed", "err", err)
 	}
 }
 

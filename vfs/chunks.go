@@ -268,5 +268,6 @@ func (f *FS) dropInode(tx *storage.Tx, ino uint64) error {
 		return err
 	}
 	_, err = tx.Exec(`DELETE FROM inodes WHERE ino = ?`, ino)
+	f.attrs.forget(kernel.Change{Op: kernel.AttrChanged, Ino: ino})
 	return err
 }

@@ -43,6 +43,7 @@ type FS struct {
 	blockSize int64
 	spill     int64
 	cache     *chunkCache
+	attrs     *attrCache
 	notify    func(kernel.Change)
 
 	mu       sync.Mutex // guards open, deleting and gen
@@ -82,6 +83,7 @@ func Open(ctx context.Context, db *storage.DB, opt Options) (*FS, error) {
 		log:      opt.Log,
 		spill:    opt.SpillBytes,
 		cache:    newChunkCache(opt.CacheBytes),
+		attrs:    newAttrCache(),
 		notify:   func(kernel.Change) {},
 		open:     make(map[uint64]*openFile),
 		deleting: make(map[uint64]bool),
@@ -159,8 +161,14 @@ func (f *FS) recover(ctx context.Context) error {
 // SetNotify implements kernel.Notifier.
 func (f *FS) SetNotify(fn func(kernel.Change)) { f.notify = fn }
 
-func (f *FS) changed(ctx context.Context, op kernel.ChangeOp, ino, dir uint64, name string) {
-	f.notify(kernel.Change{Op: op, Ino: ino, Dir: dir, Name: name, Origin: kernel.OriginFrom(ctx)})
+// changed announces a change made to the tree: the attribute cache forgets
+// what it touched, and the namespace's subscribers hear of it. It returns
+// the cache generation right after the change.
+func (f *FS) changed(ctx context.Context, op kernel.ChangeOp, ino, dir uint64, name string) uint64 {
+	c := kernel.Change{Op: op, Ino: ino, Dir: dir, Name: name, Origin: kernel.OriginFrom(ctx)}
+	g := f.attrs.forget(c)
+	f.notify(c)
+	return g
 }
 
 // Root implements kernel.FileSystem.
@@ -209,6 +217,10 @@ func notExist(ino uint64) error {
 
 // Getattr implements kernel.FileSystem.
 func (f *FS) Getattr(ctx context.Context, ino uint64) (kernel.Attr, error) {
+	if a, ok := f.attrs.attr(ino); ok {
+		return f.finish(a), nil
+	}
+	g := f.attrs.generation()
 	a, err := f.attrRow(ctx, `SELECT `+attrCols+` FROM inodes i WHERE i.ino = ?`, ino)
 	if err != nil {
 		if kernel.KindOf(err) == kernel.NotExist {
@@ -216,11 +228,16 @@ func (f *FS) Getattr(ctx context.Context, ino uint64) (kernel.Attr, error) {
 		}
 		return kernel.Attr{}, err
 	}
+	f.attrs.put(a, nil, g)
 	return f.finish(a), nil
 }
 
 // Lookup implements kernel.FileSystem.
 func (f *FS) Lookup(ctx context.Context, dir uint64, name string) (kernel.Attr, error) {
+	if a, ok := f.attrs.lookup(dir, name); ok {
+		return f.finish(a), nil
+	}
+	g := f.attrs.generation()
 	a, err := f.attrRow(ctx, `SELECT `+attrCols+` FROM dentries d JOIN inodes i ON i.ino = d.ino
 		WHERE d.parent = ? AND d.name = ?`, dir, name)
 	if err != nil {
@@ -229,6 +246,7 @@ func (f *FS) Lookup(ctx context.Context, dir uint64, name string) (kernel.Attr, 
 		}
 		return kernel.Attr{}, err
 	}
+	f.attrs.put(a, &dentKey{dir, name}, g)
 	return f.finish(a), nil
 }
 

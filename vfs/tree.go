@@ -108,7 +108,7 @@ func (f *FS) Create(ctx context.Context, dir uint64, name string, flags int, mod
 	if err != nil {
 		return kernel.Attr{}, nil, err
 	}
-	f.changed(ctx, kernel.EntryAdded, a.Ino, dir, name)
+	f.attrs.put(a, &dentKey{dir, name}, f.changed(ctx, kernel.EntryAdded, a.Ino, dir, name))
 	writable := flags&kernel.OAccess != kernel.ORdonly
 	return a, &handle{of: f.acquireNew(a.Ino, writable), writable: writable}, nil
 }
@@ -129,8 +129,8 @@ func (f *FS) Mkdir(ctx context.Context, dir uint64, name string, mode uint32, cr
 	if err != nil {
 		return kernel.Attr{}, err
 	}
+	f.attrs.put(a, &dentKey{dir, name}, f.changed(ctx, kernel.EntryAdded, a.Ino, dir, name))
 	a.Size, a.Blocks = 4096, 8
-	f.changed(ctx, kernel.EntryAdded, a.Ino, dir, name)
 	return a, nil
 }
 
