@@ -245,29 +245,34 @@ func (f *FS) Snapshot(ctx context.Context, ino uint64) ([]byte, error) {
 	return out, err
 }
 
-// dropInode deletes an inode, its blocks and the chunks only it referenced.
-func (f *FS) dropInode(tx *storage.Tx, ino uint64) error {
-	rows, err := tx.Query(`DELETE FROM blocks WHERE ino = ? RETURNING chunk`, ino)
+// dropBlocks deletes the blocks of ino from index from on and counts the
+// references they held in delta.
+func dropBlocks(tx *storage.Tx, ino uint64, from int64, delta map[int64]int) error {
+	rows, err := tx.Query(`DELETE FROM blocks WHERE ino = ? AND idx >= ? RETURNING chunk`, ino, from)
 	if err != nil {
 		return err
 	}
-	delta := map[int64]int{}
+	defer rows.Close()
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			rows.Close()
 			return err
 		}
 		delta[id]--
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	return rows.Err()
+}
+
+// dropInode deletes an inode, its blocks and the chunks only it referenced.
+func (f *FS) dropInode(tx *storage.Tx, ino uint64) error {
+	delta := map[int64]int{}
+	if err := dropBlocks(tx, ino, 0, delta); err != nil {
 		return err
 	}
 	if err := f.adjustRefs(tx, delta); err != nil {
 		return err
 	}
-	_, err = tx.Exec(`DELETE FROM inodes WHERE ino = ?`, ino)
+	_, err := tx.Exec(`DELETE FROM inodes WHERE ino = ?`, ino)
 	f.attrs.forget(kernel.Change{Op: kernel.AttrChanged, Ino: ino})
 	return err
 }

@@ -79,12 +79,8 @@ func (of *openFile) modified() {
 	of.changed = true
 }
 
-// setAttrs records attribute changes in the overlay. flushMu must be held.
-func (of *openFile) setAttrs(set kernel.SetAttr) {
-	now := time.Now()
-	of.mu.Lock()
-	defer of.mu.Unlock()
-	p := &of.attrs
+// merge adds the changes of set, made at now.
+func (p *pendingAttrs) merge(set kernel.SetAttr, now time.Time) {
 	if set.Valid&kernel.SetMode != 0 {
 		p.mode, p.set = set.Mode&0o7777, p.set|kernel.SetMode
 	}
@@ -94,12 +90,53 @@ func (of *openFile) setAttrs(set kernel.SetAttr) {
 	if set.Valid&kernel.SetGID != 0 {
 		p.gid, p.set = set.GID, p.set|kernel.SetGID
 	}
-	if t, ok := setTime(set, kernel.SetAtime, kernel.SetAtimeNow, set.Atime, now.UnixNano()); ok {
-		p.atime, p.set = time.Unix(0, t), p.set|kernel.SetAtime
+	switch {
+	case set.Valid&kernel.SetAtimeNow != 0:
+		p.atime, p.set = now, p.set|kernel.SetAtime
+	case set.Valid&kernel.SetAtime != 0:
+		p.atime, p.set = set.Atime, p.set|kernel.SetAtime
 	}
-	if t, ok := setTime(set, kernel.SetMtime, kernel.SetMtimeNow, set.Mtime, now.UnixNano()); ok {
-		p.mtime, p.set = time.Unix(0, t), p.set|kernel.SetMtime
+	switch {
+	case set.Valid&kernel.SetMtimeNow != 0:
+		p.mtime, p.set = now, p.set|kernel.SetMtime
+	case set.Valid&kernel.SetMtime != 0:
+		p.mtime, p.set = set.Mtime, p.set|kernel.SetMtime
 	}
+}
+
+// updateInode writes the attributes of p (and the size, unless it is -1) to
+// inode ino, with ctime now. It fails with NotExist if ino is gone.
+func updateInode(tx *storage.Tx, ino uint64, size int64, p pendingAttrs, now int64) error {
+	res, err := tx.Exec(`UPDATE inodes SET
+		size = CASE WHEN ? THEN ? ELSE size END,
+		mode = CASE WHEN ? THEN (mode & 61440) | ? ELSE mode END,
+		uid = CASE WHEN ? THEN ? ELSE uid END,
+		gid = CASE WHEN ? THEN ? ELSE gid END,
+		atime = CASE WHEN ? THEN ? ELSE atime END,
+		mtime = CASE WHEN ? THEN ? ELSE mtime END,
+		ctime = ?
+		WHERE ino = ?`,
+		size >= 0, size,
+		p.set&kernel.SetMode != 0, p.mode,
+		p.set&kernel.SetUID != 0, p.uid,
+		p.set&kernel.SetGID != 0, p.gid,
+		p.set&kernel.SetAtime != 0, p.atime.UnixNano(),
+		p.set&kernel.SetMtime != 0, p.mtime.UnixNano(),
+		now, ino)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notExist(ino)
+	}
+	return nil
+}
+
+// setAttrs records attribute changes in the overlay. flushMu must be held.
+func (of *openFile) setAttrs(set kernel.SetAttr) {
+	of.mu.Lock()
+	defer of.mu.Unlock()
+	of.attrs.merge(set, time.Now())
 	of.changed = true
 }
 
@@ -651,20 +688,7 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 	err := write(ctx, func(tx *storage.Tx) error {
 		delta := map[int64]int{}
 		if holeFrom != noHole {
-			rows, err := tx.Query(`DELETE FROM blocks WHERE ino = ? AND idx >= ? RETURNING chunk`, of.ino, holeFrom)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var id int64
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return err
-				}
-				delta[id]--
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
+			if err := dropBlocks(tx, of.ino, holeFrom, delta); err != nil {
 				return err
 			}
 		}
@@ -708,28 +732,7 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 		if err := f.adjustRefs(tx, delta); err != nil {
 			return err
 		}
-		p := attrs
-		res, err := tx.Exec(`UPDATE inodes SET size = ?,
-			mode = CASE WHEN ? THEN (mode & 61440) | ? ELSE mode END,
-			uid = CASE WHEN ? THEN ? ELSE uid END,
-			gid = CASE WHEN ? THEN ? ELSE gid END,
-			atime = CASE WHEN ? THEN ? ELSE atime END,
-			mtime = CASE WHEN ? THEN ? ELSE mtime END,
-			ctime = ?
-			WHERE ino = ?`, size,
-			p.set&kernel.SetMode != 0, p.mode,
-			p.set&kernel.SetUID != 0, p.uid,
-			p.set&kernel.SetGID != 0, p.gid,
-			p.set&kernel.SetAtime != 0, p.atime.UnixNano(),
-			p.set&kernel.SetMtime != 0, p.mtime.UnixNano(),
-			now, of.ino)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return notExist(of.ino)
-		}
-		return nil
+		return updateInode(tx, of.ino, size, attrs, now)
 	})
 	if err != nil {
 		return err

@@ -528,39 +528,11 @@ func (f *FS) Setattr(ctx context.Context, ino uint64, set kernel.SetAttr) (kerne
 // setAttrsNow commits attribute changes of a file nobody writes.
 func (f *FS) setAttrsNow(ctx context.Context, ino uint64, set kernel.SetAttr) error {
 	return f.db.Write(ctx, func(tx *storage.Tx) error {
-		now := nowNs()
-		at, setAt := setTime(set, kernel.SetAtime, kernel.SetAtimeNow, set.Atime, now)
-		mt, setMt := setTime(set, kernel.SetMtime, kernel.SetMtimeNow, set.Mtime, now)
-		res, err := tx.Exec(`UPDATE inodes SET
-			mode = CASE WHEN ? THEN (mode & 61440) | ? ELSE mode END,
-			uid = CASE WHEN ? THEN ? ELSE uid END,
-			gid = CASE WHEN ? THEN ? ELSE gid END,
-			atime = CASE WHEN ? THEN ? ELSE atime END,
-			mtime = CASE WHEN ? THEN ? ELSE mtime END,
-			ctime = ?
-			WHERE ino = ?`,
-			set.Valid&kernel.SetMode != 0, set.Mode&0o7777,
-			set.Valid&kernel.SetUID != 0, set.UID,
-			set.Valid&kernel.SetGID != 0, set.GID,
-			setAt, at, setMt, mt, now, ino)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return notExist(ino)
-		}
-		return nil
+		now := time.Now()
+		var p pendingAttrs
+		p.merge(set, now)
+		return updateInode(tx, ino, -1, p, now.UnixNano())
 	})
-}
-
-func setTime(set kernel.SetAttr, bit, nowBit kernel.SetMask, t time.Time, now int64) (int64, bool) {
-	switch {
-	case set.Valid&nowBit != 0:
-		return now, true
-	case set.Valid&bit != 0:
-		return t.UnixNano(), true
-	}
-	return 0, false
 }
 
 func (f *FS) setSize(ctx context.Context, ino uint64, size int64) error {

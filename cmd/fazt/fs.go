@@ -32,6 +32,23 @@ the mount of the kernel that serves it.`,
 	return c
 }
 
+// eachPath runs fn on the tree for each of the user's paths, in order,
+// stopping at the first error.
+func eachPath(ctx context.Context, g *globals, paths []string, fn func(t tree, p string) error) error {
+	return withTree(ctx, g, func(t tree) error {
+		for _, p := range paths {
+			p, err := treePath(p)
+			if err != nil {
+				return err
+			}
+			if err := fn(t, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // withTree runs fn on the tree and closes it.
 func withTree(ctx context.Context, g *globals, fn func(tree) error) error {
 	t, err := openTree(ctx, g)
@@ -231,23 +248,14 @@ func newCatCmd(g *globals) *cobra.Command {
 		Example: "  fazt fs cat /proc/status",
 		Args:    args(1, -1),
 		RunE: func(c *cobra.Command, a []string) error {
-			return withTree(c.Context(), g, func(t tree) error {
-				for _, p := range a {
-					p, err := treePath(p)
-					if err != nil {
-						return err
-					}
-					r, err := t.Open(c.Context(), p)
-					if err != nil {
-						return err
-					}
-					_, err = io.Copy(c.OutOrStdout(), r)
-					r.Close()
-					if err != nil {
-						return err
-					}
+			return eachPath(c.Context(), g, a, func(t tree, p string) error {
+				r, err := t.Open(c.Context(), p)
+				if err != nil {
+					return err
 				}
-				return nil
+				defer r.Close()
+				_, err = io.Copy(c.OutOrStdout(), r)
+				return err
 			})
 		},
 	}
@@ -349,23 +357,14 @@ func newRmCmd(g *globals) *cobra.Command {
 		Example: "  fazt fs rm -r /fs/old-site",
 		Args:    args(1, -1),
 		RunE: func(c *cobra.Command, a []string) error {
-			return withTree(c.Context(), g, func(t tree) error {
-				for _, p := range a {
-					p, err := treePath(p)
-					if err != nil {
-						return err
+			return eachPath(c.Context(), g, a, func(t tree, p string) error {
+				if _, err := t.Stat(c.Context(), p); err != nil {
+					if force && errors.Is(err, fs.ErrNotExist) {
+						return nil
 					}
-					if _, err := t.Stat(c.Context(), p); err != nil {
-						if force && errors.Is(err, fs.ErrNotExist) {
-							continue
-						}
-						return err
-					}
-					if err := t.Remove(c.Context(), p, recursive); err != nil {
-						return err
-					}
+					return err
 				}
-				return nil
+				return t.Remove(c.Context(), p, recursive)
 			})
 		},
 	}
@@ -382,17 +381,8 @@ func newMkdirCmd(g *globals) *cobra.Command {
 		Example: "  fazt fs mkdir -p /fs/blog/assets",
 		Args:    args(1, -1),
 		RunE: func(c *cobra.Command, a []string) error {
-			return withTree(c.Context(), g, func(t tree) error {
-				for _, p := range a {
-					p, err := treePath(p)
-					if err != nil {
-						return err
-					}
-					if err := t.Mkdir(c.Context(), p, 0o755, parents); err != nil {
-						return err
-					}
-				}
-				return nil
+			return eachPath(c.Context(), g, a, func(t tree, p string) error {
+				return t.Mkdir(c.Context(), p, 0o755, parents)
 			})
 		},
 	}
