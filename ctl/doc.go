@@ -1,23 +1,41 @@
-// Package ctl builds synthetic file trees: directories of files whose
-// content fazt generates when they are read, the way /proc and /sys work.
-// Subsystems use it to contribute their control subtree (/proc, later /net,
-// /storage, ...) to the kernel's namespace.
+// Package ctl builds the control plane's synthetic file trees: directories of
+// files whose content fazt generates when read and whose writes are commands,
+// the way /proc, /sys and Plan 9's ctl files work. Each subsystem builds its
+// subtree here (/proc, /net, /storage) and the kernel binds it.
 //
-// # Design
+// # Kinds of file
 //
-// A Tree is a fixed set of nodes built at start-up and served as a
-// kernel.FileSystem. A file's content is rendered from live state: at
-// lookup and getattr, so stat reports its true size (tools such as rsync
-// trust st_size), and once per open, so one reader sees one consistent
-// rendering whatever its read sizes and offsets. Handles are opened with
-// direct I/O (kernel.DirectIO), so the kernel's page cache never serves an
-// old rendering.
+//	status   0444  "key value" lines, rendered at each open
+//	value    0644  one value plus a newline; a write sets it ("echo x > f")
+//	ctl      0644  each line written is a command "verb args..." from a table;
+//	               a read prints the table (the file's help)
+//	err      0444  the reason for the last failed write in this directory
+//	events   0444  a read blocks until something happens, then one line each
+//	log      0444  the recent kernel log; offsets are absolute, so tail -f works
 //
-// Mode bits say intent: 0444 for status files, 0644 for values, 0200 for
-// command-only files, 0600 for secrets.
+// A collection is a directory whose entries are value files kept elsewhere
+// (routes in SQLite): writing a new name creates an entry, rm deletes it.
+// Names that are not valid keys (an editor's or rsync's temporary files) are
+// drafts: kept in memory, free in content, until renamed onto a valid name,
+// which sets that entry from the draft's first line. So rsync, cp and
+// editors that save by rename all work on a collection.
 //
-// # Limitations
+// # Writes
 //
-// This first version has read-only files only; writable value and ctl
-// files, err files and blocking events files come with the control plane.
+// FUSE delivers writes in the writer's pieces and a shell ignores errors at
+// close, so writes are parsed per line as they arrive: a complete line is
+// applied at once and its error is the write's error (echo prints "write
+// error: Invalid argument"); a last line without a newline is applied at
+// close. A failed write records "TIME op PATH: reason" in the nearest err
+// file up the tree and in the kernel log. Input is capped at 64 KiB per open.
+// The truncate that "echo x > f" sends before writing is accepted and does
+// nothing; so are changes of mode, owner and times (rsync sends them), which
+// synthetic files do not keep.
+//
+// # Reads
+//
+// Every handle is opened with direct I/O (kernel.DirectIO): the page cache
+// would serve an old rendering. stat reports the true size of what a read
+// returns (rsync trusts st_size), except for events files, whose content is
+// endless. A read honours its offset and never returns more than asked.
 package ctl

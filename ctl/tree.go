@@ -3,8 +3,12 @@ package ctl
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"path"
 	"sort"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -14,76 +18,268 @@ import (
 // Render produces a file's current content.
 type Render func(ctx context.Context) ([]byte, error)
 
-// Tree is a synthetic directory tree. Build it with Dir and File before
-// binding it; it does not change afterwards.
+// Text is a Render of fixed text.
+func Text(s string) Render {
+	return func(context.Context) ([]byte, error) { return []byte(s), nil }
+}
+
+// Value is a value file's behaviour. Set is nil for a value that cannot be
+// written; it receives the value without its trailing newline.
+type Value struct {
+	Get func(ctx context.Context) (string, error)
+	Set func(ctx context.Context, v string) error
+}
+
+// Command is one verb of a ctl file. Verb may be several words ("route
+// add"); Args names the arguments for the help, and their number is exact
+// unless Variadic.
+type Command struct {
+	Verb     string
+	Args     []string
+	Variadic bool
+	Help     string
+	Run      func(ctx context.Context, args []string) error
+}
+
+// maxInput caps what one open of a control file accepts.
+const maxInput = 64 << 10
+
+type kind uint8
+
+const (
+	kDir    kind = iota // static directory
+	kColl               // collection directory
+	kStatus             // rendered, read-only
+	kValue              // value file
+	kCtl                // command file
+	kErr                // err file
+	kEvents             // blocking event stream
+	kLog                // kernel log
+	kEntry              // a collection's entry (a value kept by the collection)
+	kDraft              // a collection's draft (a name that is not a key)
+)
+
+// Tree is a synthetic file tree, served as a kernel.FileSystem and
+// kernel.Writer. Static parts are built before binding; collections change
+// as the things they show change.
 type Tree struct {
-	nodes   []*node // index ino-1; nodes[0] is the root
+	name    string // where it is bound ("/net"), for messages
+	log     *slog.Logger
 	created time.Time
 	uid     uint32
 	gid     uint32
+	notify  func(kernel.Change)
+
+	mu    sync.Mutex // guards nodes, next, and the dynamic parts of nodes
+	nodes map[uint64]*node
+	next  uint64
 }
 
 type node struct {
-	ino      uint64
-	name     string
-	mode     uint32
-	children map[string]*node // directories
-	render   Render           // files
+	ino    uint64
+	name   string
+	kind   kind
+	mode   uint32
+	parent *node
+
+	children map[string]*node // kDir
+
+	coll    Collection       // kColl
+	entries map[string]*node // kColl: key -> entry node; guarded by Tree.mu
+	drafts  map[string]*node // kColl: name -> draft node; guarded by Tree.mu
+
+	render Render         // kStatus
+	value  Value          // kValue
+	cmds   []Command      // kCtl
+	events *kernel.Events // kEvents
+	logbuf *LogBuffer     // kLog
+	errs   *errState      // a directory that owns an err file
+
+	content []byte // kDraft; guarded by Tree.mu
+	pending bool   // kEntry created by a write, waiting for its first value; guarded by Tree.mu
 }
 
-var _ kernel.FileSystem = (*Tree)(nil)
+var (
+	_ kernel.FileSystem = (*Tree)(nil)
+	_ kernel.Writer     = (*Tree)(nil)
+	_ kernel.Notifier   = (*Tree)(nil)
+)
 
-// New returns a tree holding an empty root directory.
-func New() *Tree {
-	t := &Tree{created: time.Now(), uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
-	t.nodes = []*node{{ino: 1, mode: syscall.S_IFDIR | 0o555, children: map[string]*node{}}}
+// New returns a tree to be bound at name ("/net"), logging failed writes to
+// log.
+func New(name string, log *slog.Logger) *Tree {
+	if log == nil {
+		log = slog.Default()
+	}
+	t := &Tree{name: name, log: log, created: time.Now(), uid: uint32(os.Getuid()), gid: uint32(os.Getgid()),
+		nodes: map[uint64]*node{}, notify: func(kernel.Change) {}}
+	t.newNode(nil, "", kDir, syscall.S_IFDIR|0o555).children = map[string]*node{}
 	return t
 }
 
-// Dir is a directory of the tree.
+// newNode allocates a node; callers hold t.mu once the tree is bound.
+func (t *Tree) newNode(parent *node, name string, k kind, mode uint32) *node {
+	t.next++
+	n := &node{ino: t.next, name: name, kind: k, mode: mode, parent: parent}
+	t.nodes[n.ino] = n
+	return n
+}
+
+// SetNotify implements kernel.Notifier.
+func (t *Tree) SetNotify(fn func(kernel.Change)) { t.notify = fn }
+
+// Dir is a static directory of the tree, for building.
 type Dir struct {
 	t *Tree
 	n *node
 }
 
-// RootDir returns the root directory, for building.
-func (t *Tree) RootDir() Dir { return Dir{t: t, n: t.nodes[0]} }
+// RootDir returns the root directory.
+func (t *Tree) RootDir() Dir { return Dir{t: t, n: t.nodes[1]} }
 
-func (d Dir) add(name string, mode uint32) *node {
+func (d Dir) add(name string, k kind, mode uint32) *node {
 	if err := kernel.ValidName(name); err != nil {
 		panic(fmt.Sprintf("ctl: %v", err))
 	}
 	if _, dup := d.n.children[name]; dup {
 		panic(fmt.Sprintf("ctl: %q added twice", name))
 	}
-	n := &node{ino: uint64(len(d.t.nodes) + 1), name: name, mode: mode}
-	d.t.nodes = append(d.t.nodes, n)
+	n := d.t.newNode(d.n, name, k, mode)
 	d.n.children[name] = n
 	return n
 }
 
 // Dir adds a subdirectory.
 func (d Dir) Dir(name string) Dir {
-	n := d.add(name, syscall.S_IFDIR|0o555)
+	n := d.add(name, kDir, syscall.S_IFDIR|0o555)
 	n.children = map[string]*node{}
 	return Dir{t: d.t, n: n}
 }
 
-// ReadOnly adds a file whose content is r's rendering, mode 0444.
-func (d Dir) ReadOnly(name string, r Render) {
-	d.add(name, syscall.S_IFREG|0o444).render = r
+// Status adds a read-only file rendered by r (0444): "key value" lines.
+func (d Dir) Status(name string, r Render) { d.add(name, kStatus, syscall.S_IFREG|0o444).render = r }
+
+// Value adds a value file: 0644, or 0444 without Set.
+func (d Dir) Value(name string, v Value) {
+	mode := uint32(0o644)
+	if v.Set == nil {
+		mode = 0o444
+	}
+	d.add(name, kValue, syscall.S_IFREG|mode).value = v
 }
 
-// Text is a Render of fixed text.
-func Text(s string) Render {
-	return func(context.Context) ([]byte, error) { return []byte(s), nil }
+// Ctl adds a command file (0644): each line written runs a command; a read
+// prints the commands and their help.
+func (d Dir) Ctl(name string, cmds []Command) { d.add(name, kCtl, syscall.S_IFREG|0o644).cmds = cmds }
+
+// Err adds this directory's err file (0444), which holds the reason for the
+// last failed write anywhere below this directory.
+func (d Dir) Err() {
+	d.n.errs = &errState{}
+	d.add("err", kErr, syscall.S_IFREG|0o444)
+}
+
+// Events adds a file whose reads block until ev has new lines (0444).
+func (d Dir) Events(name string, ev *kernel.Events) {
+	d.add(name, kEvents, syscall.S_IFREG|0o444).events = ev
+}
+
+// Log adds a file showing lb (0444).
+func (d Dir) Log(name string, lb *LogBuffer) { d.add(name, kLog, syscall.S_IFREG|0o444).logbuf = lb }
+
+// Collection adds a directory showing c's entries as value files (0755: new
+// names can be created in it).
+func (d Dir) Collection(name string, c Collection) *CollectionDir {
+	n := d.add(name, kColl, syscall.S_IFDIR|0o755)
+	n.coll, n.entries, n.drafts = c, map[string]*node{}, map[string]*node{}
+	return &CollectionDir{t: d.t, n: n}
+}
+
+// path is n's path in the namespace.
+func (t *Tree) path(n *node) string {
+	var parts []string
+	for ; n != nil && n.parent != nil; n = n.parent {
+		parts = append(parts, n.name)
+	}
+	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
+		parts[i], parts[j] = parts[j], parts[i]
+	}
+	return path.Join(append([]string{t.name}, parts...)...)
+}
+
+// errState is an err file's content.
+type errState struct {
+	mu   sync.Mutex // guards line
+	line string
+}
+
+// failed records why a write to n failed, in the nearest err file up the
+// tree and in the kernel log, and returns err.
+func (t *Tree) failed(n *node, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	p := t.path(n)
+	reason := err.Error()
+	if ke, ok := err.(*kernel.Error); ok {
+		reason = ke.Reason()
+	}
+	t.log.Warn("control write failed", "op", op, "path", p, "err", reason)
+	for d := n; d != nil; d = d.parent {
+		if d.errs != nil {
+			d.errs.mu.Lock()
+			d.errs.line = fmt.Sprintf("%s %s %s: %s\n", time.Now().UTC().Format(time.RFC3339), op, p, reason)
+			d.errs.mu.Unlock()
+			break
+		}
+	}
+	return err
 }
 
 func (t *Tree) node(ino uint64) (*node, error) {
-	if ino == 0 || ino > uint64(len(t.nodes)) {
-		return nil, kernel.E(kernel.NotExist, "no such file or directory")
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n := t.nodes[ino]; n != nil {
+		return n, nil
 	}
-	return t.nodes[ino-1], nil
+	return nil, kernel.E(kernel.NotExist, "no such file or directory")
+}
+
+// content renders what a read of a file returns.
+func (t *Tree) content(ctx context.Context, n *node) ([]byte, error) {
+	switch n.kind {
+	case kStatus:
+		return n.render(ctx)
+	case kValue:
+		v, err := n.value.Get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return []byte(v + "\n"), nil
+	case kCtl:
+		return []byte(help(n.cmds)), nil
+	case kErr:
+		n.parent.errs.mu.Lock()
+		defer n.parent.errs.mu.Unlock()
+		return []byte(n.parent.errs.line), nil
+	case kEntry:
+		t.mu.Lock()
+		pending := n.pending
+		t.mu.Unlock()
+		if pending {
+			return nil, nil
+		}
+		v, err := n.parent.coll.Get(ctx, n.name)
+		if err != nil {
+			return nil, err
+		}
+		return []byte(v + "\n"), nil
+	case kDraft:
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return append([]byte(nil), n.content...), nil
+	}
+	return nil, nil
 }
 
 func (t *Tree) attr(ctx context.Context, n *node) (kernel.Attr, error) {
@@ -91,22 +287,28 @@ func (t *Tree) attr(ctx context.Context, n *node) (kernel.Attr, error) {
 		Ino: n.ino, Mode: n.mode, Nlink: 1, UID: t.uid, GID: t.gid,
 		Atime: t.created, Mtime: t.created, Ctime: t.created,
 	}
-	if n.children != nil {
-		a.Nlink = 2
+	switch n.kind {
+	case kDir, kColl:
+		a.Nlink, a.Size = 2, 4096
 		for _, c := range n.children {
-			if c.children != nil {
+			if c.kind == kDir || c.kind == kColl {
 				a.Nlink++
 			}
 		}
 		return a, nil
+	case kEvents:
+		return a, nil // endless: size 0, read it to the end of time
+	case kLog:
+		a.Size = n.logbuf.Total()
+	default:
+		b, err := t.content(ctx, n)
+		if err != nil {
+			return kernel.Attr{}, err
+		}
+		a.Size = int64(len(b))
 	}
-	b, err := n.render(ctx)
-	if err != nil {
-		return kernel.Attr{}, err
-	}
-	a.Size = int64(len(b))
-	a.Blocks = (a.Size + 511) / 512
 	a.Mtime = time.Now()
+	a.Blocks = (a.Size + 511) / 512
 	return a, nil
 }
 
@@ -128,10 +330,17 @@ func (t *Tree) Lookup(ctx context.Context, dir uint64, name string) (kernel.Attr
 	if err != nil {
 		return kernel.Attr{}, err
 	}
-	if d.children == nil {
+	var n *node
+	switch d.kind {
+	case kDir:
+		n = d.children[name]
+	case kColl:
+		if n, err = t.collLookup(ctx, d, name); err != nil {
+			return kernel.Attr{}, err
+		}
+	default:
 		return kernel.Attr{}, kernel.E(kernel.NotDir, "not a directory")
 	}
-	n := d.children[name]
 	if n == nil {
 		return kernel.Attr{}, kernel.E(kernel.NotExist, "no such file or directory")
 	}
@@ -144,34 +353,74 @@ func (t *Tree) ReadDir(ctx context.Context, dir uint64) ([]kernel.DirEntry, erro
 	if err != nil {
 		return nil, err
 	}
-	if d.children == nil {
+	var out []kernel.DirEntry
+	switch d.kind {
+	case kDir:
+		for _, c := range d.children {
+			out = append(out, kernel.DirEntry{Name: c.name, Ino: c.ino, Mode: c.mode & syscall.S_IFMT})
+		}
+	case kColl:
+		if out, err = t.collList(ctx, d); err != nil {
+			return nil, err
+		}
+	default:
 		return nil, kernel.E(kernel.NotDir, "not a directory")
-	}
-	out := make([]kernel.DirEntry, 0, len(d.children))
-	for _, c := range d.children {
-		out = append(out, kernel.DirEntry{Name: c.name, Ino: c.ino, Mode: c.mode & syscall.S_IFMT})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
-// Open implements kernel.FileSystem: the content is rendered once, here.
+// Open implements kernel.FileSystem.
 func (t *Tree) Open(ctx context.Context, ino uint64, flags int) (kernel.Handle, error) {
 	n, err := t.node(ino)
 	if err != nil {
 		return nil, err
 	}
-	if n.children != nil {
+	return t.open(ctx, n, flags)
+}
+
+func (t *Tree) open(ctx context.Context, n *node, flags int) (kernel.Handle, error) {
+	writing := flags&kernel.OAccess != kernel.ORdonly
+	switch n.kind {
+	case kDir, kColl:
 		return nil, kernel.E(kernel.IsDir, "is a directory")
+	case kEvents:
+		if writing {
+			return nil, kernel.E(kernel.Permission, "read-only file")
+		}
+		return &eventsHandle{ev: n.events, cursor: n.events.Cursor()}, nil
+	case kLog:
+		if writing {
+			return nil, kernel.E(kernel.Permission, "read-only file")
+		}
+		return &logHandle{lb: n.logbuf}, nil
 	}
-	if flags&kernel.OAccess != kernel.ORdonly || flags&kernel.OTrunc != 0 {
-		return nil, kernel.E(kernel.Permission, "read-only file")
+	if !writing {
+		b, err := t.content(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		return &snapshot{data: b}, nil
 	}
-	b, err := n.render(ctx)
-	if err != nil {
-		return nil, err
+	switch n.kind {
+	case kValue:
+		if n.value.Set == nil {
+			return nil, kernel.E(kernel.Permission, "read-only file")
+		}
+		return &lineWriter{t: t, n: n, single: true, apply: n.value.Set}, nil
+	case kCtl:
+		return &lineWriter{t: t, n: n, apply: func(ctx context.Context, line string) error { return run(ctx, n.cmds, line) }}, nil
+	case kEntry:
+		return t.entryWriter(n), nil
+	case kDraft:
+		if flags&kernel.OTrunc != 0 {
+			t.mu.Lock()
+			n.content = nil
+			t.mu.Unlock()
+		}
+		return &draftHandle{t: t, n: n}, nil
 	}
-	return &snapshot{data: b}, nil
+	return nil, kernel.E(kernel.Permission, "read-only file")
 }
 
 // Readlink implements kernel.FileSystem.
@@ -184,29 +433,137 @@ func (t *Tree) Statfs(ctx context.Context) (kernel.Statfs, error) {
 	return kernel.Statfs{Bsize: 4096, NameMax: kernel.MaxName}, nil
 }
 
-// snapshot is an open synthetic file: one rendering.
-type snapshot struct{ data []byte }
-
-var (
-	_ kernel.Handle   = (*snapshot)(nil)
-	_ kernel.DirectIO = (*snapshot)(nil)
-)
-
-func (s *snapshot) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, kernel.E(kernel.Invalid, "negative offset")
+// Setattr implements kernel.Writer. Synthetic files keep no mode, owner or
+// times: changes of those are accepted and do nothing (rsync and cp send
+// them). Truncating to zero is what "echo x > f" does before writing, and
+// is accepted; a draft takes any size.
+func (t *Tree) Setattr(ctx context.Context, ino uint64, set kernel.SetAttr) (kernel.Attr, error) {
+	n, err := t.node(ino)
+	if err != nil {
+		return kernel.Attr{}, err
 	}
-	if off >= int64(len(s.data)) {
-		return 0, nil
+	if set.Valid&kernel.SetSize != 0 {
+		switch {
+		case n.kind == kDraft:
+			t.mu.Lock()
+			if int64(len(n.content)) > set.Size {
+				n.content = n.content[:set.Size]
+			} else {
+				n.content = append(n.content, make([]byte, set.Size-int64(len(n.content)))...)
+			}
+			t.mu.Unlock()
+		case set.Size == 0 && (n.kind == kValue && n.value.Set != nil || n.kind == kCtl || n.kind == kEntry):
+		default:
+			return kernel.Attr{}, t.failed(n, "truncate", kernel.E(kernel.Invalid, "control files take writes, not sizes"))
+		}
 	}
-	return copy(p, s.data[off:]), nil
+	return t.attr(ctx, n)
 }
 
-func (s *snapshot) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
-	return 0, kernel.E(kernel.Permission, "read-only file")
+// Create implements kernel.Writer: only collections take new names.
+func (t *Tree) Create(ctx context.Context, dir uint64, name string, flags int, mode uint32, cred kernel.Cred) (kernel.Attr, kernel.Handle, error) {
+	d, err := t.node(dir)
+	if err != nil {
+		return kernel.Attr{}, nil, err
+	}
+	if d.kind != kColl {
+		return kernel.Attr{}, nil, kernel.E(kernel.NotPermitted, "the files of this directory are fixed")
+	}
+	return t.collCreate(ctx, d, name, flags)
 }
 
-func (s *snapshot) Flush(ctx context.Context) error   { return nil }
-func (s *snapshot) Fsync(ctx context.Context) error   { return nil }
-func (s *snapshot) Release(ctx context.Context) error { return nil }
-func (s *snapshot) DirectIO() bool                    { return true }
+// Unlink implements kernel.Writer: only entries and drafts of collections
+// can be removed.
+func (t *Tree) Unlink(ctx context.Context, dir uint64, name string) error {
+	d, err := t.node(dir)
+	if err != nil {
+		return err
+	}
+	if d.kind != kColl {
+		return kernel.E(kernel.NotPermitted, "the files of this directory are fixed")
+	}
+	return t.collRemove(ctx, d, name)
+}
+
+// Rename implements kernel.Writer, within one collection.
+func (t *Tree) Rename(ctx context.Context, olddir uint64, oldname string, newdir uint64, newname string, flags uint32) error {
+	d, err := t.node(olddir)
+	if err != nil {
+		return err
+	}
+	if d.kind != kColl || newdir != olddir {
+		return kernel.E(kernel.NotPermitted, "names move only within one collection")
+	}
+	if flags != 0 {
+		return kernel.E(kernel.NotSupported, "rename flags are not supported here")
+	}
+	return t.collRename(ctx, d, oldname, newname)
+}
+
+// Mkdir implements kernel.Writer: refused.
+func (t *Tree) Mkdir(ctx context.Context, dir uint64, name string, mode uint32, cred kernel.Cred) (kernel.Attr, error) {
+	return kernel.Attr{}, kernel.E(kernel.NotPermitted, "no directories can be made here")
+}
+
+// Symlink implements kernel.Writer: refused.
+func (t *Tree) Symlink(ctx context.Context, dir uint64, name, target string, cred kernel.Cred) (kernel.Attr, error) {
+	return kernel.Attr{}, kernel.E(kernel.NotPermitted, "no links can be made here")
+}
+
+// Link implements kernel.Writer: refused.
+func (t *Tree) Link(ctx context.Context, ino, dir uint64, name string) (kernel.Attr, error) {
+	return kernel.Attr{}, kernel.E(kernel.NotPermitted, "no links can be made here")
+}
+
+// Rmdir implements kernel.Writer: refused.
+func (t *Tree) Rmdir(ctx context.Context, dir uint64, name string) error {
+	return kernel.E(kernel.NotPermitted, "the directories of this tree are fixed")
+}
+
+// help renders a ctl file's command table.
+func help(cmds []Command) string {
+	var b strings.Builder
+	b.WriteString("# write one command per line:\n")
+	for _, c := range cmds {
+		use := strings.TrimSpace(c.Verb + " " + strings.Join(c.Args, " "))
+		if c.Variadic {
+			use += "..."
+		}
+		fmt.Fprintf(&b, "%-32s %s\n", use, c.Help)
+	}
+	return b.String()
+}
+
+// run parses a command line against cmds and runs it. Unknown verbs, wrong
+// argument counts and empty commands are Invalid.
+func run(ctx context.Context, cmds []Command, line string) error {
+	fields := strings.Fields(line)
+	if len(fields) == 0 {
+		return kernel.E(kernel.Invalid, "empty command")
+	}
+	var best *Command
+	words := 0
+	for i := range cmds {
+		v := strings.Fields(cmds[i].Verb)
+		if len(v) <= len(fields) && len(v) > words && strings.Join(fields[:len(v)], " ") == strings.Join(v, " ") {
+			best, words = &cmds[i], len(v)
+		}
+	}
+	if best == nil {
+		return kernel.E(kernel.Invalid, fmt.Sprintf("unknown command %q (read this file for the list)", fields[0]))
+	}
+	args := fields[words:]
+	if len(args) < len(best.Args) || !best.Variadic && len(args) > len(best.Args) {
+		return kernel.E(kernel.Invalid, fmt.Sprintf("usage: %s %s", best.Verb, strings.Join(best.Args, " ")))
+	}
+	return best.Run(ctx, args)
+}
+
+// NewFile returns a tree that is a single read-only file rendered by r, to
+// bind as a file (the namespace's /README).
+func NewFile(name string, r Render) *Tree {
+	t := &Tree{name: name, log: slog.Default(), created: time.Now(), uid: uint32(os.Getuid()), gid: uint32(os.Getgid()),
+		nodes: map[uint64]*node{}, notify: func(kernel.Change) {}}
+	t.newNode(nil, "", kStatus, syscall.S_IFREG|0o444).render = r
+	return t
+}

@@ -2,76 +2,320 @@ package ctl
 
 import (
 	"context"
-	"errors"
+	"io"
+	"log/slog"
+	"sort"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
 )
 
-func TestTree(t *testing.T) {
-	ctx := context.Background()
-	var n atomic.Int64
-	tr := New()
-	d := tr.RootDir().Dir("sub")
-	d.ReadOnly("counter", func(context.Context) ([]byte, error) {
-		return []byte(strings.Repeat("x", int(n.Add(1)))), nil
-	})
-	tr.RootDir().ReadOnly("fixed", Text("hello\n"))
-	tr.RootDir().ReadOnly("broken", func(context.Context) ([]byte, error) { return nil, errors.New("boom") })
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-	ents, err := tr.ReadDir(ctx, tr.Root())
-	if err != nil || len(ents) != 3 || ents[0].Name != "broken" || ents[2].Name != "sub" {
-		t.Fatalf("root: %v %v", ents, err)
+// memColl is a collection in memory: keys are lower-case words, values one
+// word.
+type memColl struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (c *memColl) Keys(ctx context.Context) ([]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for k := range c.m {
+		out = append(out, k)
 	}
-	sub, err := tr.Lookup(ctx, tr.Root(), "sub")
-	if err != nil || !sub.IsDir() || sub.Mode&0o777 != 0o555 {
-		t.Fatalf("sub: %+v %v", sub, err)
+	sort.Strings(out)
+	return out, nil
+}
+func (c *memColl) Get(ctx context.Context, k string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[k]
+	if !ok {
+		return "", kernel.E(kernel.NotExist, "no such key")
 	}
-	// stat reports the true size of what a read returns.
-	a, err := tr.Lookup(ctx, sub.Ino, "counter")
-	if err != nil || a.Size != 1 || a.Mode != syscall.S_IFREG|0o444 {
-		t.Fatalf("counter: %+v %v", a, err)
+	return v, nil
+}
+func (c *memColl) Set(ctx context.Context, k, v string) error {
+	if v == "" || strings.ContainsAny(v, " \t") {
+		return kernel.E(kernel.Invalid, "bad value "+v)
 	}
-	// One open is one rendering, whatever the reads.
-	h, err := tr.Open(ctx, a.Ino, kernel.ORdonly)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[k] = v
+	return nil
+}
+func (c *memColl) Remove(ctx context.Context, k string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[k]; !ok {
+		return kernel.E(kernel.NotExist, "no such key")
+	}
+	delete(c.m, k)
+	return nil
+}
+func (c *memColl) ValidKey(name string) error {
+	for _, r := range name {
+		if r < 'a' || r > 'z' {
+			return kernel.E(kernel.Invalid, "not a key")
+		}
+	}
+	return nil
+}
+
+type fixture struct {
+	k    *kernel.Kernel
+	coll *memColl
+	val  string
+	ran  []string
+}
+
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{k: kernel.New("test", quiet), coll: &memColl{m: map[string]string{"alpha": "one"}}, val: "v0"}
+	tr := New("/t", quiet)
+	root := tr.RootDir()
+	root.Value("value", Value{
+		Get: func(context.Context) (string, error) { return f.val, nil },
+		Set: func(_ context.Context, v string) error {
+			if v == "bad" {
+				return kernel.E(kernel.Invalid, "bad is bad")
+			}
+			f.val = v
+			return nil
+		}})
+	root.Status("status", Text("a 1\nb 2\n"))
+	root.Ctl("ctl", []Command{
+		{Verb: "ping", Help: "answer", Run: func(context.Context, []string) error { f.ran = append(f.ran, "ping"); return nil }},
+		{Verb: "say", Args: []string{"WORD"}, Run: func(_ context.Context, a []string) error { f.ran = append(f.ran, "say "+a[0]); return nil }},
+		{Verb: "route add", Args: []string{"HOST", "TARGET"}, Variadic: true,
+			Run: func(_ context.Context, a []string) error {
+				f.ran = append(f.ran, "add "+strings.Join(a, ","))
+				return nil
+			}},
+	})
+	root.Collection("coll", f.coll)
+	root.Events("events", f.k.Events)
+	lb := NewLogBuffer(100)
+	root.Log("log", lb)
+	root.Err()
+	if err := f.k.NS.Bind("t", tr); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) write(t *testing.T, p, data string) error {
+	t.Helper()
+	return f.k.FS.WriteFile(context.Background(), p, []byte(data), 0o644)
+}
+
+func (f *fixture) read(t *testing.T, p string) string {
+	t.Helper()
+	b, err := f.k.FS.ReadFile(context.Background(), p)
+	if err != nil {
+		t.Fatalf("read %s: %v", p, err)
+	}
+	return string(b)
+}
+
+func kindIs(t *testing.T, err error, k kernel.Kind) {
+	t.Helper()
+	if kernel.KindOf(err) != k {
+		t.Fatalf("err %v (kind %v), want %v", err, kernel.KindOf(err), k)
+	}
+}
+
+func TestValueFile(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if got := f.read(t, "/t/value"); got != "v0\n" {
+		t.Fatalf("read %q", got)
+	}
+	if err := f.write(t, "/t/value", "v1\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.read(t, "/t/value"); got != "v1\n" {
+		t.Fatalf("after write %q", got)
+	}
+	// Without a trailing newline, applied at close.
+	if err := f.write(t, "/t/value", "v2"); err != nil || f.val != "v2" {
+		t.Fatalf("no newline: %v %q", err, f.val)
+	}
+	// A refused value fails the write, keeps the old value, and says why.
+	kindIs(t, f.write(t, "/t/value", "bad\n"), kernel.Invalid)
+	if f.val != "v2" || !strings.Contains(f.read(t, "/t/err"), "write /t/value: bad is bad") {
+		t.Fatalf("val %q err %q", f.val, f.read(t, "/t/err"))
+	}
+	// A value is one line: a second line is refused (the first stands).
+	kindIs(t, f.write(t, "/t/value", "a\nb\n"), kernel.Invalid)
+	if f.val != "a" {
+		t.Fatalf("after two lines: %q", f.val)
+	}
+	// Writes in pieces.
+	fl, _ := f.k.FS.Open(ctx, "/t/value", kernel.OWronly|kernel.OTrunc, 0)
+	fl.WriteAt(ctx, []byte("pie"), 0)
+	if f.val != "a" {
+		t.Fatal("applied before the line ended")
+	}
+	fl.WriteAt(ctx, []byte("ce\n"), 3)
+	if f.val != "piece" {
+		t.Fatalf("pieces: %q", f.val)
+	}
+	fl.Close()
+	// The truncate of "echo x > f", and stat's size.
+	if _, err := f.k.FS.Setattr(ctx, "/t/value", kernel.SetAttr{Valid: kernel.SetSize | kernel.SetMode, Size: 0, Mode: 0o600}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := f.k.FS.Stat(ctx, "/t/value")
+	if a.Size != int64(len("piece\n")) || a.Mode != syscall.S_IFREG|0o644 {
+		t.Fatalf("stat %+v", a)
+	}
+	kindIs(t, f.k.FS.Truncate(ctx, "/t/value", 3), kernel.Invalid)
+	kindIs(t, f.write(t, "/t/value", strings.Repeat("x", 70<<10)), kernel.TooLarge)
+}
+
+func TestCtlFile(t *testing.T) {
+	f := newFixture(t)
+	if err := f.write(t, "/t/ctl", "ping\nsay hi\nroute add h redirect http://x/\n"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(f.ran, "|") != "ping|say hi|add h,redirect,http://x/" {
+		t.Fatalf("ran %q", f.ran)
+	}
+	for _, bad := range []string{"\n", "nope\n", "say\n", "say a b\n", "route add h\n"} {
+		kindIs(t, f.write(t, "/t/ctl", bad), kernel.Invalid)
+	}
+	if got := f.read(t, "/t/err"); !strings.Contains(got, "usage: route add HOST TARGET") {
+		t.Fatalf("err %q", got)
+	}
+	// A failing line stops the rest of the write.
+	f.ran = nil
+	kindIs(t, f.write(t, "/t/ctl", "ping\nnope\nping\n"), kernel.Invalid)
+	if len(f.ran) != 1 {
+		t.Fatalf("ran %q after a failure", f.ran)
+	}
+	if help := f.read(t, "/t/ctl"); !strings.Contains(help, "say WORD") || !strings.Contains(help, "route add HOST TARGET...") {
+		t.Fatalf("help %q", help)
+	}
+	kindIs(t, f.write(t, "/t/status", "x"), kernel.Permission)
+	kindIs(t, f.write(t, "/t/err", "x"), kernel.Permission)
+	kindIs(t, f.k.FS.Mkdir(context.Background(), "/t/dir", 0o755), kernel.NotPermitted)
+	kindIs(t, f.k.FS.Remove(context.Background(), "/t/value"), kernel.NotPermitted)
+}
+
+func TestCollection(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	fs := f.k.FS
+	if got := f.read(t, "/t/coll/alpha"); got != "one\n" {
+		t.Fatalf("read %q", got)
+	}
+	if err := f.write(t, "/t/coll/beta", "two\n"); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := fs.ReadDir(ctx, "/t/coll")
+	if len(ents) != 2 || ents[0].Name != "alpha" || ents[1].Name != "beta" {
+		t.Fatalf("list %v", ents)
+	}
+	// A bad value for a new name: refused, and the name does not stay.
+	kindIs(t, f.write(t, "/t/coll/gamma", "two words\n"), kernel.Invalid)
+	if _, err := fs.Stat(ctx, "/t/coll/gamma"); kernel.KindOf(err) != kernel.NotExist {
+		t.Fatalf("a refused entry stayed: %v", err)
+	}
+	// rsync: a draft with a name that is not a key, renamed onto the key.
+	if err := f.write(t, "/t/coll/.beta.XyZ12", "three\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Rename(ctx, "/t/coll/.beta.XyZ12", "/t/coll/beta"); err != nil {
+		t.Fatal(err)
+	}
+	if f.coll.m["beta"] != "three" {
+		t.Fatalf("rename onto a key: %v", f.coll.m)
+	}
+	if _, err := fs.Stat(ctx, "/t/coll/.beta.XyZ12"); kernel.KindOf(err) != kernel.NotExist {
+		t.Fatal("the draft stayed")
+	}
+	// An editor's backup: the key renamed to a draft name, then a new file.
+	if err := fs.Rename(ctx, "/t/coll/beta", "/t/coll/beta~"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.coll.m["beta"]; ok || f.read(t, "/t/coll/beta~") != "three\n" {
+		t.Fatalf("backup: %v", f.coll.m)
+	}
+	// A bad draft cannot become a key.
+	f.write(t, "/t/coll/.tmp1", "bad value\n")
+	kindIs(t, fs.Rename(ctx, "/t/coll/.tmp1", "/t/coll/delta"), kernel.Invalid)
+	if err := fs.Remove(ctx, "/t/coll/.tmp1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Remove(ctx, "/t/coll/alpha"); err != nil {
+		t.Fatal(err)
+	}
+	kindIs(t, fs.Remove(ctx, "/t/coll/alpha"), kernel.NotExist)
+	kindIs(t, fs.Remove(ctx, "/t/coll/NOPE"), kernel.NotExist)
+}
+
+func TestEventsAndLog(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	fl, err := f.k.FS.Open(ctx, "/t/events", kernel.ORdonly, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, ok := h.(kernel.DirectIO); !ok || !d.DirectIO() {
-		t.Fatal("synthetic files must be direct I/O")
+	got := make(chan string)
+	go func() {
+		b := make([]byte, 4096)
+		n, _ := fl.Reader(ctx).Read(b)
+		got <- string(b[:n])
+	}()
+	select {
+	case s := <-got:
+		t.Fatalf("read returned %q before anything happened", s)
+	case <-time.After(50 * time.Millisecond):
 	}
-	buf := make([]byte, 10)
-	first, _ := h.ReadAt(ctx, buf, 0)
-	again, _ := h.ReadAt(ctx, buf, 0)
-	if first != 2 || again != first {
-		t.Fatalf("reads of one open saw %d then %d bytes; want one rendering (2 bytes)", first, again)
+	f.k.Events.Publish("net", "route", "h", "site")
+	select {
+	case s := <-got:
+		if !strings.HasSuffix(s, " net route h site\n") {
+			t.Fatalf("event %q", s)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a blocked read did not wake")
 	}
-	if k, _ := h.ReadAt(ctx, buf, int64(first)); k != 0 {
-		t.Fatal("read past the end of the rendering")
+	// A read ends when its caller gives up.
+	cctx, cancel := context.WithCancel(ctx)
+	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	if _, err := fl.Reader(cctx).Read(make([]byte, 100)); kernel.KindOf(err) != kernel.Interrupted {
+		t.Fatalf("cancelled read: %v", err)
 	}
-	if _, err := h.WriteAt(ctx, []byte("x"), 0); kernel.KindOf(err) != kernel.Permission {
-		t.Fatalf("write: %v", err)
+	fl.Close()
+
+	lb := NewLogBuffer(100)
+	for i := 0; i < 20; i++ {
+		lb.Write([]byte("line " + strings.Repeat("x", i) + "\n"))
 	}
-	h.Release(ctx)
-	fixed, _ := tr.Lookup(ctx, tr.Root(), "fixed")
-	h, _ = tr.Open(ctx, fixed.Ino, kernel.ORdonly)
-	small := make([]byte, 3) // never more than asked, from the offset asked
-	if k, _ := h.ReadAt(ctx, small, 2); k != 3 || string(small) != "llo" {
-		t.Fatalf("ReadAt(3 bytes at 2) = %d %q", k, small)
+	total := lb.Total()
+	h := &logHandle{lb: lb}
+	buf := make([]byte, 1000)
+	n, _ := h.ReadAt(context.Background(), buf, 0)
+	if n == 0 || n > 100 || !strings.HasPrefix(string(buf[:n]), "line ") {
+		t.Fatalf("from a dropped offset: %q", buf[:n])
 	}
-	if _, err := tr.Open(ctx, fixed.Ino, kernel.OWronly); kernel.KindOf(err) != kernel.Permission {
-		t.Fatalf("open for writing: %v", err)
+	// Reading on from where it ended gives nothing twice.
+	if m, _ := h.ReadAt(context.Background(), buf, int64(n)); m != 0 {
+		t.Fatalf("read %d more bytes at the end", m)
 	}
-	if _, err := tr.Open(ctx, sub.Ino, kernel.ORdonly); kernel.KindOf(err) != kernel.IsDir {
-		t.Fatalf("open a directory: %v", err)
+	lb.Write([]byte("new\n"))
+	if m, _ := h.ReadAt(context.Background(), buf, int64(n)); string(buf[:m]) != "new\n" {
+		t.Fatalf("tail: %q", buf[:m])
 	}
-	if _, err := tr.Lookup(ctx, tr.Root(), "nope"); kernel.KindOf(err) != kernel.NotExist {
-		t.Fatalf("lookup: %v", err)
-	}
-	if _, err := tr.Lookup(ctx, tr.Root(), "broken"); err == nil || kernel.KindOf(err) != kernel.Internal {
-		t.Fatalf("a failing rendering: %v", err)
+	if lb.Total() != total+4 {
+		t.Fatal("size is not the bytes ever written")
 	}
 }

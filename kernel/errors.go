@@ -56,6 +56,49 @@ var kindNames = [...]string{
 	Unavailable:  "unavailable",
 }
 
+// kindIDs are the stable names of the kinds, for protocols (the APIs carry
+// the kind of an error so a client can rebuild it).
+var kindIDs = [...]string{
+	Internal:     "internal",
+	NotExist:     "not-exist",
+	Exist:        "exist",
+	Invalid:      "invalid",
+	NotDir:       "not-dir",
+	IsDir:        "is-dir",
+	NotEmpty:     "not-empty",
+	Permission:   "permission",
+	NotPermitted: "not-permitted",
+	Busy:         "busy",
+	NoSpace:      "no-space",
+	NameTooLong:  "name-too-long",
+	Loop:         "loop",
+	CrossDevice:  "cross-device",
+	ReadOnly:     "read-only",
+	TooLarge:     "too-large",
+	NotSupported: "not-supported",
+	Interrupted:  "interrupted",
+	Unavailable:  "unavailable",
+}
+
+// ID is the kind's stable name ("not-exist").
+func (k Kind) ID() string {
+	if int(k) < len(kindIDs) {
+		return kindIDs[k]
+	}
+	return "internal"
+}
+
+// KindFromID returns the kind named id, and Internal for a name it does
+// not know.
+func KindFromID(id string) Kind {
+	for k, name := range kindIDs {
+		if name == id {
+			return Kind(k)
+		}
+	}
+	return Internal
+}
+
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
 		return kindNames[k]

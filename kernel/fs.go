@@ -160,6 +160,13 @@ type Snapshotter interface {
 	Snapshot(ctx context.Context, ino uint64) ([]byte, error)
 }
 
+// Blocking is implemented by handles whose reads wait for something to
+// happen (events files). A front end gives their reads a context that ends
+// when the caller gives up.
+type Blocking interface {
+	Blocking() bool
+}
+
 // DirectIO is implemented by handles whose content is generated on each
 // read, so that a FUSE front end bypasses the page cache for them.
 type DirectIO interface {

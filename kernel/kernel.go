@@ -15,6 +15,8 @@ type Kernel struct {
 	FS *FS
 	// Log is the kernel log.
 	Log *slog.Logger
+	// Events is the event stream served as /proc/events.
+	Events *Events
 	// Version is the version of this binary.
 	Version string
 	// Started is when the kernel started.
@@ -27,5 +29,8 @@ func New(version string, log *slog.Logger) *Kernel {
 		log = slog.Default()
 	}
 	ns := NewNamespace()
-	return &Kernel{NS: ns, FS: NewFS(ns), Log: log, Version: version, Started: time.Now()}
+	ev := NewEvents()
+	fs := NewFS(ns)
+	fs.events = ev
+	return &Kernel{NS: ns, FS: fs, Log: log, Events: ev, Version: version, Started: time.Now()}
 }

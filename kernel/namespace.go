@@ -41,6 +41,7 @@ type binding struct {
 	dev  uint64
 	fs   FileSystem
 	w    Writer // nil for read-only file systems
+	mode uint32 // file type of the bound root: a directory, or a file (/README)
 }
 
 // NewNamespace returns an empty namespace whose root belongs to this process.
@@ -68,7 +69,10 @@ func (ns *Namespace) Bind(name string, fsys FileSystem) error {
 	if len(ns.byDev)+1 >= 1<<(64-devShift) {
 		return At("bind", "/"+name, E(NoSpace, "too many bindings"))
 	}
-	b := &binding{name: name, dev: uint64(len(ns.byDev) + 1), fs: fsys}
+	b := &binding{name: name, dev: uint64(len(ns.byDev) + 1), fs: fsys, mode: syscall.S_IFDIR}
+	if a, err := fsys.Getattr(context.Background(), fsys.Root()); err == nil {
+		b.mode = a.Mode & syscall.S_IFMT
+	}
 	b.w, _ = fsys.(Writer)
 	ns.byName[name] = b
 	ns.byDev = append(ns.byDev, b)
@@ -134,7 +138,12 @@ func (b *binding) attr(a Attr, err error) (Attr, error) {
 
 func (ns *Namespace) rootAttr() Attr {
 	ns.mu.RLock()
-	n := len(ns.byDev)
+	n := 0
+	for _, b := range ns.byDev {
+		if b.mode == syscall.S_IFDIR {
+			n++
+		}
+	}
 	ns.mu.RUnlock()
 	return Attr{
 		Ino:   RootIno,
@@ -187,7 +196,7 @@ func (ns *Namespace) ReadDir(ctx context.Context, dir uint64) ([]DirEntry, error
 		defer ns.mu.RUnlock()
 		out := make([]DirEntry, 0, len(ns.byDev))
 		for _, b := range ns.byDev {
-			out = append(out, DirEntry{Name: b.name, Ino: b.global(b.fs.Root()), Mode: syscall.S_IFDIR})
+			out = append(out, DirEntry{Name: b.name, Ino: b.global(b.fs.Root()), Mode: b.mode})
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 		return out, nil

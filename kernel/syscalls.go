@@ -2,9 +2,9 @@ package kernel
 
 import (
 	"context"
-	"errors"
 	"io"
 	"path"
+	"strings"
 	"time"
 )
 
@@ -12,7 +12,18 @@ import (
 // the APIs and the servers use. Paths are absolute and cleaned lexically.
 // Errors are *Error values naming the operation and the path.
 type FS struct {
-	ns *Namespace
+	ns     *Namespace
+	events *Events // nil: changes are not announced
+}
+
+// announce publishes a change made through these calls. The subsystem is
+// the first component of the path ("fs" for /fs/...).
+func (f *FS) announce(what string, paths ...string) {
+	if f.events == nil || len(paths) == 0 {
+		return
+	}
+	sub, _, _ := strings.Cut(strings.TrimPrefix(paths[0], "/"), "/")
+	f.events.Publish(sub, what, paths...)
 }
 
 // NewFS returns the path-based calls for ns.
@@ -82,7 +93,7 @@ func (f *FS) open(ctx context.Context, p string, flags int, perm uint32) (*File,
 		if err != nil {
 			return nil, err
 		}
-		return &File{fs: f, path: p, attr: a, h: h, append: flags&OAppend != 0}, nil
+		return &File{fs: f, path: p, attr: a, h: h, append: flags&OAppend != 0, wrote: flags&OTrunc != 0}, nil
 	case KindOf(err) == NotExist && flags&OCreate != 0:
 		dir, name, err := f.ns.walkParent(ctx, p)
 		if err != nil {
@@ -92,7 +103,7 @@ func (f *FS) open(ctx context.Context, p string, flags int, perm uint32) (*File,
 		if err != nil {
 			return nil, err
 		}
-		return &File{fs: f, path: p, attr: a, h: h, append: flags&OAppend != 0}, nil
+		return &File{fs: f, path: p, attr: a, h: h, append: flags&OAppend != 0, created: true}, nil
 	default:
 		return nil, err
 	}
@@ -141,6 +152,9 @@ func (f *FS) WriteFile(ctx context.Context, p string, data []byte, perm uint32) 
 // Mkdir makes the directory p.
 func (f *FS) Mkdir(ctx context.Context, p string, perm uint32) error {
 	err := f.mkdir(ctx, p, perm)
+	if err == nil {
+		f.announce("mkdir", path.Clean(p))
+	}
 	return At("mkdir", p, err)
 }
 
@@ -176,15 +190,23 @@ func (f *FS) MkdirAll(ctx context.Context, p string, perm uint32) error {
 	if err := f.MkdirAll(ctx, path.Dir(p), perm); err != nil {
 		return err
 	}
-	if err := f.mkdir(ctx, p, perm); err != nil && KindOf(err) != Exist {
-		return At("mkdir", p, err)
+	if err := f.mkdir(ctx, p, perm); err != nil {
+		if KindOf(err) != Exist {
+			return At("mkdir", p, err)
+		}
+		return nil
 	}
+	f.announce("mkdir", p)
 	return nil
 }
 
 // Remove removes the file or empty directory p.
 func (f *FS) Remove(ctx context.Context, p string) error {
-	return At("remove", p, f.remove(ctx, p))
+	err := f.remove(ctx, p)
+	if err == nil {
+		f.announce("remove", path.Clean(p))
+	}
+	return At("remove", p, err)
 }
 
 func (f *FS) remove(ctx context.Context, p string) error {
@@ -234,7 +256,11 @@ func (f *FS) RemoveAll(ctx context.Context, p string) error {
 
 // Rename moves oldp to newp atomically, replacing newp if it exists.
 func (f *FS) Rename(ctx context.Context, oldp, newp string) error {
-	return At("rename", oldp, f.rename(ctx, oldp, newp))
+	err := f.rename(ctx, oldp, newp)
+	if err == nil {
+		f.announce("rename", path.Clean(oldp), path.Clean(newp))
+	}
+	return At("rename", oldp, err)
 }
 
 func (f *FS) rename(ctx context.Context, oldp, newp string) error {
@@ -259,7 +285,11 @@ func (f *FS) rename(ctx context.Context, oldp, newp string) error {
 
 // Symlink makes p a symbolic link to target.
 func (f *FS) Symlink(ctx context.Context, target, p string) error {
-	return At("symlink", p, f.symlink(ctx, target, p))
+	err := f.symlink(ctx, target, p)
+	if err == nil {
+		f.announce("symlink", path.Clean(p), target)
+	}
+	return At("symlink", p, err)
 }
 
 func (f *FS) symlink(ctx context.Context, target, p string) error {
@@ -290,7 +320,11 @@ func (f *FS) Readlink(ctx context.Context, p string) (string, error) {
 
 // Link makes newp another name for the file oldp.
 func (f *FS) Link(ctx context.Context, oldp, newp string) error {
-	return At("link", newp, f.link(ctx, oldp, newp))
+	err := f.link(ctx, oldp, newp)
+	if err == nil {
+		f.announce("link", path.Clean(oldp), path.Clean(newp))
+	}
+	return At("link", newp, err)
 }
 
 func (f *FS) link(ctx context.Context, oldp, newp string) error {
@@ -317,6 +351,9 @@ func (f *FS) Setattr(ctx context.Context, p string, set SetAttr) (Attr, error) {
 		return Attr{}, At("setattr", p, err)
 	}
 	a, err = f.ns.Setattr(ctx, a.Ino, set)
+	if err == nil {
+		f.announce("attr", path.Clean(p))
+	}
 	return a, At("setattr", p, err)
 }
 
@@ -354,11 +391,13 @@ func (f *FS) Statfs(ctx context.Context, p string) (Statfs, error) {
 // File is an open file or directory of FS. Its methods take the context of
 // each call; Reader adapts it to io.Reader.
 type File struct {
-	fs     *FS
-	path   string
-	attr   Attr
-	h      Handle // nil for directories
-	append bool
+	fs      *FS
+	path    string
+	attr    Attr
+	h       Handle // nil for directories
+	append  bool
+	created bool // made by this open
+	wrote   bool
 }
 
 // Path is the path the file was opened with.
@@ -403,6 +442,9 @@ func (fl *File) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
 		off = a.Size
 	}
 	n, err := fl.h.WriteAt(ctx, p, off)
+	if n > 0 {
+		fl.wrote = true
+	}
 	return n, At("write", fl.path, err)
 }
 
@@ -426,6 +468,9 @@ func (fl *File) Close() error {
 		err = rerr
 	}
 	fl.h = nil
+	if err == nil && (fl.wrote || fl.created) {
+		fl.fs.announce("write", fl.path)
+	}
 	return At("close", fl.path, err)
 }
 
@@ -455,16 +500,24 @@ type fileReader struct {
 	off int64
 }
 
+// Read does one read of the handle: it returns what is there (an events
+// file returns its next lines) rather than waiting to fill p.
 func (r *fileReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, err := r.f.ReadAt(r.ctx, p, r.off)
-	r.off += int64(n)
-	if errors.Is(err, io.EOF) && n > 0 {
-		err = nil
+	if r.f.h == nil {
+		return 0, At("read", r.f.path, E(IsDir, "is a directory"))
 	}
-	return n, err
+	n, err := r.f.h.ReadAt(r.ctx, p, r.off)
+	if err != nil {
+		return n, At("read", r.f.path, err)
+	}
+	if n == 0 {
+		return 0, io.EOF
+	}
+	r.off += int64(n)
+	return n, nil
 }
 
 type fileWriter struct {

@@ -281,7 +281,16 @@ var (
 )
 
 func (f *file) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	n, err := f.h.ReadAt(f.m.call(ctx), dest, off)
+	kctx := f.m.call(ctx)
+	if b, ok := f.h.(kernel.Blocking); ok && b.Blocking() {
+		// A read that waits (an events file) must end when the reader
+		// gives up: the kernel sends an interrupt, which ends ctx.
+		var cancel context.CancelFunc
+		kctx, cancel = context.WithCancel(kctx)
+		defer context.AfterFunc(ctx, cancel)()
+		defer cancel()
+	}
+	n, err := f.h.ReadAt(kctx, dest, off)
 	if err != nil {
 		return nil, f.m.errno("read", f.ino, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,8 +12,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fazt-sh/fazt/ctl"
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/mount"
+	"github.com/fazt-sh/fazt/net/route"
 	"github.com/fazt-sh/fazt/storage"
 	"github.com/fazt-sh/fazt/vfs"
 )
@@ -23,8 +26,11 @@ type Config struct {
 	DataDir string
 	// Version is this binary's version.
 	Version string
-	// Log is the kernel log; nil logs to stderr.
-	Log *slog.Logger
+	// LogOutput receives the kernel log, as text; nil is stderr. The most
+	// recent lines are also kept for /proc/log.
+	LogOutput io.Writer
+	// LogLevel is the lowest level logged; the zero value is Info.
+	LogLevel slog.Level
 }
 
 // System is a booted kernel with the parts it owns.
@@ -32,9 +38,17 @@ type System struct {
 	Kernel  *kernel.Kernel
 	DataDir string
 
-	lock *Lock
-	db   *storage.DB
-	fs   *vfs.FS
+	lock   *Lock
+	db     *storage.DB
+	fs     *vfs.FS
+	routes *route.Table
+	logbuf *ctl.LogBuffer
+
+	stopOnce sync.Once
+	stopReq  chan struct{} // closed by "stop" in /proc/ctl
+
+	smu   sync.Mutex // guards storage maintenance results, for /storage/status
+	maint map[string]string
 
 	mu     sync.Mutex // guards mounts
 	mounts []*mount.Mount
@@ -59,11 +73,14 @@ func DefaultDataDir() (string, error) {
 	return filepath.Join(home, ".local", "share", "fazt"), nil
 }
 
-// Boot starts a kernel on cfg.DataDir: lock, storage, /fs, /proc.
+// Boot starts a kernel on cfg.DataDir: lock, storage, then the trees it
+// binds: /README, /fs, /net, /proc, /storage.
 func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if cfg.LogOutput == nil {
+		cfg.LogOutput = os.Stderr
 	}
+	logbuf := ctl.NewLogBuffer(1 << 20)
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(cfg.LogOutput, logbuf), &slog.HandlerOptions{Level: cfg.LogLevel}))
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -71,7 +88,7 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	s := &System{DataDir: dir}
+	s := &System{DataDir: dir, logbuf: logbuf, stopReq: make(chan struct{}), maint: map[string]string{}}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -80,20 +97,29 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	if s.lock, err = LockDataDir(dir); err != nil {
 		return nil, err
 	}
-	if s.db, err = storage.Open(ctx, filepath.Join(dir, DatabaseFile), storage.Options{Log: cfg.Log}); err != nil {
+	if s.db, err = storage.Open(ctx, filepath.Join(dir, DatabaseFile), storage.Options{Log: log}); err != nil {
 		return nil, err
 	}
-	if s.fs, err = vfs.Open(ctx, s.db, vfs.Options{Log: cfg.Log}); err != nil {
+	if s.fs, err = vfs.Open(ctx, s.db, vfs.Options{Log: log}); err != nil {
 		return nil, err
 	}
-	k := kernel.New(cfg.Version, cfg.Log)
-	if err := k.NS.Bind("fs", s.fs); err != nil {
-		return nil, err
-	}
-	if err := k.NS.Bind("proc", s.procTree()); err != nil {
-		return nil, err
-	}
+	k := kernel.New(cfg.Version, log)
 	s.Kernel = k
+	s.routes = route.NewTable(s.db, k.Events)
+	for _, b := range []struct {
+		name string
+		fs   kernel.FileSystem
+	}{
+		{"README", ctl.NewFile("/README", ctl.Text(readme))},
+		{"fs", s.fs},
+		{"net", route.Tree(s.routes, log)},
+		{"proc", s.procTree()},
+		{"storage", s.storageTree()},
+	} {
+		if err := k.NS.Bind(b.name, b.fs); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -146,6 +172,9 @@ func (s *System) Close() error {
 	for _, m := range mounts {
 		errs = append(errs, m.Close(5*time.Second))
 	}
+	if s.Kernel != nil {
+		s.Kernel.Events.Close() // readers of /proc/events see the end
+	}
 	if s.db != nil {
 		errs = append(errs, s.db.Close())
 	}
@@ -153,4 +182,9 @@ func (s *System) Close() error {
 		errs = append(errs, s.lock.Release())
 	}
 	return errors.Join(errs...)
+}
+
+// Stop asks Run to return, as SIGTERM does ("stop" in /proc/ctl).
+func (s *System) Stop() {
+	s.stopOnce.Do(func() { close(s.stopReq) })
 }

@@ -3,19 +3,16 @@ package proc
 import (
 	"context"
 	"io"
-	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/fazt-sh/fazt/kernel"
 )
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
 func TestBootStatusAndLock(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	sys, err := Boot(ctx, Config{DataDir: dir, Version: "v-test", Log: quiet})
+	sys, err := Boot(ctx, Config{DataDir: dir, Version: "v-test", LogOutput: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +29,7 @@ func TestBootStatusAndLock(t *testing.T) {
 		keys[k] = v
 	}
 	for _, k := range []string{"version", "pid", "started", "uptime_seconds", "goroutines", "heap_bytes", "sys_bytes",
-		"data_dir", "db_bytes", "wal_bytes", "open_files", "cache_bytes", "mounts"} {
+		"data_dir", "db_bytes", "wal_bytes", "open_files", "cache_bytes", "mounts", "socket"} {
 		if _, ok := keys[k]; !ok {
 			t.Errorf("/proc/status has no %s", k)
 		}
@@ -48,7 +45,7 @@ func TestBootStatusAndLock(t *testing.T) {
 	}
 
 	// One kernel per data directory, and the refusal names the holder.
-	_, err = Boot(ctx, Config{DataDir: dir, Log: quiet})
+	_, err = Boot(ctx, Config{DataDir: dir, LogOutput: io.Discard})
 	if kernel.KindOf(err) != kernel.Busy || !strings.Contains(err.Error(), "pid ") {
 		t.Fatalf("second boot: %v", err)
 	}
@@ -61,7 +58,7 @@ func TestBootStatusAndLock(t *testing.T) {
 	if _, ok := ReadHolder(dir); ok {
 		t.Fatal("lock still held after Close")
 	}
-	sys, err = Boot(ctx, Config{DataDir: dir, Log: quiet})
+	sys, err = Boot(ctx, Config{DataDir: dir, LogOutput: io.Discard})
 	if err != nil {
 		t.Fatalf("boot after close: %v", err)
 	}

@@ -2,10 +2,14 @@ package proc
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	"time"
 
+	"github.com/fazt-sh/fazt/api"
 	"github.com/fazt-sh/fazt/mount"
 )
 
@@ -22,7 +26,17 @@ type RunOptions struct {
 	Ready func(error)
 }
 
-// Run serves until ctx ends, SIGINT or SIGTERM arrives, or (with
+// SocketName is the local API's Unix socket in the data directory.
+const SocketName = "fazt.sock"
+
+// SocketPath is where the local API listens.
+func (s *System) SocketPath() string { return SocketIn(s.DataDir) }
+
+// SocketIn is the local API's socket of the data directory dir.
+func SocketIn(dir string) string { return filepath.Join(dir, SocketName) }
+
+// Run serves the local API (and the mount, if asked) until ctx ends,
+// SIGINT or SIGTERM arrives, "stop" is written to /proc/ctl, or (with
 // ExitOnUnmount) the mount goes away. The caller then Closes the system.
 func (s *System) Run(ctx context.Context, opt RunOptions) error {
 	ready := opt.Ready
@@ -31,6 +45,14 @@ func (s *System) Run(ctx context.Context, opt RunOptions) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	srv, err := api.Listen(s.Kernel, s.SocketPath())
+	if err != nil {
+		err = fmt.Errorf("local API: %w", err)
+		ready(err)
+		return err
+	}
+	defer srv.Close(5 * time.Second)
 
 	var gone chan struct{}
 	if opt.Mount != "" {
@@ -52,6 +74,9 @@ func (s *System) Run(ctx context.Context, opt RunOptions) error {
 		select {
 		case <-ctx.Done():
 			s.Kernel.Log.Info("stopping", "reason", context.Cause(ctx))
+			return nil
+		case <-s.stopReq:
+			s.Kernel.Log.Info("stopping", "reason", "stop in /proc/ctl")
 			return nil
 		case <-gone:
 			s.Kernel.Log.Info("unmounted", "dir", opt.Mount)

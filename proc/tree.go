@@ -12,14 +12,46 @@ import (
 	"github.com/fazt-sh/fazt/ctl"
 )
 
+// readme is /README.
+const readme = `fazt: the whole system as one file tree.
+
+  /fs/<site>/     the sites' files; read and write them with any tool
+  /net/           routes/<host> (value: SITE, redirect URL or proxy URL),
+                  ctl, status, err
+  /proc/          status, version, uptime, log, events, ctl, err
+  /storage/       status, migrations/, ctl, err
+
+Kinds of file:
+  value   read: the value; write: a new value (echo blog > /net/routes/x)
+  status  read: "key value" lines
+  ctl     write: commands, one per line; read: the list of commands
+  err     read: why the last failed write in that directory failed
+  events  read: blocks until something happens, one line each
+
+Each ctl file prints its own help: cat /net/ctl.
+The full reference: docs/tree.md in fazt's source.
+`
+
 // procTree builds /proc.
 func (s *System) procTree() *ctl.Tree {
-	t := ctl.New()
+	t := ctl.New("/proc", s.Kernel.Log)
 	root := t.RootDir()
-	root.ReadOnly("version", func(context.Context) ([]byte, error) {
-		return []byte(s.Kernel.Version + "\n"), nil
+	root.Value("version", ctl.Value{Get: func(context.Context) (string, error) { return s.Kernel.Version, nil }})
+	root.Value("uptime", ctl.Value{Get: func(context.Context) (string, error) {
+		return fmt.Sprintf("%.2f", time.Since(s.Kernel.Started).Seconds()), nil
+	}})
+	root.Status("status", s.status)
+	root.Log("log", s.logbuf)
+	root.Events("events", s.Kernel.Events)
+	root.Ctl("ctl", []ctl.Command{
+		{Verb: "stop", Help: "stop the kernel: unmount, close the database, exit",
+			Run: func(ctx context.Context, _ []string) error {
+				s.Kernel.Events.Publish("proc", "stop")
+				s.Stop()
+				return nil
+			}},
 	})
-	root.ReadOnly("status", s.status)
+	root.Err()
 	return t
 }
 
@@ -38,6 +70,9 @@ func (s *System) status(ctx context.Context) ([]byte, error) {
 	for i, m := range mounts {
 		mounts[i] = strings.ReplaceAll(m, " ", `\040`)
 	}
+	if len(mounts) == 0 {
+		mounts = []string{"-"}
+	}
 	var b strings.Builder
 	kv := func(k string, v any) { fmt.Fprintf(&b, "%s %v\n", k, v) }
 	kv("version", s.Kernel.Version)
@@ -52,9 +87,7 @@ func (s *System) status(ctx context.Context) ([]byte, error) {
 	kv("wal_bytes", size(DatabaseFile+"-wal"))
 	kv("open_files", s.fs.OpenFiles())
 	kv("cache_bytes", s.fs.CacheBytes())
-	if len(mounts) == 0 {
-		mounts = []string{"-"}
-	}
 	kv("mounts", strings.Join(mounts, " "))
+	kv("socket", strings.ReplaceAll(s.SocketPath(), " ", `\040`))
 	return []byte(b.String()), nil
 }

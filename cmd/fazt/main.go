@@ -40,9 +40,10 @@ func newRoot() *cobra.Command {
 keeps (site files, routes, certificates, users) lives in one SQLite database,
 and everything it does is an operation on one file tree:
 
-  fazt fs mount /mnt/fazt     mount the tree
-  ls /mnt/fazt/fs             the sites' files
-  cat /mnt/fazt/proc/status   how the kernel is doing
+  fazt fs mount /mnt/fazt                      mount the tree
+  ls /mnt/fazt/fs                              the sites' files
+  echo blog > /mnt/fazt/net/routes/blog.example.com   add a route
+  cat /mnt/fazt/proc/status                    how the kernel is doing
 
 The commands below are thin wrappers over those same file operations.
 Data lives in --data, $FAZT_HOME, or ~/.local/share/fazt.`,
@@ -51,7 +52,7 @@ Data lives in --data, $FAZT_HOME, or ~/.local/share/fazt.`,
 	}
 	root.PersistentFlags().StringVar(&g.data, "data", "", "data directory (default $FAZT_HOME or ~/.local/share/fazt)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newVersionCmd(), newFSCmd(g), newProcCmd(g))
+	root.AddCommand(newVersionCmd(), newFSCmd(g), newNetCmd(g), newStorageCmd(g), newProcCmd(g))
 	return root
 }
 

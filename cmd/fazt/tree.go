@@ -2,31 +2,31 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path"
-	"path/filepath"
 
+	"github.com/fazt-sh/fazt/api"
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/proc"
 )
 
-// tree is where the CLI's file operations go: the mount of the kernel that
-// serves the data directory, or, when none runs, a kernel booted in this
-// process for the one command. Paths are absolute paths in the tree.
+// tree is where the CLI's file operations go: the local API of the kernel
+// that serves the data directory, or, when none runs, a kernel booted in
+// this process for the one command. Both end in the same kernel calls, so
+// the results are the same. Paths are absolute paths in the tree.
 type tree interface {
 	Stat(ctx context.Context, p string) (fs.FileInfo, error)
 	ReadDir(ctx context.Context, p string) ([]fs.FileInfo, error)
 	Open(ctx context.Context, p string) (io.ReadCloser, error)
-	// Create opens p for writing, creating or truncating it; the new
-	// content is visible, all at once, when the writer is closed.
+	// Create opens p for writing, creating or truncating it. For a file of
+	// /fs the new content is visible, all at once, when the writer is
+	// closed; for a control file each line is applied as it is written.
 	Create(ctx context.Context, p string, perm fs.FileMode) (io.WriteCloser, error)
 	Mkdir(ctx context.Context, p string, perm fs.FileMode, parents bool) error
 	Remove(ctx context.Context, p string, recursive bool) error
+	Rename(ctx context.Context, from, to string) error
 	Close() error
 }
 
@@ -42,14 +42,10 @@ func openTree(ctx context.Context, g *globals) (tree, error) {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
-		if h, ok := proc.ReadHolder(dir); ok {
-			if len(h.Mounts) == 0 {
-				return nil, fmt.Errorf("the fazt kernel (pid %d) serving %s has no mount to work through; stop it, or mount it with fazt fs mount", h.PID, dir)
-			}
-			return mountTree{root: h.Mounts[0]}, nil
+		if _, ok := proc.ReadHolder(dir); ok {
+			return apiTree{c: api.Dial(proc.SocketIn(dir))}, nil
 		}
-		sys, err := proc.Boot(ctx, proc.Config{DataDir: dir, Version: version,
-			Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		sys, err := proc.Boot(ctx, proc.Config{DataDir: dir, Version: version, LogLevel: slog.LevelWarn})
 		if kernel.KindOf(err) == kernel.Busy && attempt == 0 {
 			continue // a kernel started just now: go through it
 		}
@@ -128,76 +124,76 @@ func (t kernelTree) Remove(ctx context.Context, p string, recursive bool) error 
 	return t.fs().Remove(ctx, p)
 }
 
+func (t kernelTree) Rename(ctx context.Context, from, to string) error {
+	return t.fs().Rename(ctx, from, to)
+}
+
 func (t kernelTree) Close() error { return t.sys.Close() }
 
-// mountTree works through a running kernel's mount.
-type mountTree struct{ root string }
+// apiTree works through a running kernel's local API.
+type apiTree struct{ c *api.Client }
 
-func (t mountTree) host(p string) string { return filepath.Join(t.root, filepath.FromSlash(p)) }
-
-// rel turns host paths back into tree paths in errors.
-func (t mountTree) rel(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		if r, rerr := filepath.Rel(t.root, pe.Path); rerr == nil {
-			pe.Path = "/" + filepath.ToSlash(r)
-		}
-	}
-	return err
+func info(a api.Attr) fs.FileInfo {
+	return kernel.FileInfo(a.Name, kernel.Attr{Ino: a.Ino, Mode: a.Mode, Nlink: a.Nlink, UID: a.UID, GID: a.GID, Size: a.Size, Mtime: a.Mtime})
 }
 
-func (t mountTree) Stat(ctx context.Context, p string) (fs.FileInfo, error) {
-	fi, err := os.Lstat(t.host(p))
-	return fi, t.rel(err)
-}
-
-func (t mountTree) ReadDir(ctx context.Context, p string) ([]fs.FileInfo, error) {
-	ents, err := os.ReadDir(t.host(p))
+func (t apiTree) Stat(ctx context.Context, p string) (fs.FileInfo, error) {
+	a, err := t.c.Stat(ctx, p)
 	if err != nil {
-		return nil, t.rel(err)
+		return nil, err
 	}
-	out := make([]fs.FileInfo, 0, len(ents))
-	for _, e := range ents {
-		fi, err := e.Info()
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, t.rel(err)
-		}
-		out = append(out, fi)
+	return info(a), nil
+}
+
+func (t apiTree) ReadDir(ctx context.Context, p string) ([]fs.FileInfo, error) {
+	list, err := t.c.List(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fs.FileInfo, len(list))
+	for i, a := range list {
+		out[i] = info(a)
 	}
 	return out, nil
 }
 
-func (t mountTree) Open(ctx context.Context, p string) (io.ReadCloser, error) {
-	f, err := os.Open(t.host(p))
-	return f, t.rel(err)
+func (t apiTree) Open(ctx context.Context, p string) (io.ReadCloser, error) { return t.c.Open(ctx, p) }
+
+func (t apiTree) Create(ctx context.Context, p string, perm fs.FileMode) (io.WriteCloser, error) {
+	return t.c.Create(ctx, p, uint32(perm.Perm())), nil
 }
 
-func (t mountTree) Create(ctx context.Context, p string, perm fs.FileMode) (io.WriteCloser, error) {
-	f, err := os.OpenFile(t.host(p), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm.Perm())
+func (t apiTree) Mkdir(ctx context.Context, p string, perm fs.FileMode, parents bool) error {
+	return t.c.Mkdir(ctx, p, uint32(perm.Perm()), parents)
+}
+
+func (t apiTree) Remove(ctx context.Context, p string, recursive bool) error {
+	return t.c.Remove(ctx, p, recursive)
+}
+
+func (t apiTree) Rename(ctx context.Context, from, to string) error { return t.c.Rename(ctx, from, to) }
+
+func (t apiTree) Close() error { return nil }
+
+// readFile reads a whole file of the tree.
+func readFile(ctx context.Context, t tree, p string) ([]byte, error) {
+	r, err := t.Open(ctx, p)
 	if err != nil {
-		return nil, t.rel(err)
+		return nil, err
 	}
-	return f, nil
+	defer r.Close()
+	return io.ReadAll(r)
 }
 
-func (t mountTree) Mkdir(ctx context.Context, p string, perm fs.FileMode, parents bool) error {
-	if parents {
-		return t.rel(os.MkdirAll(t.host(p), perm.Perm()))
+// writeFile writes data to a file of the tree (a value or a command).
+func writeFile(ctx context.Context, t tree, p string, data []byte) error {
+	w, err := t.Create(ctx, p, 0o644)
+	if err != nil {
+		return err
 	}
-	return t.rel(os.Mkdir(t.host(p), perm.Perm()))
-}
-
-func (t mountTree) Remove(ctx context.Context, p string, recursive bool) error {
-	if recursive {
-		if _, err := os.Lstat(t.host(p)); errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		return t.rel(os.RemoveAll(t.host(p)))
+	if _, err := w.Write(data); err != nil {
+		w.Close()
+		return err
 	}
-	return t.rel(os.Remove(t.host(p)))
+	return w.Close()
 }
-
-func (t mountTree) Close() error { return nil }

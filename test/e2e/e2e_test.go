@@ -413,7 +413,7 @@ func TestBadInput(t *testing.T) {
 	}
 	cli(1, "no such file or directory", "fs", "cat", "/fs/none")
 	cli(1, "file name too long", "fs", "mkdir", "/fs/"+long)
-	cli(1, "read-only", "fs", "mkdir", "/proc/x")
+	cli(1, "no directories can be made here", "fs", "mkdir", "/proc/x")
 	cli(1, "already running", "proc", "start")
 	cli(1, "already mounted", "fs", "mount", in.mnt)
 	cli(2, "unknown flag", "fs", "ls", "--bogus")

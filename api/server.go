@@ -1,0 +1,247 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path"
+	"strconv"
+	"time"
+
+	"github.com/fazt-sh/fazt/kernel"
+)
+
+// Attr is a file's attributes as the API sends them.
+type Attr struct {
+	Name  string    `json:"name"`
+	Ino   uint64    `json:"ino"`
+	Mode  uint32    `json:"mode"` // type bits and permission bits, as st_mode
+	Nlink uint32    `json:"nlink"`
+	UID   uint32    `json:"uid"`
+	GID   uint32    `json:"gid"`
+	Size  int64     `json:"size"`
+	Mtime time.Time `json:"mtime"`
+}
+
+func toAttr(name string, a kernel.Attr) Attr {
+	return Attr{Name: name, Ino: a.Ino, Mode: a.Mode, Nlink: a.Nlink, UID: a.UID, GID: a.GID, Size: a.Size, Mtime: a.Mtime}
+}
+
+// errorBody is the JSON of an error.
+type errorBody struct {
+	Kind  string `json:"kind"`
+	Op    string `json:"op,omitempty"`
+	Path  string `json:"path,omitempty"`
+	Error string `json:"error"`
+}
+
+// Handler serves k's tree. Local (the Unix socket) says whether the text of
+// internal errors may be sent.
+type Handler struct {
+	K     *kernel.Kernel
+	Local bool
+}
+
+// origin marks calls made through this API, so their changes reach the
+// mount's caches.
+type origin struct{}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := kernel.WithOrigin(r.Context(), origin{})
+	p, err := kernel.CleanPath(r.URL.Path)
+	if err != nil {
+		h.fail(w, r, kernel.At("request", r.URL.Path, err))
+		return
+	}
+	q := r.URL.Query()
+	fsys := h.K.FS
+	switch {
+	case r.Method == http.MethodGet && q.Get("op") == "stat":
+		a, err := fsys.Lstat(ctx, p)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeJSON(w, toAttr(path.Base(p), a))
+	case r.Method == http.MethodGet && q.Get("op") == "list":
+		ents, err := fsys.ReadDir(ctx, p)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		out := make([]Attr, 0, len(ents))
+		for _, e := range ents {
+			a, err := fsys.Lstat(ctx, path.Join(p, e.Name))
+			if kernel.KindOf(err) == kernel.NotExist {
+				continue // gone since the listing
+			}
+			if err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			out = append(out, toAttr(e.Name, a))
+		}
+		writeJSON(w, out)
+	case r.Method == http.MethodGet && q.Get("op") == "":
+		h.read(ctx, w, r, p)
+	case r.Method == http.MethodPut:
+		h.write(ctx, w, r, p)
+	case r.Method == http.MethodDelete:
+		if q.Get("recursive") == "1" {
+			err = fsys.RemoveAll(ctx, p)
+		} else {
+			err = fsys.Remove(ctx, p)
+		}
+		h.done(w, r, err)
+	case r.Method == http.MethodPost && q.Get("op") == "mkdir":
+		mode, err := parseMode(q.Get("mode"), 0o755)
+		if err == nil {
+			if q.Get("parents") == "1" {
+				err = fsys.MkdirAll(ctx, p, mode)
+			} else {
+				err = fsys.Mkdir(ctx, p, mode)
+			}
+		}
+		h.done(w, r, err)
+	case r.Method == http.MethodPost && q.Get("op") == "rename":
+		h.done(w, r, fsys.Rename(ctx, p, q.Get("to")))
+	default:
+		h.fail(w, r, kernel.At(r.Method, p, kernel.E(kernel.Invalid, "unknown operation")))
+	}
+}
+
+func (h *Handler) read(ctx context.Context, w http.ResponseWriter, r *http.Request, p string) {
+	f, err := h.K.FS.Open(ctx, p, kernel.ORdonly, 0)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	a, err := f.Stat(ctx)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if a.IsDir() {
+		h.fail(w, r, kernel.At("read", p, kernel.E(kernel.IsDir, "is a directory")))
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	// Streamed: once the body has begun, an error can only cut it short.
+	if _, err := io.Copy(w, f.Reader(ctx)); err != nil {
+		h.K.Log.Warn("api: read cut short", "path", p, "err", err)
+	}
+}
+
+func (h *Handler) write(ctx context.Context, w http.ResponseWriter, r *http.Request, p string) {
+	mode, err := parseMode(r.URL.Query().Get("mode"), 0o644)
+	if err != nil {
+		h.fail(w, r, kernel.At("write", p, err))
+		return
+	}
+	f, err := h.K.FS.Open(ctx, p, kernel.OWronly|kernel.OCreate|kernel.OTrunc, mode)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if _, err := io.Copy(f.Writer(ctx), r.Body); err != nil {
+		f.Close()
+		var ke *kernel.Error
+		if !errors.As(err, &ke) {
+			err = kernel.At("write", p, kernel.Wrap(kernel.Interrupted, err)) // the client went away
+		}
+		h.fail(w, r, err)
+		return
+	}
+	h.done(w, r, f.Close())
+}
+
+func parseMode(s string, def uint32) (uint32, error) {
+	if s == "" {
+		return def, nil
+	}
+	m, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || m > 0o7777 {
+		return 0, kernel.E(kernel.Invalid, "mode must be octal, at most 7777")
+	}
+	return uint32(m), nil
+}
+
+func (h *Handler) done(w http.ResponseWriter, r *http.Request, err error) {
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// fail answers with err's kind and, unless it is internal and the client
+// remote, its text.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	kind := kernel.KindOf(err)
+	body := errorBody{Kind: kind.ID(), Error: err.Error()}
+	var ke *kernel.Error
+	if errors.As(err, &ke) {
+		body.Op, body.Path, body.Error = ke.Op, ke.Path, ke.Reason()
+	}
+	if kind == kernel.Internal {
+		h.K.Log.Error("api: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		if !h.Local {
+			body.Error = kind.String()
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(kind.HTTPStatus())
+	json.NewEncoder(w).Encode(body)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// Server is the local API on a Unix socket.
+type Server struct {
+	path string
+	http *http.Server
+	done chan error
+}
+
+// Listen serves k's tree on a Unix socket at path, mode 0600, replacing a
+// stale socket file (the caller holds the data directory's lock).
+func Listen(k *kernel.Kernel, path string) (*Server, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s := &Server{path: path, done: make(chan error, 1),
+		http: &http.Server{Handler: &Handler{K: k, Local: true}, ReadHeaderTimeout: 10 * time.Second}}
+	go func() { s.done <- s.http.Serve(ln) }()
+	return s, nil
+}
+
+// Close stops accepting, lets requests in flight finish for up to grace,
+// and removes the socket.
+func (s *Server) Close(grace time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		s.http.Close()
+	}
+	<-s.done
+	os.Remove(s.path)
+	return err
+}

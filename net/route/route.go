@@ -1,0 +1,201 @@
+package route
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/fazt-sh/fazt/kernel"
+	"github.com/fazt-sh/fazt/storage"
+)
+
+// Route is one entry of the table.
+type Route struct {
+	Host   string
+	Target string
+}
+
+// Table is the route table, stored in the database. It implements
+// ctl.Collection.
+type Table struct {
+	db     *storage.DB
+	events *kernel.Events
+
+	// changed is called with the host of every change, after it is made;
+	// the /net tree uses it to drop the kernel's cached view of the name.
+	changed func(host string)
+}
+
+// NewTable returns the route table of db; changes are announced on events
+// (may be nil).
+func NewTable(db *storage.DB, events *kernel.Events) *Table {
+	return &Table{db: db, events: events, changed: func(string) {}}
+}
+
+// ValidKey reports whether name is a valid host name: lower-case labels of
+// a-z, 0-9 and '-', 1 to 63 bytes each, not starting or ending with '-', 253
+// bytes in all; the first label may be "*".
+func (t *Table) ValidKey(name string) error { return ValidHost(name) }
+
+// ValidHost checks a host name (see ValidKey).
+func ValidHost(h string) error {
+	bad := func(why string) error {
+		return kernel.E(kernel.Invalid, fmt.Sprintf("invalid host name %q: %s", h, why))
+	}
+	if h == "" || len(h) > 253 {
+		return bad("1 to 253 bytes")
+	}
+	for i, label := range strings.Split(h, ".") {
+		if label == "*" && i == 0 {
+			continue
+		}
+		if label == "" || len(label) > 63 {
+			return bad("each label is 1 to 63 bytes")
+		}
+		if label[0] == '-' || label[len(label)-1] == '-' {
+			return bad("a label cannot start or end with '-'")
+		}
+		for _, c := range label {
+			switch {
+			case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-':
+			case c >= 'A' && c <= 'Z':
+				return bad("host names are lower case")
+			default:
+				return bad(fmt.Sprintf("%q is not allowed (a-z, 0-9, '-', '.')", c))
+			}
+		}
+	}
+	return nil
+}
+
+// ParseTarget checks a target and returns its canonical form.
+func ParseTarget(v string) (string, error) {
+	f := strings.Fields(v)
+	bad := func(why string) (string, error) {
+		return "", kernel.E(kernel.Invalid, fmt.Sprintf("invalid target %q: %s", v, why))
+	}
+	switch {
+	case len(f) == 0:
+		return bad("empty; want SITE, redirect URL or proxy URL")
+	case len(f) == 1:
+		if err := ValidSite(f[0]); err != nil {
+			return "", err
+		}
+		return f[0], nil
+	case len(f) == 2 && (f[0] == "redirect" || f[0] == "proxy"):
+		u, err := url.Parse(f[1])
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("want an absolute http:// or https:// URL")
+		}
+		return f[0] + " " + u.String(), nil
+	}
+	return bad("want SITE, redirect URL or proxy URL")
+}
+
+// ValidSite checks a site name: a directory name under /fs of a-z, 0-9,
+// '.', '_' and '-', starting with a letter or digit, at most 63 bytes.
+func ValidSite(s string) error {
+	ok := s != "" && len(s) <= 63
+	for i := 0; ok && i < len(s); i++ {
+		c := s[i]
+		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || i > 0 && (c == '.' || c == '_' || c == '-')
+	}
+	if !ok {
+		return kernel.E(kernel.Invalid, fmt.Sprintf("invalid site name %q: a-z, 0-9, '.', '_', '-', starting with a letter or digit, at most 63 bytes", s))
+	}
+	return nil
+}
+
+// Keys lists the hosts that have a route.
+func (t *Table) Keys(ctx context.Context) ([]string, error) {
+	routes, err := t.List(ctx)
+	keys := make([]string, len(routes))
+	for i, r := range routes {
+		keys[i] = r.Host
+	}
+	return keys, err
+}
+
+// List returns all routes, by host.
+func (t *Table) List(ctx context.Context) ([]Route, error) {
+	var out []Route
+	err := t.db.View(ctx, func(tx *storage.Tx) error {
+		rows, err := tx.Query(`SELECT host, target FROM routes ORDER BY host`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r Route
+			if err := rows.Scan(&r.Host, &r.Target); err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// Get returns the target of host.
+func (t *Table) Get(ctx context.Context, host string) (string, error) {
+	var target string
+	err := t.db.View(ctx, func(tx *storage.Tx) error {
+		return tx.QueryRow(`SELECT target FROM routes WHERE host = ?`, host).Scan(&target)
+	})
+	if kernel.KindOf(err) == kernel.NotExist {
+		return "", kernel.E(kernel.NotExist, "no route for "+host)
+	}
+	return target, err
+}
+
+// Set adds or replaces the route of host.
+func (t *Table) Set(ctx context.Context, host, target string) error {
+	if err := ValidHost(host); err != nil {
+		return err
+	}
+	canon, err := ParseTarget(target)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UnixNano()
+	err = t.db.Write(ctx, func(tx *storage.Tx) error {
+		_, err := tx.Exec(`INSERT INTO routes(host, target, created, updated) VALUES (?, ?, ?, ?)
+			ON CONFLICT(host) DO UPDATE SET target = excluded.target, updated = excluded.updated`,
+			host, canon, now, now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	t.announce("route", host, canon)
+	return nil
+}
+
+// Remove deletes the route of host.
+func (t *Table) Remove(ctx context.Context, host string) error {
+	err := t.db.Write(ctx, func(tx *storage.Tx) error {
+		res, err := tx.Exec(`DELETE FROM routes WHERE host = ?`, host)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return kernel.E(kernel.NotExist, "no route for "+host)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	t.announce("unroute", host)
+	return nil
+}
+
+func (t *Table) announce(what, host string, args ...string) {
+	if t.events != nil {
+		t.events.Publish("net", what, append([]string{host}, args...)...)
+	}
+	t.changed(host)
+}

@@ -1,0 +1,101 @@
+package proc
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fazt-sh/fazt/ctl"
+	"github.com/fazt-sh/fazt/kernel"
+	"github.com/fazt-sh/fazt/storage"
+)
+
+// storageTree builds /storage: the database's state and maintenance.
+func (s *System) storageTree() *ctl.Tree {
+	t := ctl.New("/storage", s.Kernel.Log)
+	root := t.RootDir()
+	root.Status("status", s.storageStatus)
+	migs := root.Dir("migrations")
+	schema := s.db.Schema()
+	for _, a := range schema.Applied {
+		a := a
+		state := "applied"
+		for _, u := range schema.Unknown {
+			if u == a.Name {
+				state = "unknown (applied by a newer fazt)"
+			}
+		}
+		migs.Status(a.Name, ctl.Text(fmt.Sprintf("name %s\nsha256 %s\napplied %s\nstate %s\n",
+			a.Name, a.SHA256, a.AppliedAt.UTC().Format(time.RFC3339), state)))
+	}
+	root.Ctl("ctl", []ctl.Command{
+		{Verb: "checkpoint", Help: "copy the write-ahead log into the database file and truncate it",
+			Run: s.maintain("checkpoint", s.db.Checkpoint)},
+		{Verb: "vacuum", Help: "rewrite the database without its free pages, giving their space back",
+			Run: s.maintain("vacuum", s.db.Vacuum)},
+		{Verb: "integrity-check", Help: "run PRAGMA integrity_check; the result is in status",
+			Run: s.maintain("integrity_check", s.db.IntegrityCheck)},
+		{Verb: "migrate", Help: "apply pending migrations (the kernel applies them at start)",
+			Run: func(ctx context.Context, _ []string) error { return nil }},
+		{Verb: "backup", Help: "back up to every replica (none yet: backups come with the Litestream driver)",
+			Run: func(ctx context.Context, _ []string) error {
+				return kernel.E(kernel.NotSupported, "no replica is configured: continuous backups to S3 or a directory come with the Litestream driver (/driver/litestream); until then, copy the data directory with the kernel stopped")
+			}},
+	})
+	root.Err()
+	return t
+}
+
+// maintain runs a maintenance step and records its outcome for status.
+func (s *System) maintain(name string, fn func(context.Context) error) func(context.Context, []string) error {
+	return func(ctx context.Context, _ []string) error {
+		start := time.Now()
+		err := fn(ctx)
+		result := "ok"
+		if err != nil {
+			result = "failed"
+		}
+		s.smu.Lock()
+		s.maint[name] = fmt.Sprintf("%s %s %.3fs", result, start.UTC().Format(time.RFC3339), time.Since(start).Seconds())
+		s.smu.Unlock()
+		s.Kernel.Events.Publish("storage", strings.ReplaceAll(name, "_", "-"), result)
+		return err
+	}
+}
+
+// storageStatus renders /storage/status.
+func (s *System) storageStatus(ctx context.Context) ([]byte, error) {
+	st, err := s.db.Stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	schema := s.db.Schema()
+	var b strings.Builder
+	kv := func(k string, v any) { fmt.Fprintf(&b, "%s %v\n", k, v) }
+	kv("schema_compat", schema.Compat)
+	kv("binary_compat", storage.Compat)
+	kv("migrations_applied", len(schema.Applied))
+	kv("migrations_pending", len(schema.Pending))
+	kv("migrations_unknown", len(schema.Unknown))
+	kv("page_size", st.PageSize)
+	kv("page_count", st.PageCount)
+	kv("freelist_count", st.FreelistCount)
+	kv("db_bytes", st.DBBytes)
+	kv("wal_bytes", st.WALBytes)
+	s.smu.Lock()
+	for _, k := range []string{"checkpoint", "vacuum", "integrity_check"} {
+		v := s.maint[k]
+		if v == "" {
+			v = "-"
+		}
+		kv("last_"+k, v)
+	}
+	s.smu.Unlock()
+	lost := "-"
+	if err := s.db.Lost(); err != nil {
+		lost = strings.ReplaceAll(err.Error(), "\n", " ")
+	}
+	kv("lost_changes", lost)
+	return []byte(b.String()), nil
+}

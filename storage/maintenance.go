@@ -1,0 +1,74 @@
+package storage
+
+import (
+	"context"
+	"os"
+
+	"github.com/fazt-sh/fazt/kernel"
+)
+
+// Stats describes the database file.
+type Stats struct {
+	PageSize      int64
+	PageCount     int64
+	FreelistCount int64
+	DBBytes       int64
+	WALBytes      int64
+}
+
+// Stats reads the database's page counts and file sizes.
+func (db *DB) Stats(ctx context.Context) (Stats, error) {
+	var s Stats
+	err := db.View(ctx, func(tx *Tx) error {
+		for _, p := range []struct {
+			q string
+			v *int64
+		}{
+			{"PRAGMA page_size", &s.PageSize},
+			{"PRAGMA page_count", &s.PageCount},
+			{"PRAGMA freelist_count", &s.FreelistCount},
+		} {
+			if err := tx.QueryRow(p.q).Scan(p.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if fi, err := os.Stat(db.path); err == nil {
+		s.DBBytes = fi.Size()
+	}
+	if fi, err := os.Stat(db.path + "-wal"); err == nil {
+		s.WALBytes = fi.Size()
+	}
+	return s, err
+}
+
+// Checkpoint commits what is pending and copies the whole WAL into the
+// database file, then truncates the WAL.
+func (db *DB) Checkpoint(ctx context.Context) error {
+	return db.exclusive(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+}
+
+// Vacuum rewrites the database file without its free pages, giving their
+// space back to the disk. It holds the write path for as long as that takes.
+func (db *DB) Vacuum(ctx context.Context) error {
+	if err := db.exclusive(ctx, "VACUUM"); err != nil {
+		return err
+	}
+	return db.Checkpoint(ctx)
+}
+
+// exclusive commits the open batch and runs stmt on the writer connection
+// outside any transaction.
+func (db *DB) exclusive(ctx context.Context, stmt string) error {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	if db.wc == nil {
+		return kernel.E(kernel.Unavailable, "database closed")
+	}
+	if err := db.commitLocked(false); err != nil {
+		return err
+	}
+	_, err := db.wc.ExecContext(ctx, stmt)
+	return classify(err)
+}
