@@ -128,8 +128,13 @@ func (t *Tree) collCreate(ctx context.Context, d *node, name string, flags int) 
 		t.mu.Unlock()
 		return exists(e)
 	}
-	if d.coll.ValidKey(name) != nil {
-		// Not a key: a draft, for an editor or rsync to rename later.
+	if err := d.coll.ValidKey(name); err != nil {
+		if !temporary(name) {
+			t.mu.Unlock()
+			return kernel.Attr{}, nil, t.failed(d, "create", err)
+		}
+		// An editor's or rsync's temporary file: a draft, to be renamed
+		// onto a key.
 		dr := t.newNode(d, name, kDraft, syscall.S_IFREG|0o644)
 		d.drafts[name] = dr
 		t.mu.Unlock()
@@ -214,6 +219,30 @@ func (t *Tree) collRemove(ctx context.Context, d *node, name string) error {
 	delete(d.entries, name)
 	t.mu.Unlock()
 	return nil
+}
+
+// temporary reports whether a name that is not a key looks like a tool's
+// temporary file: rsync's ".name.XXXXXX", editors' ".name.swp", "name~",
+// "#name#", "name.tmp", sed -i's "sedXXXXXX". Those become drafts; other
+// names that are not keys are refused.
+func temporary(name string) bool {
+	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "#") ||
+		strings.HasSuffix(name, "~") || strings.HasSuffix(name, ".swp") || strings.HasSuffix(name, ".tmp") ||
+		sedTemp(name)
+}
+
+// sedTemp matches the temporary file of GNU sed -i: "sed" and six letters
+// or digits.
+func sedTemp(name string) bool {
+	if len(name) != 9 || !strings.HasPrefix(name, "sed") {
+		return false
+	}
+	for _, c := range name[3:] {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // firstLine is a draft's content as a value: one line, its newline dropped.

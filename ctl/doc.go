@@ -14,11 +14,13 @@
 //	log      0444  the recent kernel log; offsets are absolute, so tail -f works
 //
 // A collection is a directory whose entries are value files kept elsewhere
-// (routes in SQLite): writing a new name creates an entry, rm deletes it.
-// Names that are not valid keys (an editor's or rsync's temporary files) are
-// drafts: kept in memory, free in content, until renamed onto a valid name,
-// which sets that entry from the draft's first line. So rsync, cp and
-// editors that save by rename all work on a collection.
+// (routes in SQLite): writing a new name creates an entry, rm deletes it, a
+// name that is not a valid key is refused (EINVAL). Names that look like a
+// tool's temporary file (".name.XXXXXX", "name~", ".name.swp", "#name#",
+// "name.tmp") are drafts: kept in memory, free in content, until renamed onto
+// a valid name, which sets that entry from the draft's first line. So rsync,
+// cp and editors that save by rename all work on a collection. Drafts do not
+// survive a restart.
 //
 // # Writes
 //

@@ -248,6 +248,8 @@ func TestCollection(t *testing.T) {
 	if _, ok := f.coll.m["beta"]; ok || f.read(t, "/t/coll/beta~") != "three\n" {
 		t.Fatalf("backup: %v", f.coll.m)
 	}
+	// A name that is neither a key nor a temporary file is refused.
+	kindIs(t, f.write(t, "/t/coll/NOPE", "x\n"), kernel.Invalid)
 	// A bad draft cannot become a key.
 	f.write(t, "/t/coll/.tmp1", "bad value\n")
 	kindIs(t, fs.Rename(ctx, "/t/coll/.tmp1", "/t/coll/delta"), kernel.Invalid)
