@@ -15,7 +15,7 @@ RACE_PKGS := ./kernel/... ./storage/... ./vfs/... ./ctl/... ./mount/...
 
 export CGO_ENABLED := 1
 
-.PHONY: all build run stop deps check vet fmt-check test unit race e2e bench-fs clean
+.PHONY: all build run stop deps check vet fmt-check test unit race e2e bench-fs bench-ctl clean
 
 all: build
 
@@ -67,6 +67,10 @@ e2e: deps
 # fazt's mount against go-fuse's loopback and the bare disk, as ratios.
 bench-fs: deps build
 	$(GO) run $(GOFLAGS_T) ./bench/fsbench -fazt $(BIN) $(BENCHFLAGS)
+
+# Control-plane latencies: writes and reads through the mount, the API, the CLI.
+bench-ctl: deps build
+	$(GO) run $(GOFLAGS_T) ./bench/ctlbench -fazt $(BIN) $(BENCHFLAGS)
 
 clean:
 	rm -rf bin
