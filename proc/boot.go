@@ -142,6 +142,19 @@ func (s *System) Mount(dir string, opt mount.Options) (*mount.Mount, error) {
 	return m, nil
 }
 
+// Watch makes the system forget m when it goes away (fazt fs umount), and
+// returns a channel closed then.
+func (s *System) Watch(m *mount.Mount) <-chan struct{} {
+	gone := make(chan struct{})
+	go func() {
+		m.Wait()
+		s.Forget(m)
+		s.Kernel.Log.Info("unmounted", "dir", m.Dir())
+		close(gone)
+	}()
+	return gone
+}
+
 // Forget drops a mount that went away from the records.
 func (s *System) Forget(m *mount.Mount) {
 	s.mu.Lock()

@@ -54,7 +54,7 @@ func (s *System) Run(ctx context.Context, opt RunOptions) error {
 	}
 	defer srv.Close(5 * time.Second)
 
-	var gone chan struct{}
+	var gone <-chan struct{}
 	if opt.Mount != "" {
 		m, err := s.Mount(opt.Mount, opt.MountOptions)
 		if err != nil {
@@ -62,12 +62,7 @@ func (s *System) Run(ctx context.Context, opt RunOptions) error {
 			return err
 		}
 		s.Kernel.Log.Info("mounted", "dir", m.Dir())
-		gone = make(chan struct{})
-		go func() {
-			m.Wait()
-			s.Forget(m)
-			close(gone)
-		}()
+		gone = s.Watch(m)
 	}
 	ready(nil)
 	for {
@@ -79,7 +74,6 @@ func (s *System) Run(ctx context.Context, opt RunOptions) error {
 			s.Kernel.Log.Info("stopping", "reason", "stop in /proc/ctl")
 			return nil
 		case <-gone:
-			s.Kernel.Log.Info("unmounted", "dir", opt.Mount)
 			if opt.ExitOnUnmount {
 				return nil
 			}

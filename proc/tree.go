@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fazt-sh/fazt/ctl"
+	"github.com/fazt-sh/fazt/kernel"
+	"github.com/fazt-sh/fazt/mount"
 )
 
 // readme is /README.
@@ -44,6 +46,27 @@ func (s *System) procTree() *ctl.Tree {
 	root.Log("log", s.logbuf)
 	root.Events("events", s.Kernel.Events)
 	root.Ctl("ctl", []ctl.Command{
+		{Verb: "mount", Args: []string{"DIR"}, Variadic: true,
+			Help: "mount the tree at DIR (absolute; add allow-other to let other users in)",
+			Run: func(ctx context.Context, a []string) error {
+				var opt mount.Options
+				for _, o := range a[1:] {
+					if o != "allow-other" {
+						return kernel.E(kernel.Invalid, "unknown mount option "+o+" (allow-other)")
+					}
+					opt.AllowOther = true
+				}
+				if !filepath.IsAbs(a[0]) {
+					return kernel.E(kernel.Invalid, "the mount point must be an absolute path")
+				}
+				m, err := s.Mount(a[0], opt)
+				if err != nil {
+					return kernel.Wrap(kernel.Invalid, err)
+				}
+				s.Watch(m)
+				s.Kernel.Events.Publish("proc", "mount", m.Dir())
+				return nil
+			}},
 		{Verb: "stop", Help: "stop the kernel: unmount, close the database, exit",
 			Run: func(ctx context.Context, _ []string) error {
 				s.Kernel.Events.Publish("proc", "stop")

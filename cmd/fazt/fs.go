@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/fazt-sh/fazt/api"
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/mount"
 	"github.com/fazt-sh/fazt/proc"
@@ -98,6 +99,16 @@ left behind by a killed fazt is cleaned up first.`,
 						return fmt.Errorf("%s is already mounted (kernel pid %d)", mnt, h.PID)
 					}
 				}
+				// A kernel runs: it mounts the tree itself.
+				cmd := "mount " + mnt
+				if mopt.AllowOther {
+					cmd += " allow-other"
+				}
+				if err := writeFile(c.Context(), apiTree{c: api.Dial(proc.SocketIn(dir))}, "/proc/ctl", []byte(cmd+"\n")); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.OutOrStdout(), "fazt: %s mounted at %s (kernel pid %d)\n", dir, mnt, h.PID)
+				return nil
 			}
 			if fg {
 				sys, err := proc.Boot(c.Context(), proc.Config{DataDir: dir, Version: version})

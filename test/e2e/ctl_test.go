@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fazt-sh/fazt/internal/fusetest"
 	"github.com/fazt-sh/fazt/kernel"
 )
 
@@ -247,5 +248,53 @@ func TestCLIAndMountAgree(t *testing.T) {
 	st, err := os.Stat(filepath.Join(in.home, "fazt.sock"))
 	if err != nil || st.Mode().Perm() != 0o600 || st.Mode()&os.ModeSocket == 0 {
 		t.Fatalf("socket: %v %v", st.Mode(), err)
+	}
+}
+
+// fazt fs mount with a kernel already running (fazt proc start) asks that
+// kernel to mount; unmounting leaves it running; proc stop ends it.
+func TestMountThroughRunningKernel(t *testing.T) {
+	fusetest.Require(t)
+	base := t.TempDir()
+	in := &instance{t: t, home: filepath.Join(base, "data"), mnt: filepath.Join(base, "mnt")}
+	t.Cleanup(in.cleanup)
+	start := exec.Command(faztBin, "--data", in.home, "proc", "start")
+	start.Dir = "/"
+	var logs bytes.Buffer
+	start.Stdout, start.Stderr = &logs, &logs
+	if err := start.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- start.Wait() }()
+	waitUntil(t, 10*time.Second, func() bool { _, err := os.Stat(filepath.Join(in.home, "fazt.sock")); return err == nil },
+		func() string { return logs.String() })
+
+	if out, err := in.fazt("fs", "mount", in.mnt); err != nil || !strings.Contains(out, fmt.Sprintf("kernel pid %d", start.Process.Pid)) {
+		t.Fatalf("mount through the running kernel: %v %q", err, out)
+	}
+	sh(t, "echo hi > "+q(in.path("fs/hi.txt")))
+	if out, err := in.fazt("fs", "cat", "/fs/hi.txt"); err != nil || out != "hi\n" {
+		t.Fatalf("cat: %v %q", err, out)
+	}
+	if out, err := in.fazt("fs", "umount", in.mnt); err != nil {
+		t.Fatalf("umount: %v %q", err, out)
+	}
+	if out, err := in.fazt("proc", "status"); err != nil || !strings.Contains(out, "mounts -\n") {
+		t.Fatalf("the kernel should run on, unmounted: %v %q", err, out)
+	}
+	if out, err := in.fazt("proc", "stop"); err != nil {
+		t.Fatalf("stop: %v %q", err, out)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("proc start exited with %v\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("proc start did not exit after proc stop")
+	}
+	if _, err := os.Stat(filepath.Join(in.home, "fazt.sock")); !os.IsNotExist(err) {
+		t.Fatalf("socket left behind: %v", err)
 	}
 }
