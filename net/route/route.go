@@ -79,6 +79,8 @@ func ParseTarget(v string) (string, error) {
 	switch {
 	case len(f) == 0:
 		return bad("empty; want SITE, redirect URL or proxy URL")
+	case len(f) == 1 && (f[0] == "redirect" || f[0] == "proxy"):
+		return bad(f[0] + " needs a URL")
 	case len(f) == 1:
 		if err := ValidSite(f[0]); err != nil {
 			return "", err

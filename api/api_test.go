@@ -1,0 +1,156 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fazt-sh/fazt/api"
+	"github.com/fazt-sh/fazt/kernel"
+	"github.com/fazt-sh/fazt/proc"
+)
+
+func boot(t *testing.T) (*proc.System, *api.Client) {
+	t.Helper()
+	dir := t.TempDir()
+	sys, err := proc.Boot(context.Background(), proc.Config{DataDir: dir, Version: "v-api", LogOutput: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.Listen(sys.Kernel, filepath.Join(dir, "t.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close(0); sys.Close() })
+	return sys, api.Dial(filepath.Join(dir, "t.sock"))
+}
+
+func TestCalls(t *testing.T) {
+	ctx := context.Background()
+	sys, c := boot(t)
+	if err := c.Mkdir(ctx, "/fs/blog/css", 0o755, true); err != nil {
+		t.Fatal(err)
+	}
+	w := c.Create(ctx, "/fs/blog/index.html", 0o640)
+	io.WriteString(w, "<h1>hi</h1>")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := c.Stat(ctx, "/fs/blog/index.html")
+	if err != nil || a.Size != 11 || a.Mode&0o777 != 0o640 || a.Name != "index.html" {
+		t.Fatalf("stat %+v %v", a, err)
+	}
+	r, err := c.Open(ctx, "/fs/blog/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r)
+	r.Close()
+	if string(b) != "<h1>hi</h1>" {
+		t.Fatalf("read %q", b)
+	}
+	list, err := c.List(ctx, "/fs/blog")
+	if err != nil || len(list) != 2 || list[0].Name != "css" || list[1].Name != "index.html" {
+		t.Fatalf("list %+v %v", list, err)
+	}
+	if err := c.Rename(ctx, "/fs/blog/index.html", "/fs/blog/home.html"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Remove(ctx, "/fs/blog", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sys.Kernel.FS.Stat(ctx, "/fs/blog"); kernel.KindOf(err) != kernel.NotExist {
+		t.Fatalf("remove -r: %v", err)
+	}
+	// ".." never climbs out.
+	if _, err := c.Stat(ctx, "/fs/../../../proc/status"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Errors come back as the kernel's errors, with their kind and reason.
+func TestErrors(t *testing.T) {
+	ctx := context.Background()
+	_, c := boot(t)
+	_, err := c.Stat(ctx, "/fs/nope")
+	if kernel.KindOf(err) != kernel.NotExist || !errors.Is(err, os.ErrNotExist) || err.Error() != "lstat /fs/nope: no such file or directory" {
+		t.Fatalf("stat: %v", err)
+	}
+	w := c.Create(ctx, "/net/routes/BAD.example.com", 0o644)
+	io.WriteString(w, "blog\n")
+	err = w.Close()
+	if kernel.KindOf(err) != kernel.Invalid || !strings.Contains(err.Error(), "host names are lower case") {
+		t.Fatalf("bad route: %v", err)
+	}
+	// A ctl write: the failing line's error.
+	w = c.Create(ctx, "/storage/ctl", 0o644)
+	io.WriteString(w, "checkpoint\nbackup\n")
+	if err := w.Close(); kernel.KindOf(err) != kernel.NotSupported || !strings.Contains(err.Error(), "no replica") {
+		t.Fatalf("backup: %v", err)
+	}
+	if err := c.Mkdir(ctx, "/fs/a/b", 0o755, false); kernel.KindOf(err) != kernel.NotExist {
+		t.Fatalf("mkdir without parents: %v", err)
+	}
+	if err := c.Mkdir(ctx, "/top", 0o755, false); kernel.KindOf(err) != kernel.NotPermitted {
+		t.Fatalf("mkdir at the root: %v", err)
+	}
+	if _, err := c.Open(ctx, "/fs"); kernel.KindOf(err) != kernel.IsDir {
+		t.Fatalf("read a directory: %v", err)
+	}
+}
+
+// A remote handler never sends the text of an internal error.
+func TestInternalErrorsHidden(t *testing.T) {
+	k := kernel.New("test", nil)
+	k.NS.Bind("broken", brokenFS{})
+	for _, local := range []bool{true, false} {
+		rec := httptest.NewRecorder()
+		(&api.Handler{K: k, Local: local}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/broken?op=stat", nil))
+		body := rec.Body.String()
+		if rec.Code != http.StatusInternalServerError {
+			t.Fatalf("status %d", rec.Code)
+		}
+		if leaked := strings.Contains(body, "secret detail"); leaked == !local {
+			t.Errorf("local=%v: body %q", local, body)
+		}
+	}
+}
+
+type brokenFS struct{}
+
+func (brokenFS) Root() uint64 { return 1 }
+func (brokenFS) Getattr(context.Context, uint64) (kernel.Attr, error) {
+	return kernel.Attr{}, errors.New("secret detail: /var/lib/fazt/fazt.db is locked by pid 42")
+}
+func (brokenFS) Lookup(context.Context, uint64, string) (kernel.Attr, error) {
+	return kernel.Attr{}, kernel.E(kernel.NotExist, "none")
+}
+func (brokenFS) ReadDir(context.Context, uint64) ([]kernel.DirEntry, error) { return nil, nil }
+func (brokenFS) Open(context.Context, uint64, int) (kernel.Handle, error)   { return nil, nil }
+func (brokenFS) Readlink(context.Context, uint64) (string, error)           { return "", nil }
+func (brokenFS) Statfs(context.Context) (kernel.Statfs, error)              { return kernel.Statfs{}, nil }
+
+func TestSocketIsPrivate(t *testing.T) {
+	dir := t.TempDir()
+	k := kernel.New("test", nil)
+	p := filepath.Join(dir, "s.sock")
+	os.WriteFile(p, []byte("stale"), 0o644) // a stale file is replaced
+	srv, err := api.Listen(k, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(p)
+	if err != nil || st.Mode().Perm() != 0o600 || st.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("socket mode %v %v", st.Mode(), err)
+	}
+	srv.Close(0)
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Fatal("socket left after Close")
+	}
+}
