@@ -13,7 +13,8 @@
 //	proxy URL       pass the request on to URL (http or https)
 //
 // Host names are lower-case DNS names (labels of a-z, 0-9 and '-', 1 to 63
-// bytes, 253 in all); a first label "*" makes a wildcard. Values are stored
+// bytes, 253 in all); a first label "*" makes a wildcard, and "*" alone
+// matches any host. Values are stored
 // in the routes table in their canonical form, which is the form a read
 // returns, and validated on every write: a bad host or target is refused
 // with Invalid (EINVAL) and its reason in /net/err.
