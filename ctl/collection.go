@@ -293,15 +293,7 @@ func (t *Tree) collRename(ctx context.Context, d *node, oldname, newname string)
 				return t.failed(src, "rename", err)
 			}
 		}
-		t.mu.Lock()
-		delete(d.drafts, oldname)
-		delete(d.drafts, newname)
-		if d.entries[oldname] == src {
-			delete(d.entries, oldname)
-		}
-		src.kind, src.name, src.content = kEntry, newname, nil
-		d.entries[newname] = src
-		t.mu.Unlock()
+		t.move(d, src, oldname, newname, kEntry, nil)
 		return nil
 	}
 	// Onto a draft name.
@@ -311,13 +303,24 @@ func (t *Tree) collRename(ctx context.Context, d *node, oldname, newname string)
 		}
 		content = []byte(value + "\n")
 	}
+	t.move(d, src, oldname, newname, kDraft, content)
+	return nil
+}
+
+// move files node src, which was oldname, under newname as an entry or a
+// draft, replacing what had that name.
+func (t *Tree) move(d, src *node, oldname, newname string, k kind, content []byte) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	delete(d.drafts, oldname)
+	delete(d.drafts, newname)
 	if d.entries[oldname] == src {
 		delete(d.entries, oldname)
 	}
-	src.kind, src.name, src.content = kDraft, newname, content
-	d.drafts[newname] = src
-	t.mu.Unlock()
-	return nil
+	src.kind, src.name, src.content = k, newname, content
+	if k == kEntry {
+		d.entries[newname] = src
+	} else {
+		d.drafts[newname] = src
+	}
 }

@@ -108,13 +108,17 @@ var (
 // New returns a tree to be bound at name ("/net"), logging failed writes to
 // log.
 func New(name string, log *slog.Logger) *Tree {
+	t := newTree(name, log)
+	t.newNode(nil, "", kDir, syscall.S_IFDIR|0o555).children = map[string]*node{}
+	return t
+}
+
+func newTree(name string, log *slog.Logger) *Tree {
 	if log == nil {
 		log = slog.Default()
 	}
-	t := &Tree{name: name, log: log, created: time.Now(), uid: uint32(os.Getuid()), gid: uint32(os.Getgid()),
+	return &Tree{name: name, log: log, created: time.Now(), uid: uint32(os.Getuid()), gid: uint32(os.Getgid()),
 		nodes: map[uint64]*node{}, notify: func(kernel.Change) {}}
-	t.newNode(nil, "", kDir, syscall.S_IFDIR|0o555).children = map[string]*node{}
-	return t
 }
 
 // newNode allocates a node; callers hold t.mu once the tree is bound.
@@ -562,8 +566,7 @@ func run(ctx context.Context, cmds []Command, line string) error {
 // NewFile returns a tree that is a single read-only file rendered by r, to
 // bind as a file (the namespace's /README).
 func NewFile(name string, r Render) *Tree {
-	t := &Tree{name: name, log: slog.Default(), created: time.Now(), uid: uint32(os.Getuid()), gid: uint32(os.Getgid()),
-		nodes: map[uint64]*node{}, notify: func(kernel.Change) {}}
+	t := newTree(name, nil)
 	t.newNode(nil, "", kStatus, syscall.S_IFREG|0o444).render = r
 	return t
 }
