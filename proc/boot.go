@@ -15,6 +15,7 @@ import (
 	"github.com/fazt-sh/fazt/ctl"
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/mount"
+	"github.com/fazt-sh/fazt/net/httpd"
 	"github.com/fazt-sh/fazt/net/route"
 	"github.com/fazt-sh/fazt/storage"
 	"github.com/fazt-sh/fazt/vfs"
@@ -42,6 +43,7 @@ type System struct {
 	db     *storage.DB
 	fs     *vfs.FS
 	routes *route.Table
+	web    *httpd.Server
 	logbuf *ctl.LogBuffer
 
 	stopOnce sync.Once
@@ -106,13 +108,17 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	k := kernel.New(cfg.Version, log)
 	s.Kernel = k
 	s.routes = route.NewTable(s.db, k.Events)
+	if err := s.routes.Load(ctx); err != nil {
+		return nil, err
+	}
+	s.web = httpd.New(k, s.routes, s.db)
 	for _, b := range []struct {
 		name string
 		fs   kernel.FileSystem
 	}{
 		{"README", ctl.NewFile("/README", ctl.Text(readme))},
 		{"fs", s.fs},
-		{"net", route.Tree(s.routes, log)},
+		{"net", route.Tree(s.routes, s.web, log)},
 		{"proc", s.procTree()},
 		{"storage", s.storageTree()},
 	} {
@@ -201,3 +207,10 @@ func (s *System) Close() error {
 func (s *System) Stop() {
 	s.stopOnce.Do(func() { close(s.stopReq) })
 }
+
+// Web is the front door (the HTTP server); Run opens it.
+func (s *System) Web() *httpd.Server { return s.web }
+
+// Commit commits the changes made so far now, rather than within the
+// batch delay: for tests and for callers about to read committed state.
+func (s *System) Commit(ctx context.Context) error { return s.db.Commit(ctx) }

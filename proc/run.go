@@ -64,6 +64,11 @@ func (s *System) Run(ctx context.Context, opt RunOptions) error {
 		s.Kernel.Log.Info("mounted", "dir", m.Dir())
 		gone = s.Watch(m)
 	}
+	if err := s.web.Open(ctx); err != nil {
+		ready(err)
+		return err
+	}
+	defer s.web.Close(5 * time.Second)
 	ready(nil)
 	for {
 		select {

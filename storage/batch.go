@@ -71,7 +71,8 @@ func (db *DB) write(ctx context.Context, durable bool, fn func(*Tx) error) (err 
 			return classify(err)
 		}
 		db.inBatch = true
-		db.timer = time.AfterFunc(db.delay, db.commitTimer)
+		db.opened = time.Now()
+		db.timer = time.AfterFunc(db.delay/5, db.commitTimer)
 	}
 	if _, err := db.wc.ExecContext(ctx, "SAVEPOINT change"); err != nil {
 		return classify(err)
@@ -100,7 +101,25 @@ func (db *DB) write(ctx context.Context, durable bool, fn func(*Tx) error) (err 
 	if durable || db.ops >= maxBatch {
 		return db.commitLocked(durable)
 	}
+	// Commit once the writers pause for a fifth of the delay, and at the
+	// latest after the delay: a lone change is visible to readers of
+	// committed state (the HTTP server) within about 2 ms, a stream of
+	// them is committed every 10 ms.
+	db.timer.Reset(min(db.delay/5, db.delay-time.Since(db.opened)))
 	return nil
+}
+
+// AfterCommit runs fn once every change made so far is committed: at once
+// if no batch is open, else when the open batch commits (and never if it is
+// lost). fn runs with the write path held and must not use the database.
+func (db *DB) AfterCommit(fn func()) {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	if !db.inBatch {
+		fn()
+		return
+	}
+	db.hooks = append(db.hooks, fn)
 }
 
 // minFree is the free space below which no batch starts: a batch that
@@ -147,7 +166,8 @@ func (db *DB) commitLocked(durable bool) error {
 		}
 		n := db.ops
 		_, err := db.wc.ExecContext(ctx, "COMMIT")
-		db.inBatch, db.ops = false, 0
+		hooks := db.hooks
+		db.inBatch, db.ops, db.hooks = false, 0, nil
 		if err != nil {
 			// The batch is lost: its changes were acknowledged but will
 			// never be on disk. That takes a full or failing disk, which
@@ -160,6 +180,9 @@ func (db *DB) commitLocked(durable bool) error {
 		}
 		if db.ckpt != nil {
 			db.ckpt.poke()
+		}
+		for _, fn := range hooks {
+			fn()
 		}
 	}
 	if durable {

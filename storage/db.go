@@ -55,7 +55,9 @@ type DB struct {
 	inBatch bool        // a BEGIN IMMEDIATE is open on wc
 	ops     int         // operations in the open batch
 	timer   *time.Timer // commits the open batch
+	opened  time.Time   // when the open batch began
 	lost    error       // why the last batch failed to commit, if it did
+	hooks   []func()    // to run when the open batch commits
 
 	schema Schema
 

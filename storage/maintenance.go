@@ -72,3 +72,25 @@ func (db *DB) exclusive(ctx context.Context, stmt string) error {
 	_, err := db.wc.ExecContext(ctx, stmt)
 	return classify(err)
 }
+
+// Setting returns a setting saved with PutSetting, or def if there is none.
+func (db *DB) Setting(ctx context.Context, key, def string) (string, error) {
+	var v string
+	err := db.View(ctx, func(tx *Tx) error {
+		return tx.QueryRow(`SELECT value FROM fazt_meta WHERE key = ?`, "setting."+key).Scan(&v)
+	})
+	if kernel.KindOf(err) == kernel.NotExist {
+		return def, nil
+	}
+	return v, err
+}
+
+// PutSetting saves a setting (a key-value pair of the operator's choices,
+// kept in the database so a backup holds it).
+func (db *DB) PutSetting(ctx context.Context, key, value string) error {
+	return db.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`INSERT INTO fazt_meta(key, value) VALUES (?, ?)
+			ON CONFLICT(key) DO UPDATE SET value = excluded.value`, "setting."+key, value)
+		return err
+	})
+}

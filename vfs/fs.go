@@ -161,13 +161,15 @@ func (f *FS) recover(ctx context.Context) error {
 // SetNotify implements kernel.Notifier.
 func (f *FS) SetNotify(fn func(kernel.Change)) { f.notify = fn }
 
-// changed announces a change made to the tree: the attribute cache forgets
-// what it touched, and the namespace's subscribers hear of it. It returns
-// the cache generation right after the change.
+// changed announces a change made to the tree: the attribute cache, read
+// through the writer, forgets what it touched at once; the namespace's
+// subscribers (the mount's caches, the HTTP server's) hear of it once the
+// change is committed, when readers of committed state can see it. It
+// returns the cache generation right after the change.
 func (f *FS) changed(ctx context.Context, op kernel.ChangeOp, ino, dir uint64, name string) uint64 {
 	c := kernel.Change{Op: op, Ino: ino, Dir: dir, Name: name, Origin: kernel.OriginFrom(ctx)}
 	g := f.attrs.forget(c)
-	f.notify(c)
+	f.db.AfterCommit(func() { f.notify(c) })
 	return g
 }
 

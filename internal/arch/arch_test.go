@@ -22,6 +22,7 @@ var allowed = map[string][]string{
 	"mount":     {"kernel"},
 	"api":       {"kernel"},
 	"net/route": {"kernel", "storage", "ctl"},
+	"net/httpd": {"kernel", "net/route"},
 }
 
 // forbidden lists imports a package must never have.

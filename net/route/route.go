@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
@@ -23,6 +24,10 @@ type Table struct {
 	db     *storage.DB
 	events *kernel.Events
 
+	// byHost is the routes in memory, for the server's lookups: replaced
+	// whole after every change, read without a lock.
+	byHost atomic.Pointer[map[string]string]
+
 	// changed is called with the host of every change, after it is made;
 	// the /net tree uses it to drop the kernel's cached view of the name.
 	changed func(host string)
@@ -31,7 +36,61 @@ type Table struct {
 // NewTable returns the route table of db; changes are announced on events
 // (may be nil).
 func NewTable(db *storage.DB, events *kernel.Events) *Table {
-	return &Table{db: db, events: events, changed: func(string) {}}
+	t := &Table{db: db, events: events, changed: func(string) {}}
+	t.byHost.Store(&map[string]string{})
+	return t
+}
+
+// Load reads the routes into memory; call it once at start.
+func (t *Table) Load(ctx context.Context) error {
+	routes, err := t.List(ctx)
+	if err != nil {
+		return err
+	}
+	m := make(map[string]string, len(routes))
+	for _, r := range routes {
+		m[r.Host] = r.Target
+	}
+	t.byHost.Store(&m)
+	return nil
+}
+
+// Match returns the route for a request's host (lower case, no port): the
+// route of the host itself, else of the wildcard one label up
+// ("*.example.com" for "a.example.com"), else the catch-all "*".
+func (t *Table) Match(host string) (Route, bool) {
+	m := *t.byHost.Load()
+	if target, ok := m[host]; ok {
+		return Route{Host: host, Target: target}, true
+	}
+	if _, rest, ok := strings.Cut(host, "."); ok {
+		if target, ok := m["*."+rest]; ok {
+			return Route{Host: "*." + rest, Target: target}, true
+		}
+	}
+	if target, ok := m["*"]; ok {
+		return Route{Host: "*", Target: target}, true
+	}
+	return Route{}, false
+}
+
+// remember updates the routes in memory after a change.
+func (t *Table) remember(host, target string) {
+	for {
+		old := t.byHost.Load()
+		m := make(map[string]string, len(*old)+1)
+		for k, v := range *old {
+			m[k] = v
+		}
+		if target == "" {
+			delete(m, host)
+		} else {
+			m[host] = target
+		}
+		if t.byHost.CompareAndSwap(old, &m) {
+			return
+		}
+	}
 }
 
 // ValidKey reports whether name is a valid host name: lower-case labels of
@@ -172,6 +231,7 @@ func (t *Table) Set(ctx context.Context, host, target string) error {
 	if err != nil {
 		return err
 	}
+	t.remember(host, canon)
 	t.announce("route", host, canon)
 	return nil
 }
@@ -191,6 +251,7 @@ func (t *Table) Remove(ctx context.Context, host string) error {
 	if err != nil {
 		return err
 	}
+	t.remember(host, "")
 	t.announce("unroute", host)
 	return nil
 }

@@ -9,8 +9,15 @@ import (
 	"github.com/fazt-sh/fazt/ctl"
 )
 
-// Tree builds the /net tree on t.
-func Tree(t *Table, log *slog.Logger) *ctl.Tree {
+// Web is the front door's part of /net: where it listens, and its status.
+type Web interface {
+	HTTPAddr(ctx context.Context) (string, error)
+	SetHTTPAddr(ctx context.Context, addr string) error
+	Status() []string
+}
+
+// Tree builds the /net tree on t and web.
+func Tree(t *Table, web Web, log *slog.Logger) *ctl.Tree {
 	tr := ctl.New("/net", log)
 	root := tr.RootDir()
 	routes := root.Collection("routes", t)
@@ -24,12 +31,14 @@ func Tree(t *Table, log *slog.Logger) *ctl.Tree {
 		{Verb: "route rm", Args: []string{"HOST"}, Help: "remove the route of HOST",
 			Run: func(ctx context.Context, a []string) error { return t.Remove(ctx, a[0]) }},
 	})
+	root.Value("http", ctl.Value{Get: web.HTTPAddr, Set: web.SetHTTPAddr})
 	root.Status("status", func(ctx context.Context) ([]byte, error) {
 		routes, err := t.List(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return []byte(fmt.Sprintf("routes %d\n", len(routes))), nil
+		lines := append([]string{fmt.Sprintf("routes %d", len(routes))}, web.Status()...)
+		return []byte(strings.Join(lines, "\n") + "\n"), nil
 	})
 	root.Err()
 	return tr

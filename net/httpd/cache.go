@@ -1,0 +1,116 @@
+package httpd
+
+import (
+	"container/list"
+	"sync"
+	"time"
+)
+
+// entry is a cached response for one site path.
+type entry struct {
+	key      string
+	etag     string
+	modtime  time.Time
+	ctype    string
+	cacheCtl string
+	status   int // 200, or 404 for a site's 404.html
+	data     []byte
+	gz, br   []byte // compressed variants, nil when not worth it
+	walked   []uint64
+}
+
+func (e *entry) bytes() int64 { return int64(len(e.data) + len(e.gz) + len(e.br) + 256) }
+
+// cache keeps entries, bounded in bytes, and drops those that went
+// through an inode when it changes.
+type cache struct {
+	max int64
+
+	mu    sync.Mutex // guards the fields below
+	bytes int64
+	lru   *list.List // of *entry, most recent first
+	byKey map[string]*list.Element
+	byIno map[uint64]map[*list.Element]bool
+	gen   uint64 // bumped by every invalidation
+}
+
+func newCache(max int64) *cache {
+	return &cache{max: max, lru: list.New(), byKey: map[string]*list.Element{}, byIno: map[uint64]map[*list.Element]bool{}}
+}
+
+func (c *cache) get(key string) *entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byKey[key]; ok {
+		c.lru.MoveToFront(el)
+		return el.Value.(*entry)
+	}
+	return nil
+}
+
+// generation is read before resolving a path whose result will be put.
+func (c *cache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put caches e, unless something was invalidated since generation g (it
+// may have been read before a change it would then outlive).
+func (c *cache) put(e *entry, g uint64) {
+	if e.bytes() > c.max/8 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != g {
+		return
+	}
+	if el, ok := c.byKey[e.key]; ok {
+		c.removeLocked(el)
+	}
+	el := c.lru.PushFront(e)
+	c.byKey[e.key] = el
+	for _, ino := range e.walked {
+		if c.byIno[ino] == nil {
+			c.byIno[ino] = map[*list.Element]bool{}
+		}
+		c.byIno[ino][el] = true
+	}
+	c.bytes += e.bytes()
+	for c.bytes > c.max {
+		c.removeLocked(c.lru.Back())
+	}
+}
+
+func (c *cache) removeLocked(el *list.Element) {
+	e := el.Value.(*entry)
+	c.lru.Remove(el)
+	delete(c.byKey, e.key)
+	for _, ino := range e.walked {
+		if m := c.byIno[ino]; m != nil {
+			delete(m, el)
+			if len(m) == 0 {
+				delete(c.byIno, ino)
+			}
+		}
+	}
+	c.bytes -= e.bytes()
+}
+
+// invalidate drops the entries that went through ino.
+func (c *cache) invalidate(ino uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for el := range c.byIno[ino] {
+		c.removeLocked(el)
+	}
+}
+
+// usage returns the entries and bytes held.
+func (c *cache) usage() (int, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len(), c.bytes
+}

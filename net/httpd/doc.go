@@ -1,0 +1,53 @@
+// Package httpd is fazt's front door: it answers HTTP requests by their
+// Host from the route table, with the sites in /fs, redirects and reverse
+// proxies.
+//
+// # Routing
+//
+// The route of a request is the route of its host (lower-cased, without the
+// port), else the wildcard one label up ("*.example.com"), else the
+// catch-all "*"; a host with no route gets a plain 404 page. Routes are held
+// in memory by the route table and replaced whole on every change, so a
+// change applies to the next request, without a restart or a dropped
+// connection.
+//
+// # Sites
+//
+// A site is served from /fs/SITE by committed state only (kernel.Publisher):
+// one read transaction of the reader pool resolves the path and captures the
+// file, so a deploy in progress never stalls a visitor and a visitor never
+// sees half a file. What the server answers:
+//
+//   - a directory: its index.html (a path without its final slash is
+//     redirected to it);
+//   - a missing path: the file named in SITE/.fazt/spa if the site has one
+//     (a single-page app), else SITE/404.html with status 404, else a plain
+//     404 page;
+//   - a path with a component starting with '.' (.git, .fazt, .env), except
+//     .well-known: 404. Paths are cleaned: '..' cannot climb above the site,
+//     encoded slashes and NUL are refused, and symbolic links resolve only
+//     inside the site.
+//
+// Responses carry a strong ETag derived from the content's hash (304 on
+// If-None-Match), Last-Modified (304 on If-Modified-Since), the
+// Content-Type of the extension (or sniffed), and Cache-Control: HTML must
+// revalidate; names with a hash in them ("app.3f9a2c1b.js") are immutable
+// for a year; the rest is fresh for five minutes. Range requests (206,
+// several ranges) are served by net/http's ServeContent.
+//
+// # The cache
+//
+// Files up to 1 MiB are kept in memory, bounded in bytes (64 MiB by
+// default), with their gzip and brotli variants computed once, for
+// compressible types, when they are smaller. A hot file costs no SQLite
+// read. Each entry remembers the inodes its path went through; the
+// namespace's change events, sent once a change is committed, drop the
+// entries that went through a changed inode.
+//
+// # Redirects and proxies
+//
+// "redirect URL" answers 301 (GET, HEAD) or 308 (other methods) to URL with
+// the request's path and query appended. "proxy URL" passes the request to
+// URL with net/http/httputil's reverse proxy, which adds X-Forwarded-For,
+// -Host and -Proto and carries WebSocket upgrades.
+package httpd
