@@ -15,7 +15,7 @@ RACE_PKGS := ./kernel/... ./storage/... ./vfs/... ./ctl/... ./mount/... ./api/..
 
 export CGO_ENABLED := 1
 
-.PHONY: all build run stop deps check vet fmt-check test unit race e2e bench-fs bench-ctl clean
+.PHONY: all build run stop deps tools check vet fmt-check test unit race e2e bench-fs bench-ctl clean
 
 all: build
 
@@ -33,17 +33,26 @@ run: build
 stop:
 	$(BIN) fs umount $(MNT)
 
-# Debian packages the tests drive: fuse3 (fusermount3), rsync.
+# Debian packages the tests drive: fuse3 (fusermount3), rsync, curl.
 deps:
 	@missing=""; \
 	command -v fusermount3 >/dev/null || missing="$$missing fuse3"; \
 	command -v rsync >/dev/null || missing="$$missing rsync"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
 	command -v setpriv >/dev/null || missing="$$missing util-linux"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 		$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+# Go tools the tests run, pinned: Let's Encrypt's Pebble (a real ACME server)
+# and its DNS server, built into bin/.
+PEBBLE_VERSION := v2.10.1
+TOOLS := bin/pebble bin/pebble-challtestsrv
+tools: $(TOOLS)
+$(TOOLS):
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/letsencrypt/pebble/v2/cmd/$(notdir $@)@$(PEBBLE_VERSION)
 
 vet:
 	$(GO) vet $(GOFLAGS_T) ./...
@@ -53,7 +62,7 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # The whole suite: what CI runs.
-test: deps fmt-check vet unit race
+test: deps tools fmt-check vet unit race
 
 unit:
 	$(GO) test $(GOFLAGS_T) -count=1 ./...
@@ -61,7 +70,7 @@ unit:
 race:
 	$(GO) test $(GOFLAGS_T) -race -count=1 $(RACE_PKGS)
 
-e2e: deps
+e2e: deps tools
 	$(GO) test $(GOFLAGS_T) -count=1 -v ./test/e2e/
 
 # fazt's mount against go-fuse's loopback and the bare disk, as ratios.

@@ -57,6 +57,7 @@ const (
 	kLog                // kernel log
 	kEntry              // a collection's entry (a value kept by the collection)
 	kDraft              // a collection's draft (a name that is not a key)
+	kEach               // a directory per key (Each)
 )
 
 // Tree is a synthetic file tree, served as a kernel.FileSystem and
@@ -85,8 +86,11 @@ type node struct {
 	children map[string]*node // kDir
 
 	coll    Collection       // kColl
-	entries map[string]*node // kColl: key -> entry node; guarded by Tree.mu
+	entries map[string]*node // kColl, kEach: key -> entry node; guarded by Tree.mu
 	drafts  map[string]*node // kColl: name -> draft node; guarded by Tree.mu
+
+	keys  func(ctx context.Context) ([]string, error) // kEach
+	files map[string]KeyRender                        // kEach: the files of each key's directory
 
 	render Render         // kStatus
 	value  Value          // kValue
@@ -292,10 +296,10 @@ func (t *Tree) attr(ctx context.Context, n *node) (kernel.Attr, error) {
 		Atime: t.created, Mtime: t.created, Ctime: t.created,
 	}
 	switch n.kind {
-	case kDir, kColl:
+	case kDir, kColl, kEach:
 		a.Nlink, a.Size = 2, 4096
 		for _, c := range n.children {
-			if c.kind == kDir || c.kind == kColl {
+			if c.kind == kDir || c.kind == kColl || c.kind == kEach {
 				a.Nlink++
 			}
 		}
@@ -342,6 +346,10 @@ func (t *Tree) Lookup(ctx context.Context, dir uint64, name string) (kernel.Attr
 		if n, err = t.collLookup(ctx, d, name); err != nil {
 			return kernel.Attr{}, err
 		}
+	case kEach:
+		if n, err = t.eachLookup(ctx, d, name); err != nil {
+			return kernel.Attr{}, err
+		}
 	default:
 		return kernel.Attr{}, kernel.E(kernel.NotDir, "not a directory")
 	}
@@ -367,6 +375,10 @@ func (t *Tree) ReadDir(ctx context.Context, dir uint64) ([]kernel.DirEntry, erro
 		if out, err = t.collList(ctx, d); err != nil {
 			return nil, err
 		}
+	case kEach:
+		if out, err = t.eachList(ctx, d); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, kernel.E(kernel.NotDir, "not a directory")
 	}
@@ -386,7 +398,7 @@ func (t *Tree) Open(ctx context.Context, ino uint64, flags int) (kernel.Handle, 
 func (t *Tree) open(ctx context.Context, n *node, flags int) (kernel.Handle, error) {
 	writing := flags&kernel.OAccess != kernel.ORdonly
 	switch n.kind {
-	case kDir, kColl:
+	case kDir, kColl, kEach:
 		return nil, kernel.E(kernel.IsDir, "is a directory")
 	case kEvents:
 		if writing {

@@ -100,6 +100,11 @@ func newFixture(t *testing.T) *fixture {
 			}},
 	})
 	root.Collection("coll", f.coll)
+	root.Each("each", f.coll.Keys, map[string]KeyRender{
+		"value": func(ctx context.Context, key string) ([]byte, error) {
+			v, err := f.coll.Get(ctx, key)
+			return []byte(key + "=" + v + "\n"), err
+		}})
 	root.Events("events", f.k.Events)
 	lb := NewLogBuffer(100)
 	root.Log("log", lb)
@@ -320,4 +325,29 @@ func TestEventsAndLog(t *testing.T) {
 	if lb.Total() != total+4 {
 		t.Fatal("size is not the bytes ever written")
 	}
+}
+
+func TestEach(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	fs := f.k.FS
+	if got := f.read(t, "/t/each/alpha/value"); got != "alpha=one\n" {
+		t.Fatalf("read %q", got)
+	}
+	// A key added elsewhere shows up without the tree being told.
+	f.coll.Set(ctx, "beta", "two")
+	ents, err := fs.ReadDir(ctx, "/t/each")
+	if err != nil || len(ents) != 2 || ents[1].Name != "beta" || ents[1].Mode != syscall.S_IFDIR {
+		t.Fatalf("list %v %v", ents, err)
+	}
+	if got := f.read(t, "/t/each/beta/value"); got != "beta=two\n" {
+		t.Fatalf("read %q", got)
+	}
+	// Gone keys are gone; the directories take no new files.
+	f.coll.Remove(ctx, "beta")
+	kindIs(t, func() error { _, err := fs.Stat(ctx, "/t/each/beta"); return err }(), kernel.NotExist)
+	kindIs(t, f.write(t, "/t/each/alpha/value", "x\n"), kernel.Permission)
+	kindIs(t, f.write(t, "/t/each/alpha/new", "x\n"), kernel.NotPermitted)
+	kindIs(t, f.write(t, "/t/each/gamma", "x\n"), kernel.NotPermitted)
+	kindIs(t, fs.Mkdir(ctx, "/t/each/gamma", 0o755), kernel.NotPermitted)
 }

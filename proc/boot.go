@@ -15,6 +15,7 @@ import (
 	"github.com/fazt-sh/fazt/ctl"
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/mount"
+	"github.com/fazt-sh/fazt/net/certs"
 	"github.com/fazt-sh/fazt/net/httpd"
 	"github.com/fazt-sh/fazt/net/route"
 	"github.com/fazt-sh/fazt/storage"
@@ -44,6 +45,7 @@ type System struct {
 	fs     *vfs.FS
 	routes *route.Table
 	web    *httpd.Server
+	certs  *certs.Manager
 	logbuf *ctl.LogBuffer
 
 	stopOnce sync.Once
@@ -112,13 +114,21 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 		return nil, err
 	}
 	s.web = httpd.New(k, s.routes, s.db)
+	s.certs = certs.New(s.db, s.routes, log)
+	s.web.SetTLS(s.certs)
+	s.routes.OnChange(func(host string) {
+		// A new route gets its certificate now; a no-op unless serving.
+		if err := s.certs.Manage(context.WithoutCancel(ctx), host); err != nil {
+			log.Warn("tls: cannot manage", "host", host, "err", err)
+		}
+	})
 	for _, b := range []struct {
 		name string
 		fs   kernel.FileSystem
 	}{
 		{"README", ctl.NewFile("/README", ctl.Text(readme))},
 		{"fs", s.fs},
-		{"net", route.Tree(s.routes, s.web, log)},
+		{"net", s.netTree()},
 		{"proc", s.procTree()},
 		{"storage", s.storageTree()},
 	} {

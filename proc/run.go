@@ -35,6 +35,25 @@ func (s *System) SocketPath() string { return SocketIn(s.DataDir) }
 // SocketIn is the local API's socket of the data directory dir.
 func SocketIn(dir string) string { return filepath.Join(dir, SocketName) }
 
+// OpenNet starts the front door: the HTTP and HTTPS listeners, and the
+// certificate manager on their ports.
+func (s *System) OpenNet(ctx context.Context) error {
+	if err := s.web.Open(ctx); err != nil {
+		return err
+	}
+	if err := s.certs.Start(ctx, s.web.Ports); err != nil {
+		s.web.Close(0)
+		return err
+	}
+	return nil
+}
+
+// CloseNet stops the front door; requests in flight get grace to finish.
+func (s *System) CloseNet(grace time.Duration) error {
+	s.certs.Stop()
+	return s.web.Close(grace)
+}
+
 // Run serves the local API (and the mount, if asked) until ctx ends,
 // SIGINT or SIGTERM arrives, "stop" is written to /proc/ctl, or (with
 // ExitOnUnmount) the mount goes away. The caller then Closes the system.
@@ -64,11 +83,11 @@ func (s *System) Run(ctx context.Context, opt RunOptions) error {
 		s.Kernel.Log.Info("mounted", "dir", m.Dir())
 		gone = s.Watch(m)
 	}
-	if err := s.web.Open(ctx); err != nil {
+	if err := s.OpenNet(ctx); err != nil {
 		ready(err)
 		return err
 	}
-	defer s.web.Close(5 * time.Second)
+	defer s.CloseNet(5 * time.Second)
 	ready(nil)
 	for {
 		select {

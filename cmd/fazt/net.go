@@ -13,12 +13,13 @@ import (
 func newNetCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "net",
-		Short: "Routes: which site answers for which host name",
+		Short: "Routes, listeners, TLS and certificates",
 		Long: `Routes live in /net/routes/: one file per host name, whose value is the target:
   SITE            the site in /fs/SITE
   redirect URL    a redirect to URL
   proxy URL       a reverse proxy to URL
-These commands read and write those files.`,
+Listeners are /net/http and /net/https; TLS and ACME are commands of /net/ctl;
+certificates are in /net/certs/HOST/. These commands read and write those files.`,
 	}
 	route := &cobra.Command{Use: "route", Short: "Add, remove and list routes"}
 	route.AddCommand(
@@ -74,6 +75,140 @@ These commands read and write those files.`,
 			},
 		},
 	)
-	c.AddCommand(route)
+	c.AddCommand(route, newCertCmd(g), newTLSCmd(g), newACMECmd(g),
+		catCmd(g, "status", "/net/status", "Print /net/status: routes, listeners, TLS settings, cache"),
+		valueCmd(g, "http", "/net/http", "where HTTP listens: host:port, :port or off"),
+		valueCmd(g, "https", "/net/https", "where HTTPS listens: host:port, :port or off"))
+	return c
+}
+
+// netCtl writes one command line to /net/ctl.
+func netCtl(g *globals, line string) func(c *cobra.Command) error {
+	return func(c *cobra.Command) error {
+		return withTree(c.Context(), g, func(t tree) error {
+			return writeFile(c.Context(), t, "/net/ctl", []byte(line+"\n"))
+		})
+	}
+}
+
+// catCmd prints a file of the tree.
+func catCmd(g *globals, use, p, short string) *cobra.Command {
+	return &cobra.Command{
+		Use: use, Short: short, Args: args(0, 0),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return withTree(c.Context(), g, func(t tree) error {
+				b, err := readFile(c.Context(), t, p)
+				if err == nil {
+					_, err = c.OutOrStdout().Write(b)
+				}
+				return err
+			})
+		},
+	}
+}
+
+// valueCmd prints a value file, or writes it.
+func valueCmd(g *globals, use, p, what string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use + " [ADDR]",
+		Short: "Print or set " + what + " (" + p + ")",
+		Args:  args(0, 1),
+		RunE: func(c *cobra.Command, a []string) error {
+			return withTree(c.Context(), g, func(t tree) error {
+				if len(a) == 1 {
+					return writeFile(c.Context(), t, p, []byte(a[0]+"\n"))
+				}
+				b, err := readFile(c.Context(), t, p)
+				if err == nil {
+					_, err = c.OutOrStdout().Write(b)
+				}
+				return err
+			})
+		},
+	}
+}
+
+func newTLSCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "tls on|off",
+		Short: "Turn automatic HTTPS on or off (writes tls on|off to /net/ctl)",
+		Long: `With TLS on, fazt obtains a certificate over ACME for every routed host name
+(exact names: not wildcards), renews it ahead of expiry, serves HTTPS, and
+redirects plain HTTP requests of hosts that have a certificate to HTTPS.
+Point the names' DNS at this machine first, and let ports 80 and 443 reach it.`,
+		Args:      cobra.MatchAll(args(1, 1), cobra.OnlyValidArgs),
+		ValidArgs: []string{"on", "off"},
+		RunE:      func(c *cobra.Command, a []string) error { return netCtl(g, "tls "+a[0])(c) },
+	}
+}
+
+func newACMECmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "acme", Short: "The ACME account: directory, contact, challenge types"}
+	set := func(use, verb, short string) *cobra.Command {
+		return &cobra.Command{
+			Use: use, Short: short + " (writes acme " + verb + " to /net/ctl)", Args: args(1, 1),
+			RunE: func(c *cobra.Command, a []string) error { return netCtl(g, "acme "+verb+" "+a[0])(c) },
+		}
+	}
+	c.AddCommand(
+		set("ca URL", "ca", "Use the ACME directory URL (Let's Encrypt's production by default)"),
+		set("email ADDR", "email", "Set the account's contact address, for expiry warnings"),
+		set("challenges LIST", "challenges", "Answer http-01, tls-alpn-01 or all"),
+	)
+	return c
+}
+
+func newCertCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "cert", Short: "Certificates: list, renew"}
+	c.AddCommand(
+		&cobra.Command{
+			Use:   "ls",
+			Short: "List certificates: HOST NOT_AFTER LAST_ERROR, one per line",
+			Long: `List the hosts in /net/certs/ with the expiry of their certificate ("-" while
+there is none) and the last error obtaining it ("-" for none).`,
+			Args: args(0, 0),
+			RunE: func(c *cobra.Command, _ []string) error {
+				return withTree(c.Context(), g, func(t tree) error {
+					infos, err := t.ReadDir(c.Context(), "/net/certs")
+					if err != nil {
+						return err
+					}
+					for _, fi := range infos {
+						b, err := readFile(c.Context(), t, path.Join("/net/certs", fi.Name(), "status"))
+						if errors.Is(err, fs.ErrNotExist) {
+							continue
+						}
+						if err != nil {
+							return err
+						}
+						kv := map[string]string{"not_after": "-", "last_error": "-"}
+						for _, line := range strings.Split(string(b), "\n") {
+							if k, v, ok := strings.Cut(line, " "); ok {
+								kv[k] = v
+							}
+						}
+						fmt.Fprintf(c.OutOrStdout(), "%s %s %s\n", fi.Name(), kv["not_after"], kv["last_error"])
+					}
+					return nil
+				})
+			},
+		},
+		&cobra.Command{
+			Use:   "renew HOST...",
+			Short: "Obtain or renew the certificates of HOSTs now (writes cert renew HOST to /net/ctl)",
+			Long: `Obtain or renew each HOST's certificate now, waiting for the CA. Needs a running
+kernel with TLS on; fazt renews by itself ahead of expiry, so this is for
+after a change of CA or a revoked certificate.`,
+			Args: args(1, -1),
+			RunE: func(c *cobra.Command, a []string) error {
+				for _, h := range a {
+					if err := netCtl(g, "cert renew "+h)(c); err != nil {
+						return err
+					}
+				}
+				return nil
+			},
+		},
+	)
 	return c
 }

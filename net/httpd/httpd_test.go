@@ -35,13 +35,15 @@ func start(t *testing.T) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sys.Web().SetHTTPAddr(ctx, "127.0.0.1:0"); err != nil {
+	for _, a := range []string{"/net/http", "/net/https"} {
+		if err := sys.Kernel.FS.WriteFile(ctx, a, []byte("127.0.0.1:0\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sys.OpenNet(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := sys.Web().Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sys.Web().Close(time.Second); sys.Close() })
+	t.Cleanup(func() { sys.CloseNet(time.Second); sys.Close() })
 	var addr string
 	for _, l := range sys.Web().Status() {
 		if v, ok := strings.CutPrefix(l, "http_addr "); ok {

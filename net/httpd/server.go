@@ -2,16 +2,15 @@ package httpd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/net/route"
@@ -23,9 +22,6 @@ type Settings interface {
 	PutSetting(ctx context.Context, key, value string) error
 }
 
-// DefaultHTTPAddr is where HTTP listens unless configured: unprivileged.
-const DefaultHTTPAddr = ":8080"
-
 // Server is the front door.
 type Server struct {
 	k        *kernel.Kernel
@@ -33,152 +29,21 @@ type Server struct {
 	settings Settings
 	log      *slog.Logger
 	cache    *cache
+	tls      TLS // nil: no HTTPS; set before Open
 
 	proxies sync.Map // target URL -> *httputil.ReverseProxy
 
-	mu      sync.Mutex // guards the fields below
-	running bool
-	http    *listener
-	httpErr string
-	unsub   func()
-}
-
-// listener is one bound address and its server.
-type listener struct {
-	addr string // as bound (the port chosen for ":0")
-	srv  *http.Server
-	done chan struct{}
+	mu        sync.Mutex // guards the fields below
+	running   bool
+	listeners [2]*listener // by scheme
+	errs      [2]string    // by scheme: why the configured address could not be bound
+	unsub     func()
 }
 
 // New returns a server for k's sites and routes. It listens only once
 // Open is called: a kernel booted for one CLI command never does.
 func New(k *kernel.Kernel, routes *route.Table, settings Settings) *Server {
 	return &Server{k: k, routes: routes, settings: settings, log: k.Log, cache: newCache(64 << 20)}
-}
-
-// Open starts listening on the configured address and follows changes to
-// the tree to keep the cache right. A listener that cannot bind is logged
-// and shown in /net/status; the kernel runs on.
-func (s *Server) Open(ctx context.Context) error {
-	s.mu.Lock()
-	s.running = true
-	s.unsub = s.k.NS.Subscribe(func(c kernel.Change) {
-		s.cache.invalidate(c.Ino)
-		if c.Dir != 0 {
-			s.cache.invalidate(c.Dir)
-		}
-	})
-	s.mu.Unlock()
-	addr, err := s.settings.Setting(ctx, "net.http", DefaultHTTPAddr)
-	if err != nil {
-		return err
-	}
-	if err := s.listen(addr); err != nil {
-		s.log.Error("http: cannot listen", "addr", addr, "err", err)
-	}
-	return nil
-}
-
-// HTTPAddr is the configured HTTP address ("off" when disabled).
-func (s *Server) HTTPAddr(ctx context.Context) (string, error) {
-	return s.settings.Setting(ctx, "net.http", DefaultHTTPAddr)
-}
-
-// SetHTTPAddr configures the HTTP address ("host:port", ":port" or "off")
-// and, in a running kernel, moves the listener there: the new address is
-// bound before the old one is let go, and requests in flight finish.
-func (s *Server) SetHTTPAddr(ctx context.Context, addr string) error {
-	if addr != "off" {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return kernel.E(kernel.Invalid, fmt.Sprintf("invalid address %q: want host:port, :port or off", addr))
-		}
-	}
-	s.mu.Lock()
-	running := s.running
-	s.mu.Unlock()
-	if running {
-		if err := s.listen(addr); err != nil {
-			return kernel.Wrap(kernel.Busy, fmt.Errorf("cannot listen on %s: %w", addr, err))
-		}
-	}
-	return s.settings.PutSetting(ctx, "net.http", addr)
-}
-
-// listen binds addr and replaces the current listener.
-func (s *Server) listen(addr string) error {
-	var l *listener
-	if addr != "off" {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			s.mu.Lock()
-			s.httpErr = err.Error()
-			s.mu.Unlock()
-			return err
-		}
-		l = &listener{addr: ln.Addr().String(), done: make(chan struct{}),
-			srv: &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-				ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}}
-		go func() {
-			defer close(l.done)
-			if err := l.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				s.log.Error("http: serve", "addr", l.addr, "err", err)
-			}
-		}()
-		s.log.Info("http: listening", "addr", l.addr)
-	}
-	s.mu.Lock()
-	old := s.http
-	s.http, s.httpErr = l, ""
-	s.mu.Unlock()
-	if old != nil {
-		go old.close(10 * time.Second)
-	}
-	return nil
-}
-
-func (l *listener) close(grace time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	if err := l.srv.Shutdown(ctx); err != nil {
-		l.srv.Close()
-	}
-	<-l.done
-}
-
-// Close stops listening; requests in flight get grace to finish.
-func (s *Server) Close(grace time.Duration) error {
-	s.mu.Lock()
-	l := s.http
-	s.http, s.running = nil, false
-	if s.unsub != nil {
-		s.unsub()
-		s.unsub = nil
-	}
-	s.mu.Unlock()
-	if l != nil {
-		l.close(grace)
-	}
-	return nil
-}
-
-// Status is "key value" lines for /net/status.
-func (s *Server) Status() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	addr, lastErr := "-", "-"
-	if s.http != nil {
-		addr = s.http.addr
-	}
-	if s.httpErr != "" {
-		lastErr = strings.ReplaceAll(s.httpErr, "\n", " ")
-	}
-	n, b := s.cache.usage()
-	return []string{
-		"http_addr " + addr,
-		"http_error " + lastErr,
-		fmt.Sprintf("cache_entries %d", n),
-		fmt.Sprintf("cache_bytes %d", b),
-	}
 }
 
 // ServeHTTP routes a request by its host.
@@ -197,6 +62,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		host = h
 	}
 	host = strings.TrimSuffix(host, ".")
+	if r.TLS == nil && s.tls != nil && s.tls.Secure(host) {
+		if to, ok := s.httpsURL(r, host); ok {
+			code := http.StatusPermanentRedirect
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				code = http.StatusMovedPermanently
+			}
+			http.Redirect(w, r, to, code)
+			return
+		}
+	}
 	rt, ok := s.routes.Match(host)
 	if !ok {
 		s.plain(w, http.StatusNotFound, "no site is configured for "+host)
@@ -211,6 +86,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.serveSite(w, r, kind)
 	}
+}
+
+// httpsURL is the address of r over HTTPS, when HTTPS listens. A request
+// that named its port (host:8080) is sent to the HTTPS port; one that did
+// not came to port 80, perhaps forwarded, and goes to 443.
+func (s *Server) httpsURL(r *http.Request, host string) (string, bool) {
+	_, port := s.Ports()
+	if port == 0 {
+		return "", false
+	}
+	u := *r.URL
+	u.Scheme, u.Host = "https", host
+	if _, _, err := net.SplitHostPort(r.Host); err == nil && port != 443 {
+		u.Host = net.JoinHostPort(host, strconv.Itoa(port))
+	}
+	return u.String(), true
 }
 
 // redirect answers with a redirect to target plus the request's path and

@@ -1,10 +1,7 @@
 // Package route keeps the route table, which says what answers for a host
-// name, and contributes the /net tree where it is configured:
-//
-//	/net/routes/<host>   one value file per route; the value is the target
-//	/net/ctl             route add HOST TARGET, route rm HOST
-//	/net/status          key value lines
-//	/net/err             why the last write under /net failed
+// name. The table is a ctl.Collection: /net/routes/<host> shows one value
+// file per route, whose value is the target (the /net tree is put together
+// by proc).
 //
 // # Targets
 //
@@ -14,10 +11,12 @@
 //
 // Host names are lower-case DNS names (labels of a-z, 0-9 and '-', 1 to 63
 // bytes, 253 in all); a first label "*" makes a wildcard, and "*" alone
-// matches any host. Values are stored
-// in the routes table in their canonical form, which is the form a read
-// returns, and validated on every write: a bad host or target is refused
-// with Invalid (EINVAL) and its reason in /net/err.
+// matches any host. Values are stored in the routes table in their
+// canonical form, which is the form a read returns, and validated on every
+// write: a bad host or target is refused with Invalid (EINVAL) and its
+// reason in /net/err.
 //
-// Serving HTTP by these routes is the net/httpd package's job (next).
+// Routes live in memory too, replaced whole on every change, so that
+// net/httpd matches a request without a query; OnChange tells the rest
+// (the tree's caches, the certificate manager) of each change once made.
 package route

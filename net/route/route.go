@@ -28,8 +28,8 @@ type Table struct {
 	// whole after every change, read without a lock.
 	byHost atomic.Pointer[map[string]string]
 
-	// changed is called with the host of every change, after it is made;
-	// the /net tree uses it to drop the kernel's cached view of the name.
+	// changed is called with the host of every change, after it is made
+	// (OnChange); set while booting, read-only after.
 	changed func(host string)
 }
 
@@ -72,6 +72,19 @@ func (t *Table) Match(host string) (Route, bool) {
 		return Route{Host: "*", Target: target}, true
 	}
 	return Route{}, false
+}
+
+// Has reports whether host itself has a route.
+func (t *Table) Has(host string) bool {
+	_, ok := (*t.byHost.Load())[host]
+	return ok
+}
+
+// OnChange adds fn to what hears of every change, with its host, after it
+// is made. Call it while booting, before the table is in use.
+func (t *Table) OnChange(fn func(host string)) {
+	prev := t.changed
+	t.changed = func(host string) { prev(host); fn(host) }
 }
 
 // remember updates the routes in memory after a change.

@@ -219,8 +219,27 @@ func TestCLIAndMountAgree(t *testing.T) {
 	if out, _ := in.fazt("storage", "status"); !strings.Contains(out, "last_checkpoint ok") {
 		t.Fatalf("storage status: %q", out)
 	}
-	if out, _ := in.fazt("storage", "migrate"); out != "0001_vfs.sql applied\n0002_routes.sql applied\n" {
+	if out, _ := in.fazt("storage", "migrate"); !strings.HasPrefix(out, "0001_vfs.sql applied\n0002_routes.sql applied\n") || strings.Count(out, " applied\n") != strings.Count(out, "\n") {
 		t.Fatalf("storage migrate: %q", out)
+	}
+	// TLS settings through the CLI land in the tree.
+	if out, err := in.fazt("net", "acme", "email", "ops@example.com"); err != nil {
+		t.Fatalf("acme email: %v %s", err, out)
+	}
+	if out, err := in.fazt("net", "acme", "ca", "http://plain.example/dir"); err == nil || !strings.Contains(out, "want an https:// URL") {
+		t.Fatalf("acme ca over http: %v %q", err, out)
+	}
+	if got := sh(t, "cat "+q(in.path("net/status"))); !strings.Contains(got, "acme_email ops@example.com\n") || !strings.Contains(got, "tls off\n") {
+		t.Fatalf("net status: %q", got)
+	}
+	if out, err := in.fazt("net", "https"); err != nil || out != ":8443\n" {
+		t.Fatalf("net https: %v %q", err, out)
+	}
+	if out, err := in.fazt("net", "cert", "renew", "b.example.com"); err == nil || !strings.Contains(out, "TLS is off") {
+		t.Fatalf("cert renew with TLS off: %v %q", err, out)
+	}
+	if out, err := in.fazt("net", "cert", "ls"); err != nil || out != "" {
+		t.Fatalf("cert ls: %v %q", err, out)
 	}
 	if out, _ := in.fazt("proc", "status"); !strings.Contains(out, fmt.Sprintf("pid %d\n", in.pid())) {
 		t.Fatalf("proc status: %q", out)

@@ -1,0 +1,236 @@
+package httpd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fazt-sh/fazt/kernel"
+)
+
+// scheme names a listener: HTTP or HTTPS.
+type scheme int
+
+const (
+	schemeHTTP scheme = iota
+	schemeHTTPS
+)
+
+// The unprivileged defaults; production sets :80 and :443 (/net/http,
+// /net/https).
+const (
+	DefaultHTTPAddr  = ":8080"
+	DefaultHTTPSAddr = ":8443"
+)
+
+var schemes = [2]struct {
+	name, setting, def string
+}{
+	{"http", "net.http", DefaultHTTPAddr},
+	{"https", "net.https", DefaultHTTPSAddr},
+}
+
+// TLS is what HTTPS needs from the certificate manager.
+type TLS interface {
+	// TLSConfig picks certificates by SNI and answers TLS-ALPN-01
+	// challenges.
+	TLSConfig() *tls.Config
+	// HTTPChallenge answers ACME HTTP-01 challenges before h.
+	HTTPChallenge(h http.Handler) http.Handler
+	// Secure reports whether host has a certificate, which makes its plain
+	// HTTP requests redirect to HTTPS.
+	Secure(host string) bool
+}
+
+// listener is one bound address and its server.
+type listener struct {
+	addr string // as bound (the port chosen for ":0")
+	srv  *http.Server
+	done chan struct{}
+}
+
+// SetTLS gives the server its certificates; without it there is no HTTPS
+// listener. Call before Open.
+func (s *Server) SetTLS(t TLS) { s.tls = t }
+
+// Open starts listening on the configured addresses and follows changes to
+// the tree to keep the cache right. A listener that cannot bind is logged
+// and shown in /net/status; the kernel runs on.
+func (s *Server) Open(ctx context.Context) error {
+	s.mu.Lock()
+	s.running = true
+	s.unsub = s.k.NS.Subscribe(func(c kernel.Change) {
+		s.cache.invalidate(c.Ino)
+		if c.Dir != 0 {
+			s.cache.invalidate(c.Dir)
+		}
+	})
+	s.mu.Unlock()
+	for sc := range schemes {
+		if sc == int(schemeHTTPS) && s.tls == nil {
+			continue
+		}
+		addr, err := s.Addr(ctx, scheme(sc))
+		if err != nil {
+			return err
+		}
+		if err := s.listen(scheme(sc), addr); err != nil {
+			s.log.Error(schemes[sc].name+": cannot listen", "addr", addr, "err", err)
+		}
+	}
+	return nil
+}
+
+// Addr is the configured address of a listener ("off" when disabled).
+func (s *Server) Addr(ctx context.Context, sc scheme) (string, error) {
+	return s.settings.Setting(ctx, schemes[sc].setting, schemes[sc].def)
+}
+
+// HTTPAddr is the configured HTTP address.
+func (s *Server) HTTPAddr(ctx context.Context) (string, error) { return s.Addr(ctx, schemeHTTP) }
+
+// HTTPSAddr is the configured HTTPS address.
+func (s *Server) HTTPSAddr(ctx context.Context) (string, error) { return s.Addr(ctx, schemeHTTPS) }
+
+// SetHTTPAddr configures the HTTP address; see setAddr.
+func (s *Server) SetHTTPAddr(ctx context.Context, addr string) error {
+	return s.setAddr(ctx, schemeHTTP, addr)
+}
+
+// SetHTTPSAddr configures the HTTPS address; see setAddr.
+func (s *Server) SetHTTPSAddr(ctx context.Context, addr string) error {
+	return s.setAddr(ctx, schemeHTTPS, addr)
+}
+
+// setAddr configures an address ("host:port", ":port" or "off") and, in a
+// running kernel, moves the listener there: the new address is bound before
+// the old one is let go, and requests in flight finish.
+func (s *Server) setAddr(ctx context.Context, sc scheme, addr string) error {
+	if addr != "off" {
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			return kernel.E(kernel.Invalid, fmt.Sprintf("invalid address %q: want host:port, :port or off", addr))
+		}
+	}
+	s.mu.Lock()
+	running := s.running
+	s.mu.Unlock()
+	if running && (sc == schemeHTTP || s.tls != nil) {
+		if err := s.listen(sc, addr); err != nil {
+			return kernel.Wrap(kernel.Busy, fmt.Errorf("cannot listen on %s: %w", addr, err))
+		}
+	}
+	return s.settings.PutSetting(ctx, schemes[sc].setting, addr)
+}
+
+// Ports are the ports the listeners are bound to, 0 for one that is not.
+func (s *Server) Ports() (http, https int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	port := func(l *listener) int {
+		if l == nil {
+			return 0
+		}
+		_, p, _ := net.SplitHostPort(l.addr)
+		n, _ := strconv.Atoi(p)
+		return n
+	}
+	return port(s.listeners[schemeHTTP]), port(s.listeners[schemeHTTPS])
+}
+
+// listen binds addr and replaces the current listener of sc.
+func (s *Server) listen(sc scheme, addr string) error {
+	var l *listener
+	name := schemes[sc].name
+	if addr != "off" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			s.mu.Lock()
+			s.errs[sc] = err.Error()
+			s.mu.Unlock()
+			return err
+		}
+		var h http.Handler = s
+		if s.tls != nil {
+			h = s.tls.HTTPChallenge(s)
+		}
+		l = &listener{addr: ln.Addr().String(), done: make(chan struct{}),
+			srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+				// Mostly TLS handshakes of scanners: noise, at debug.
+				ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}}
+		serve := l.srv.Serve
+		if sc == schemeHTTPS {
+			// ServeTLS adds HTTP/2; the certificates come from the
+			// configuration, not files.
+			l.srv.TLSConfig = s.tls.TLSConfig()
+			serve = func(ln net.Listener) error { return l.srv.ServeTLS(ln, "", "") }
+		}
+		go func() {
+			defer close(l.done)
+			if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error(name+": serve", "addr", l.addr, "err", err)
+			}
+		}()
+		s.log.Info(name+": listening", "addr", l.addr)
+	}
+	s.mu.Lock()
+	old := s.listeners[sc]
+	s.listeners[sc], s.errs[sc] = l, ""
+	s.mu.Unlock()
+	if old != nil {
+		go old.close(10 * time.Second)
+	}
+	return nil
+}
+
+func (l *listener) close(grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := l.srv.Shutdown(ctx); err != nil {
+		l.srv.Close()
+	}
+	<-l.done
+}
+
+// Close stops listening; requests in flight get grace to finish.
+func (s *Server) Close(grace time.Duration) error {
+	s.mu.Lock()
+	ls := s.listeners
+	s.listeners, s.running = [2]*listener{}, false
+	if s.unsub != nil {
+		s.unsub()
+		s.unsub = nil
+	}
+	s.mu.Unlock()
+	for _, l := range ls {
+		if l != nil {
+			l.close(grace)
+		}
+	}
+	return nil
+}
+
+// Status is "key value" lines for /net/status.
+func (s *Server) Status() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var lines []string
+	for sc, d := range schemes {
+		addr, lastErr := "-", "-"
+		if l := s.listeners[sc]; l != nil {
+			addr = l.addr
+		}
+		if s.errs[sc] != "" {
+			lastErr = strings.ReplaceAll(s.errs[sc], "\n", " ")
+		}
+		lines = append(lines, d.name+"_addr "+addr, d.name+"_error "+lastErr)
+	}
+	n, b := s.cache.usage()
+	return append(lines, fmt.Sprintf("cache_entries %d", n), fmt.Sprintf("cache_bytes %d", b))
+}
