@@ -15,7 +15,7 @@ RACE_PKGS := ./kernel/... ./storage/... ./vfs/... ./ctl/... ./mount/... ./api/..
 
 export CGO_ENABLED := 1
 
-.PHONY: all build run stop deps tools check vet fmt-check test unit race e2e bench-fs bench-ctl clean
+.PHONY: all build run stop deps tools check vet fmt-check test unit race e2e bench-fs bench-ctl bench-http clean
 
 all: build
 
@@ -33,18 +33,19 @@ run: build
 stop:
 	$(BIN) fs umount $(MNT)
 
-# Debian packages the tests drive: fuse3 (fusermount3), rsync, curl.
-deps:
-	@missing=""; \
-	command -v fusermount3 >/dev/null || missing="$$missing fuse3"; \
-	command -v rsync >/dev/null || missing="$$missing rsync"; \
-	command -v curl >/dev/null || missing="$$missing curl"; \
-	command -v setpriv >/dev/null || missing="$$missing util-linux"; \
+# need installs, with apt, the Debian package of each command that is missing:
+# $(call need,COMMAND:PACKAGE ...).
+need = missing=""; \
+	for cp in $(1); do command -v "$${cp%%:*}" >/dev/null || missing="$$missing $${cp\#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 		$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+# Debian packages the tests drive: fuse3 (fusermount3), rsync, curl, setpriv.
+deps:
+	@$(call need,fusermount3:fuse3 rsync:rsync curl:curl setpriv:util-linux)
 
 # Go tools the tests run, pinned: Let's Encrypt's Pebble (a real ACME server)
 # and its DNS server, built into bin/.
@@ -80,6 +81,11 @@ bench-fs: deps build
 # Control-plane latencies: writes and reads through the mount, the API, the CLI.
 bench-ctl: deps build
 	$(GO) run $(GOFLAGS_T) ./bench/ctlbench -fazt $(BIN) $(BENCHFLAGS)
+
+# Serving files over HTTP: fazt against Caddy's file_server and nginx, with wrk.
+bench-http: deps build
+	@$(call need,wrk:wrk nginx:nginx caddy:caddy)
+	$(GO) run $(GOFLAGS_T) ./bench/httpbench -fazt $(BIN) $(BENCHFLAGS)
 
 clean:
 	rm -rf bin

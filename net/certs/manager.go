@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/certmagic"
@@ -40,12 +41,13 @@ type Manager struct {
 	log    *slog.Logger
 	cache  *certmagic.Cache
 
+	on atomic.Bool // TLS is on: read on every request
+
 	mu      sync.Mutex         // guards the fields below
 	ctx     context.Context    // the current configuration's life: its background work ends with it
 	cancel  context.CancelFunc // ends ctx
 	cfg     *certmagic.Config
 	issuer  *certmagic.ACMEIssuer
-	on      bool
 	ports   func() (http, https int) // where this kernel listens, for the challenges
 	lastErr map[string]string
 	waiters map[string][]chan error // host -> Renew calls waiting for an attempt's outcome
@@ -137,7 +139,8 @@ func (m *Manager) Reconfigure(ctx context.Context) error {
 		m.cancel() // retries under the old configuration stop
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
-	m.cfg, m.issuer, m.on = cfg, issuer, on == "on"
+	m.cfg, m.issuer = cfg, issuer
+	m.on.Store(on == "on")
 	m.mu.Unlock()
 	if on == "on" {
 		return m.ManageRoutes(ctx)
@@ -183,7 +186,7 @@ func (m *Manager) event(ctx context.Context, event string, data map[string]any) 
 func (m *Manager) On() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.on
+	return m.on.Load()
 }
 
 // SetTLS turns TLS on or off.
@@ -276,7 +279,7 @@ func (m *Manager) ManageRoutes(ctx context.Context) error {
 // back).
 func (m *Manager) Manage(ctx context.Context, hosts ...string) error {
 	m.mu.Lock()
-	cfg, on, bg, cache := m.cfg, m.on, m.ctx, m.cache
+	cfg, on, bg, cache := m.cfg, m.on.Load(), m.ctx, m.cache
 	m.mu.Unlock()
 	if !on || cfg == nil {
 		return nil
@@ -322,7 +325,7 @@ const renewTimeout = 2 * time.Minute
 // Renew obtains or renews host's certificate now, waiting for the CA.
 func (m *Manager) Renew(ctx context.Context, host string) error {
 	m.mu.Lock()
-	cfg, on := m.cfg, m.on
+	cfg, on := m.cfg, m.on.Load()
 	m.mu.Unlock()
 	if !on || cfg == nil {
 		return kernel.E(kernel.Unavailable, "TLS is off (tls on in /net/ctl) or the kernel is not running")
@@ -411,7 +414,7 @@ func (m *Manager) TLSConfig() *tls.Config {
 		NextProtos: []string{"h2", "http/1.1", "acme-tls/1"},
 		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 			m.mu.Lock()
-			cfg, on := m.cfg, m.on
+			cfg, on := m.cfg, m.on.Load()
 			m.mu.Unlock()
 			if cfg == nil || !on {
 				return nil, errors.New("TLS is off")
@@ -421,14 +424,19 @@ func (m *Manager) TLSConfig() *tls.Config {
 	}
 }
 
+// challengePath is where HTTP-01 challenges are asked.
+const challengePath = "/.well-known/acme-challenge/"
+
 // HTTPChallenge answers ACME HTTP-01 challenges before h.
 func (m *Manager) HTTPChallenge(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m.mu.Lock()
-		issuer := m.issuer
-		m.mu.Unlock()
-		if issuer != nil && issuer.HandleHTTPChallenge(w, r) {
-			return
+		if strings.HasPrefix(r.URL.Path, challengePath) {
+			m.mu.Lock()
+			issuer := m.issuer
+			m.mu.Unlock()
+			if issuer != nil && issuer.HandleHTTPChallenge(w, r) {
+				return
+			}
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -436,10 +444,13 @@ func (m *Manager) HTTPChallenge(h http.Handler) http.Handler {
 
 // Secure reports whether a certificate for host is loaded, with TLS on.
 func (m *Manager) Secure(host string) bool {
+	if !m.on.Load() {
+		return false
+	}
 	m.mu.Lock()
-	cache, on := m.cache, m.on
+	cache := m.cache
 	m.mu.Unlock()
-	return on && cache != nil && len(cache.AllMatchingCertificates(host)) > 0
+	return cache != nil && len(cache.AllMatchingCertificates(host)) > 0
 }
 
 // Hosts lists the hosts that have a stored certificate and, with TLS on,
@@ -455,7 +466,7 @@ func (m *Manager) Hosts(ctx context.Context) ([]string, error) {
 	}
 	m.mu.Lock()
 	for h := range m.lastErr {
-		if _, ok := certs[h]; !ok && m.on && m.routes.Has(h) {
+		if _, ok := certs[h]; !ok && m.on.Load() && m.routes.Has(h) {
 			out = append(out, h)
 		}
 	}

@@ -2,22 +2,34 @@ package httpd
 
 import (
 	"container/list"
+	"net/http"
 	"sync"
 	"time"
 )
 
 // entry is a cached response for one site path.
 type entry struct {
-	key      string
-	etag     string
-	modtime  time.Time
-	ctype    string
-	cacheCtl string
-	status   int // 200, or 404 for a site's 404.html
-	data     []byte
-	gz, br   []byte // compressed variants, nil when not worth it
-	walked   []uint64
+	key     string
+	etag    string
+	modtime time.Time
+	ctype   string
+	data    []byte
+	gz, br  []byte // compressed variants, nil when not worth it
+	walked  []uint64
+	dir     bool // a directory: nothing to serve, its index.html is
+
+	// hdr are the complete headers of each form's 200 response, built
+	// once and shared, read-only, by every response.
+	hdr [numForms]http.Header
 }
+
+// The forms of an entry.
+const (
+	identity = iota
+	gzipped
+	brotlied
+	numForms
+)
 
 func (e *entry) bytes() int64 { return int64(len(e.data) + len(e.gz) + len(e.br) + 256) }
 

@@ -337,6 +337,19 @@ func TestChangesApplyAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(t, s.get("v.example.com", "/"), 404, "no site")
+
+	// A directory is remembered as one; what is put in it shows at once,
+	// and so does its replacement by a file.
+	s.route("v.example.com", "v")
+	s.write("/fs/v/docs/a.txt", "a")
+	want(t, s.get("v.example.com", "/docs/"), 404, "")
+	s.write("/fs/v/docs/index.html", "docs")
+	want(t, s.get("v.example.com", "/docs/"), 200, "docs")
+	if err := s.sys.Kernel.FS.RemoveAll(s.ctx, "/fs/v/docs"); err != nil {
+		t.Fatal(err)
+	}
+	s.write("/fs/v/docs", "now a file")
+	want(t, s.get("v.example.com", "/docs"), 200, "now a file")
 }
 
 // A large file streams from its chunks, with ranges.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/net/route"
+	"golang.org/x/sync/singleflight"
 )
 
 // Settings is where the server keeps its configuration (the database).
@@ -31,7 +32,8 @@ type Server struct {
 	cache    *cache
 	tls      TLS // nil: no HTTPS; set before Open
 
-	proxies sync.Map // target URL -> *httputil.ReverseProxy
+	proxies sync.Map           // target URL -> *httputil.ReverseProxy
+	fills   singleflight.Group // cache misses being resolved, by key
 
 	mu        sync.Mutex // guards the fields below
 	running   bool

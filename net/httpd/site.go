@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,7 +35,7 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request, site string) 
 		e, c, err = s.lookup(r.Context(), site, p)
 	}
 	switch {
-	case err == nil && c != nil && c.Attr.IsDir():
+	case err == nil && (e != nil && e.dir || c != nil && c.Attr.IsDir()):
 		if !strings.HasSuffix(r.URL.Path, "/") {
 			target := r.URL.Path + "/"
 			if r.URL.RawQuery != "" {
@@ -45,11 +46,15 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request, site string) 
 		}
 		e, c, err = s.lookup(r.Context(), site, path.Join(p, "index.html"))
 	}
-	if kernel.KindOf(err) == kernel.NotExist || kernel.KindOf(err) == kernel.NotDir ||
-		err == nil && c != nil && !c.Attr.IsRegular() {
+	missing := func() bool {
+		return kernel.KindOf(err) == kernel.NotExist || kernel.KindOf(err) == kernel.NotDir ||
+			err == nil && (e != nil && e.dir || c != nil && !c.Attr.IsRegular())
+	}
+	if missing() {
 		if spa := s.spaFallback(r.Context(), site); spa != "" {
 			e, c, err = s.lookup(r.Context(), site, spa)
-		} else {
+		}
+		if missing() {
 			s.notFound(w, r, site)
 			return
 		}
@@ -89,38 +94,72 @@ func hidden(p string) bool {
 
 // lookup returns the cached entry for site path p, or resolves it: small
 // files come back as a new entry (cached), directories and large files as
-// content.
+// content. Concurrent misses of one path are resolved once: a deploy's
+// first visitors would otherwise each read and compress the same file.
 func (s *Server) lookup(ctx context.Context, site, p string) (*entry, *kernel.Content, error) {
 	key := site + p
 	if e := s.cache.get(key); e != nil {
 		return e, nil, nil
 	}
-	g := s.cache.generation()
-	c, err := s.k.NS.Publish(ctx, "/fs/"+site+p, inlineMax)
+	v, err, shared := s.fills.Do(key, func() (any, error) {
+		// Not the caller's context: other requests wait on this read.
+		return s.resolve(context.WithoutCancel(ctx), site, p)
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	if !c.Attr.IsRegular() || c.Data == nil {
-		return nil, c, nil
+	r := v.(resolved)
+	if r.c != nil && shared {
+		// Content is read by one response only: resolve again.
+		r, err = s.resolve(ctx, site, p)
+		if err != nil {
+			return nil, nil, err
+		}
 	}
-	e := &entry{key: key, etag: c.ETag, modtime: c.Attr.Mtime, status: http.StatusOK, data: c.Data, walked: c.Walked}
+	return r.e, r.c, nil
+}
+
+// resolved is an entry, or content that is not cached.
+type resolved struct {
+	e *entry
+	c *kernel.Content
+}
+
+// resolve reads site path p from committed state, caching small files.
+func (s *Server) resolve(ctx context.Context, site, p string) (resolved, error) {
+	key := site + p
+	g := s.cache.generation()
+	c, err := s.k.NS.Publish(ctx, "/fs/"+site+p, inlineMax)
+	if err != nil {
+		return resolved{}, err
+	}
+	if c.Attr.IsDir() {
+		// Remembered, so that "/" costs no read to learn it is one.
+		e := &entry{key: key, dir: true, walked: c.Walked}
+		s.cache.put(e, g)
+		return resolved{e: e}, nil
+	}
+	if !c.Attr.IsRegular() || c.Data == nil {
+		return resolved{c: c}, nil
+	}
+	e := &entry{key: key, etag: c.ETag, modtime: c.Attr.Mtime, data: c.Data, walked: c.Walked}
 	e.ctype = contentType(p)
 	if e.ctype == "" {
 		e.ctype = http.DetectContentType(c.Data)
 	}
-	e.cacheCtl = cacheControl(p, e.ctype)
 	if compressible(e.ctype) {
 		e.gz, e.br = variants(c.Data)
 	}
+	e.buildHeaders(cacheControl(p, e.ctype))
 	s.cache.put(e, g)
-	return e, nil, nil
+	return resolved{e: e}, nil
 }
 
 // spaFallback returns the path named in SITE/.fazt/spa (a single-page
 // app's entry, "/index.html"), or "".
 func (s *Server) spaFallback(ctx context.Context, site string) string {
 	e, _, err := s.lookup(ctx, site, "/.fazt/spa")
-	if err != nil || e == nil {
+	if err != nil || e == nil || e.dir {
 		return ""
 	}
 	v := strings.TrimSpace(string(e.data))
@@ -132,7 +171,7 @@ func (s *Server) spaFallback(ctx context.Context, site string) string {
 
 // notFound answers 404 with the site's 404.html, or a plain page.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request, site string) {
-	if e, _, err := s.lookup(r.Context(), site, "/404.html"); err == nil && e != nil {
+	if e, _, err := s.lookup(r.Context(), site, "/404.html"); err == nil && e != nil && !e.dir {
 		h := w.Header()
 		h.Set("Content-Type", e.ctype)
 		h.Set("Cache-Control", "no-cache")
@@ -146,39 +185,69 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request, site string) {
 	s.plain(w, http.StatusNotFound, "404 page not found")
 }
 
+// buildHeaders makes the headers of each form's 200 response.
+func (e *entry) buildHeaders(cacheCtl string) {
+	for form, body := range [numForms][]byte{e.data, e.gz, e.br} {
+		if body == nil && form != identity {
+			continue
+		}
+		h := http.Header{}
+		h.Set("Content-Type", e.ctype)
+		h.Set("Cache-Control", cacheCtl)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Last-Modified", e.modtime.UTC().Format(http.TimeFormat))
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		if e.gz != nil || e.br != nil {
+			h.Set("Vary", "Accept-Encoding")
+		}
+		switch form {
+		case identity:
+			h.Set("ETag", e.etag)
+			h.Set("Accept-Ranges", "bytes")
+		case gzipped:
+			h.Set("ETag", variantTag(e.etag, "gz"))
+			h.Set("Content-Encoding", "gzip")
+		case brotlied:
+			h.Set("ETag", variantTag(e.etag, "br"))
+			h.Set("Content-Encoding", "br")
+		}
+		e.hdr[form] = h
+	}
+}
+
 // writeEntry answers from a cached entry: conditional requests, ranges
 // (from the identity form), and the best encoding the client takes.
 func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, e *entry) {
-	h := w.Header()
-	h.Set("Content-Type", e.ctype)
-	h.Set("Cache-Control", e.cacheCtl)
-	h.Set("X-Content-Type-Options", "nosniff")
-	if e.gz != nil || e.br != nil {
-		h.Set("Vary", "Accept-Encoding")
-	}
-	ae := r.Header.Get("Accept-Encoding")
-	body, tag, coding := e.data, e.etag, ""
-	if r.Header.Get("Range") == "" {
-		switch {
+	form, body := identity, e.data
+	// net/http does ranges and the rarer preconditions, on the identity
+	// form.
+	slow := r.Header.Get("Range") != "" || r.Header.Get("If-Match") != "" || r.Header.Get("If-Unmodified-Since") != ""
+	if !slow && (e.gz != nil || e.br != nil) {
+		switch ae := r.Header.Get("Accept-Encoding"); {
 		case e.br != nil && accepts(ae, "br"):
-			body, tag, coding = e.br, variantTag(e.etag, "br"), "br"
+			form, body = brotlied, e.br
 		case e.gz != nil && accepts(ae, "gzip"):
-			body, tag, coding = e.gz, variantTag(e.etag, "gz"), "gzip"
+			form, body = gzipped, e.gz
 		}
 	}
-	h.Set("ETag", tag)
-	if coding == "" {
-		// net/http does conditionals, ranges and HEAD for the identity.
+	h := w.Header()
+	for k, v := range e.hdr[form] {
+		h[k] = v
+	}
+	if slow {
+		delete(h, "Content-Length")
 		http.ServeContent(w, r, "", e.modtime, bytes.NewReader(e.data))
 		return
 	}
+	// The common case by hand: ServeContent would send the headers and the
+	// first 512 bytes in one write and the rest in another.
 	if notModified(r, e) {
+		for _, k := range []string{"Content-Type", "Content-Length", "Content-Encoding"} {
+			delete(h, k)
+		}
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Content-Encoding", coding)
-	h.Set("Last-Modified", e.modtime.UTC().Format(http.TimeFormat))
-	h.Set("Content-Length", itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write(body)
@@ -223,17 +292,4 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p string, c *ker
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("ETag", c.ETag)
 	http.ServeContent(w, r, "", c.Attr.Mtime, io.NewSectionReader(c.Reader, 0, c.Attr.Size))
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(b[i:])
-		}
-	}
 }
