@@ -41,7 +41,7 @@ func TestStore(t *testing.T) {
 		"certificates/ca/a.example.com/a.example.com.crt",
 		"certificates/ca/a.example.com/a.example.com.key",
 		"certificates/ca/b.example.com/b.example.com.crt",
-		"certificates/ca0/x",   // a sibling whose name extends the prefix
+		"certificates/ca0/x",  // a sibling whose name extends the prefix
 		"certificatesX/other", // not under certificates/
 	}
 	for _, k := range keys {
