@@ -272,8 +272,10 @@ func notModified(r *http.Request, e *entry) bool {
 		}
 		return false
 	}
-	if ims, err := http.ParseTime(r.Header.Get("If-Modified-Since")); err == nil {
-		return !e.modtime.Truncate(time.Second).After(ims)
+	if v := r.Header.Get("If-Modified-Since"); v != "" {
+		if ims, err := http.ParseTime(v); err == nil {
+			return !e.modtime.Truncate(time.Second).After(ims)
+		}
 	}
 	return false
 }
