@@ -24,7 +24,8 @@ func Text(s string) Render {
 }
 
 // Value is a value file's behaviour. Set is nil for a value that cannot be
-// written; it receives the value without its trailing newline.
+// written; it receives the value without its trailing newline. Get is nil
+// for a secret: the file is write-only (0200) and never reads back.
 type Value struct {
 	Get func(ctx context.Context) (string, error)
 	Set func(ctx context.Context, v string) error
@@ -167,11 +168,14 @@ func (d Dir) Dir(name string) Dir {
 // Status adds a read-only file rendered by r (0444): "key value" lines.
 func (d Dir) Status(name string, r Render) { d.add(name, kStatus, syscall.S_IFREG|0o444).render = r }
 
-// Value adds a value file: 0644, or 0444 without Set.
+// Value adds a value file: 0644, 0444 without Set, 0200 without Get.
 func (d Dir) Value(name string, v Value) {
 	mode := uint32(0o644)
-	if v.Set == nil {
+	switch {
+	case v.Set == nil:
 		mode = 0o444
+	case v.Get == nil:
+		mode = 0o200
 	}
 	d.add(name, kValue, syscall.S_IFREG|mode).value = v
 }
@@ -259,6 +263,9 @@ func (t *Tree) content(ctx context.Context, n *node) ([]byte, error) {
 	case kStatus:
 		return n.render(ctx)
 	case kValue:
+		if n.value.Get == nil {
+			return nil, nil // a secret: size 0
+		}
 		v, err := n.value.Get(ctx)
 		if err != nil {
 			return nil, err
@@ -412,6 +419,9 @@ func (t *Tree) open(ctx context.Context, n *node, flags int) (kernel.Handle, err
 		return &logHandle{lb: n.logbuf}, nil
 	}
 	if !writing {
+		if n.kind == kValue && n.value.Get == nil {
+			return nil, kernel.E(kernel.Permission, "write-only file: a secret never reads back")
+		}
 		b, err := t.content(ctx, n)
 		if err != nil {
 			return nil, err

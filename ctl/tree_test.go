@@ -70,10 +70,11 @@ func (c *memColl) ValidKey(name string) error {
 }
 
 type fixture struct {
-	k    *kernel.Kernel
-	coll *memColl
-	val  string
-	ran  []string
+	k      *kernel.Kernel
+	coll   *memColl
+	val    string
+	secret string
+	ran    []string
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -89,6 +90,7 @@ func newFixture(t *testing.T) *fixture {
 			f.val = v
 			return nil
 		}})
+	root.Value("secret", Value{Set: func(_ context.Context, v string) error { f.secret = v; return nil }})
 	root.Status("status", Text("a 1\nb 2\n"))
 	root.Ctl("ctl", []Command{
 		{Verb: "ping", Help: "answer", Run: func(context.Context, []string) error { f.ran = append(f.ran, "ping"); return nil }},
@@ -183,6 +185,29 @@ func TestValueFile(t *testing.T) {
 	}
 	kindIs(t, f.k.FS.Truncate(ctx, "/t/value", 3), kernel.Invalid)
 	kindIs(t, f.write(t, "/t/value", strings.Repeat("x", 70<<10)), kernel.TooLarge)
+}
+
+func TestSecretFile(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := f.write(t, "/t/secret", "hunter2\n"); err != nil || f.secret != "hunter2" {
+		t.Fatalf("write: %v %q", err, f.secret)
+	}
+	a, err := f.k.FS.Stat(ctx, "/t/secret")
+	if err != nil || a.Mode != syscall.S_IFREG|0o200 || a.Size != 0 {
+		t.Fatalf("stat %+v %v", a, err)
+	}
+	_, err = f.k.FS.Open(ctx, "/t/secret", kernel.ORdonly, 0)
+	kindIs(t, err, kernel.Permission)
+	// Opened for reading and writing, it reads nothing.
+	fl, err := f.k.FS.Open(ctx, "/t/secret", kernel.ORdwr, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fl.Close()
+	if n, _ := fl.ReadAt(ctx, make([]byte, 16), 0); n != 0 {
+		t.Fatalf("read %d bytes of a secret", n)
+	}
 }
 
 func TestCtlFile(t *testing.T) {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"database/sql"
 	"time"
 )
@@ -67,7 +68,9 @@ const walLimit = 16384
 func (c *checkpointer) checkpoint() {
 	var busy, frames, copied int
 	err := c.conn.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
-	if err == nil && frames >= walLimit {
+	// With a WAL owner, a TRUNCATE would wait on its read transaction with
+	// the writers held back; the owner restarts the WAL itself.
+	if err == nil && frames >= walLimit && c.db.walOwner.Load() == nil {
 		err = c.conn.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied)
 	}
 	if err != nil {
@@ -79,4 +82,24 @@ func (c *checkpointer) stop() {
 	close(c.quit)
 	<-c.done
 	c.conn.Close()
+}
+
+// WALOwner is another process that reads the WAL and must see every frame
+// before the WAL restarts (the Litestream child). It holds a read
+// transaction, so only it can restart the WAL.
+type WALOwner interface {
+	// Checkpoint copies the WAL into the database file and truncates it,
+	// after taking what it needs from it.
+	Checkpoint(ctx context.Context) error
+}
+
+type walOwnerBox struct{ WALOwner }
+
+// SetWALOwner hands full checkpoints to o (nil: back to the kernel's own).
+func (db *DB) SetWALOwner(o WALOwner) {
+	if o == nil {
+		db.walOwner.Store(nil)
+		return
+	}
+	db.walOwner.Store(&walOwnerBox{o})
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
@@ -63,6 +64,11 @@ type DB struct {
 
 	closeOnce sync.Once
 	ckpt      *checkpointer
+
+	// walOwner, when set, is another process that reads the WAL (the
+	// Litestream child): the kernel's checkpoints stay PASSIVE and a full
+	// checkpoint is asked of it.
+	walOwner atomic.Pointer[walOwnerBox]
 }
 
 // Open opens (creating if needed) the database at path, checks that it is a

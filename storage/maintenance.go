@@ -46,6 +46,12 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 // Checkpoint commits what is pending and copies the whole WAL into the
 // database file, then truncates the WAL.
 func (db *DB) Checkpoint(ctx context.Context) error {
+	if o := db.walOwner.Load(); o != nil {
+		if err := db.Commit(ctx); err != nil {
+			return err
+		}
+		return o.Checkpoint(ctx)
+	}
 	return db.exclusive(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
 }
 
@@ -83,6 +89,43 @@ func (db *DB) Setting(ctx context.Context, key, def string) (string, error) {
 		return def, nil
 	}
 	return v, err
+}
+
+// Settings returns the settings whose keys start with prefix, by key
+// without the prefix.
+func (db *DB) Settings(ctx context.Context, prefix string) (map[string]string, error) {
+	out := map[string]string{}
+	err := db.View(ctx, func(tx *Tx) error {
+		p := "setting." + prefix
+		rows, err := tx.Query(`SELECT key, value FROM fazt_meta WHERE substr(key, 1, ?) = ?`, len(p), p)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k, v string
+			if err := rows.Scan(&k, &v); err != nil {
+				return err
+			}
+			out[k[len(p):]] = v
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// DeleteSetting removes a setting; NotExist if there is none.
+func (db *DB) DeleteSetting(ctx context.Context, key string) error {
+	return db.Write(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(`DELETE FROM fazt_meta WHERE key = ?`, "setting."+key)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return kernel.E(kernel.NotExist, "no such setting")
+		}
+		return nil
+	})
 }
 
 // PutSetting saves a setting (a key-value pair of the operator's choices,

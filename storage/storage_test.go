@@ -429,3 +429,56 @@ func TestBatching(t *testing.T) {
 		t.Fatal(db.Lost())
 	}
 }
+
+func TestSettings(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, filepath.Join(t.TempDir(), "fazt.db"), Options{})
+	for k, v := range map[string]string{"a.x": "1", "a.y": "2", "ab": "3", "b.x": "4"} {
+		if err := db.PutSetting(ctx, k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.Settings(ctx, "a.")
+	if err != nil || len(got) != 2 || got["x"] != "1" || got["y"] != "2" {
+		t.Fatalf("Settings(a.) = %v, %v", got, err)
+	}
+	if err := db.DeleteSetting(ctx, "a.x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteSetting(ctx, "a.x"); kernel.KindOf(err) != kernel.NotExist {
+		t.Fatalf("second delete: %v", err)
+	}
+	if v, _ := db.Setting(ctx, "a.x", "gone"); v != "gone" {
+		t.Fatalf("after delete: %q", v)
+	}
+}
+
+type ownerFunc func(ctx context.Context) error
+
+func (f ownerFunc) Checkpoint(ctx context.Context) error { return f(ctx) }
+
+// With a WAL owner, a full checkpoint is the owner's, after the pending
+// batch is committed.
+func TestWALOwnerCheckpoints(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, filepath.Join(t.TempDir(), "fazt.db"), Options{CommitDelay: time.Hour})
+	if err := db.PutSetting(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	db.SetWALOwner(ownerFunc(func(ctx context.Context) error {
+		calls++
+		// The change is committed: a reader sees it.
+		if v, err := db.Setting(ctx, "k", ""); err != nil || v != "v" {
+			t.Errorf("owner ran before the commit: %q %v", v, err)
+		}
+		return kernel.E(kernel.Unavailable, "owner says no")
+	}))
+	if err := db.Checkpoint(ctx); kernel.KindOf(err) != kernel.Unavailable || calls != 1 {
+		t.Fatalf("Checkpoint with an owner: %v, %d calls", err, calls)
+	}
+	db.SetWALOwner(nil)
+	if err := db.Checkpoint(ctx); err != nil || calls != 1 {
+		t.Fatalf("Checkpoint without: %v, %d calls", err, calls)
+	}
+}
