@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fazt-sh/fazt/ctl"
+	"github.com/fazt-sh/fazt/driver/litestream"
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/mount"
 	"github.com/fazt-sh/fazt/net/certs"
@@ -46,6 +47,7 @@ type System struct {
 	routes *route.Table
 	web    *httpd.Server
 	certs  *certs.Manager
+	repl   *litestream.Driver
 	logbuf *ctl.LogBuffer
 
 	stopOnce sync.Once
@@ -78,13 +80,14 @@ func DefaultDataDir() (string, error) {
 }
 
 // Boot starts a kernel on cfg.DataDir: lock, storage, then the trees it
-// binds: /README, /fs, /net, /proc, /storage.
+// binds: /README, /driver, /fs, /net, /proc, /storage.
 func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	if cfg.LogOutput == nil {
 		cfg.LogOutput = os.Stderr
 	}
 	logbuf := ctl.NewLogBuffer(1 << 20)
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(cfg.LogOutput, logbuf), &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logw := io.MultiWriter(cfg.LogOutput, logbuf)
+	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -101,7 +104,13 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	if s.lock, err = LockDataDir(dir); err != nil {
 		return nil, err
 	}
-	if s.db, err = storage.Open(ctx, filepath.Join(dir, DatabaseFile), storage.Options{Log: log}); err != nil {
+	if s.db, err = storage.Open(ctx, filepath.Join(dir, DatabaseFile), storage.Options{Log: log, NoMigrate: true}); err != nil {
+		return nil, err
+	}
+	if s.repl, err = litestream.Open(ctx, litestream.Options{DB: s.db, DataDir: dir, Log: log, LogOutput: logw}); err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx, log); err != nil {
 		return nil, err
 	}
 	if s.fs, err = vfs.Open(ctx, s.db, vfs.Options{Log: log}); err != nil {
@@ -127,6 +136,7 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 		fs   kernel.FileSystem
 	}{
 		{"README", ctl.NewFile("/README", ctl.Text(readme))},
+		{"driver", s.driverTree()},
 		{"fs", s.fs},
 		{"net", s.netTree()},
 		{"proc", s.procTree()},
@@ -203,6 +213,13 @@ func (s *System) Close() error {
 	}
 	if s.Kernel != nil {
 		s.Kernel.Events.Close() // readers of /proc/events see the end
+	}
+	if s.repl != nil {
+		// What is committed reaches the replica before the child stops.
+		if s.db != nil {
+			errs = append(errs, s.db.Commit(context.Background()))
+		}
+		errs = append(errs, s.repl.Close())
 	}
 	if s.db != nil {
 		errs = append(errs, s.db.Close())

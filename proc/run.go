@@ -88,6 +88,10 @@ func (s *System) Run(ctx context.Context, opt RunOptions) error {
 		return err
 	}
 	defer s.CloseNet(5 * time.Second)
+	if err := s.repl.Start(ctx); err != nil {
+		ready(err)
+		return err
+	}
 	ready(nil)
 	for {
 		select {

@@ -36,12 +36,42 @@ func (s *System) storageTree() *ctl.Tree {
 			Run: s.maintain("vacuum", s.db.Vacuum)},
 		{Verb: "integrity-check", Help: "run PRAGMA integrity_check; the result is in status",
 			Run: s.maintain("integrity_check", s.db.IntegrityCheck)},
-		{Verb: "migrate", Help: "apply pending migrations (the kernel applies them at start)",
-			Run: func(ctx context.Context, _ []string) error { return nil }},
-		{Verb: "backup", Help: "back up to every replica (none yet: backups come with the Litestream driver)",
-			Run: func(ctx context.Context, _ []string) error {
-				return kernel.E(kernel.NotSupported, "no replica is configured: continuous backups to S3 or a directory come with the Litestream driver (/driver/litestream); until then, copy the data directory with the kernel stopped")
-			}},
+		{Verb: "migrate", Help: "back up, then apply pending migrations (the kernel applies them at start)",
+			Run: func(ctx context.Context, _ []string) error { return s.migrate(ctx, s.Kernel.Log) }},
+		{Verb: "backup", Help: "send every change to the replica and snapshot it there; returns once it is durable",
+			Run: s.maintain("backup", func(ctx context.Context) error {
+				_, err := s.repl.Backup(ctx)
+				return err
+			})},
+	})
+	backups := root.Dir("backups")
+	backups.Status("window", func(ctx context.Context) ([]byte, error) {
+		b, err := s.repl.Backups(ctx)
+		if kernel.KindOf(err) == kernel.NotSupported {
+			return []byte("replica none\n"), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if b.MaxTXID == 0 {
+			return []byte("backups 0\n"), nil
+		}
+		return []byte(fmt.Sprintf("from %s\nto %s\nmin_txid %d\nmax_txid %d\nsnapshots %d\n",
+			stamp(b.From), stamp(b.To), b.MinTXID, b.MaxTXID, len(b.Snapshots))), nil
+	})
+	backups.Status("snapshots", func(ctx context.Context) ([]byte, error) {
+		b, err := s.repl.Backups(ctx)
+		if kernel.KindOf(err) == kernel.NotSupported {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var out strings.Builder
+		for _, sn := range b.Snapshots {
+			fmt.Fprintf(&out, "%s txid %d size %d\n", stamp(sn.Created), sn.TXID, sn.Size)
+		}
+		return []byte(out.String()), nil
 	})
 	root.Err()
 	return t
@@ -84,7 +114,7 @@ func (s *System) storageStatus(ctx context.Context) ([]byte, error) {
 	kv("db_bytes", st.DBBytes)
 	kv("wal_bytes", st.WALBytes)
 	s.smu.Lock()
-	for _, k := range []string{"checkpoint", "vacuum", "integrity_check"} {
+	for _, k := range []string{"checkpoint", "vacuum", "integrity_check", "backup"} {
 		v := s.maint[k]
 		if v == "" {
 			v = "-"
@@ -99,3 +129,6 @@ func (s *System) storageStatus(ctx context.Context) ([]byte, error) {
 	kv("lost_changes", lost)
 	return []byte(b.String()), nil
 }
+
+// stamp is a time as status files show it.
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }

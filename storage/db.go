@@ -60,7 +60,8 @@ type DB struct {
 	lost    error       // why the last batch failed to commit, if it did
 	hooks   []func()    // to run when the open batch commits
 
-	schema Schema
+	schema     Schema
+	migrations fs.FS // Options.Migrations, for Migrate
 
 	closeOnce sync.Once
 	ckpt      *checkpointer
@@ -86,7 +87,7 @@ func Open(ctx context.Context, path string, opt Options) (_ *DB, err error) {
 	if opt.Migrations == nil {
 		opt.Migrations = embedded
 	}
-	db := &DB{path: path, log: opt.Log, delay: opt.CommitDelay}
+	db := &DB{path: path, log: opt.Log, delay: opt.CommitDelay, migrations: opt.Migrations}
 	defer func() {
 		if err != nil {
 			db.Close()

@@ -102,6 +102,26 @@ CREATE TABLE IF NOT EXISTS fazt_meta (
 // Schema returns the schema state found at the last Open or Migrate.
 func (db *DB) Schema() Schema { return db.schema }
 
+// Migrate applies the pending migrations (of a database opened with
+// NoMigrate) and returns their names.
+func (db *DB) Migrate(ctx context.Context) ([]string, error) {
+	var names []string
+	for _, m := range db.schema.Pending {
+		names = append(names, m.Name)
+	}
+	if err := db.migrate(ctx, Options{Migrations: db.migrations}); err != nil {
+		return nil, err
+	}
+	return names, nil
+}
+
+// CopyTo writes a consistent copy of the database to path (VACUUM INTO),
+// which must not exist. Writes wait until it is done (the readers are
+// query_only, which VACUUM INTO refuses).
+func (db *DB) CopyTo(ctx context.Context, path string) error {
+	return db.exclusive(ctx, "VACUUM INTO '"+strings.ReplaceAll(path, "'", "''")+"'")
+}
+
 func (db *DB) migrate(ctx context.Context, opt Options) error {
 	all, err := LoadMigrations(opt.Migrations)
 	if err != nil {

@@ -482,3 +482,23 @@ func TestWALOwnerCheckpoints(t *testing.T) {
 		t.Fatalf("Checkpoint without: %v, %d calls", err, calls)
 	}
 }
+
+func TestCopyTo(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := openTest(t, filepath.Join(dir, "fazt.db"), Options{CommitDelay: time.Hour})
+	if err := db.PutSetting(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	cp := filepath.Join(dir, "copy.db")
+	if err := db.CopyTo(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CopyTo(ctx, cp); err == nil {
+		t.Fatal("CopyTo over an existing file succeeded")
+	}
+	c := openTest(t, cp, Options{})
+	if v, err := c.Setting(ctx, "k", ""); err != nil || v != "v" {
+		t.Fatalf("copy holds %q, %v", v, err)
+	}
+}

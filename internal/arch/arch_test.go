@@ -15,15 +15,16 @@ const module = "github.com/fazt-sh/fazt"
 // allowed lists, for each package, the fazt packages its non-test code may
 // import. A package not listed may import anything but cmd/.
 var allowed = map[string][]string{
-	"kernel":    {}, // the leaf everything calls through
-	"storage":   {"kernel"},
-	"vfs":       {"kernel", "storage"},
-	"ctl":       {"kernel"},
-	"mount":     {"kernel"},
-	"api":       {"kernel"},
-	"net/route": {"kernel", "storage"},
-	"net/httpd": {"kernel", "net/route"}, // certificates come through an interface
-	"net/certs": {"kernel", "storage"},
+	"kernel":            {}, // the leaf everything calls through
+	"storage":           {"kernel"},
+	"vfs":               {"kernel", "storage"},
+	"ctl":               {"kernel"},
+	"mount":             {"kernel"},
+	"api":               {"kernel"},
+	"net/route":         {"kernel", "storage"},
+	"net/httpd":         {"kernel", "net/route"}, // certificates come through an interface
+	"net/certs":         {"kernel", "storage"},
+	"driver/litestream": {"kernel", "storage"},
 }
 
 // forbidden lists imports a package must never have.

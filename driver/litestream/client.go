@@ -1,0 +1,207 @@
+package litestream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/fazt-sh/fazt/kernel"
+)
+
+// backupTimeout bounds a backup on demand: a sync and a snapshot of the
+// whole database to the replica.
+const backupTimeout = 30 * time.Minute
+
+// call asks the child; out receives the JSON answer. A failure the child
+// reports is Unavailable with its reason; one of reaching it is too.
+func (d *Driver) call(ctx context.Context, method, path string, out any) error {
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var dl net.Dialer
+		return dl.DialContext(ctx, "unix", d.socket)
+	}}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, method, "http://litestream"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return kernel.E(kernel.Unavailable, "the Litestream child does not answer: "+err.Error())
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		json.NewDecoder(resp.Body).Decode(&e)
+		return kernel.E(kernel.Unavailable, e.Error)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func (d *Driver) status(ctx context.Context) (childStatus, error) {
+	var st childStatus
+	err := d.call(ctx, http.MethodGet, "/status", &st)
+	return st, err
+}
+
+// ready returns the supervisor once its child serves: NotSupported without
+// a replica, Unavailable when it does not come up in time.
+func (d *Driver) ready(ctx context.Context) (*supervisor, error) {
+	// A CLI without a kernel starts the child for what it asks.
+	if err := d.Start(ctx); err != nil {
+		return nil, err
+	}
+	s := d.current()
+	if s == nil {
+		return nil, kernel.E(kernel.NotSupported, "no replica is configured: add one with echo URL > /driver/litestream/replicas/NAME (s3://BUCKET/PATH or file:///PATH)")
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if !s.wait(wctx) {
+		s.mu.Lock()
+		why := s.lastExit
+		s.mu.Unlock()
+		if why == "" {
+			why = "still starting"
+		}
+		return nil, kernel.E(kernel.Unavailable, "the Litestream child is not running (last exit "+why+")")
+	}
+	return s, nil
+}
+
+// Backup commits what is pending, sends every change to the replica and
+// takes a snapshot there; it returns once the replica holds it.
+func (d *Driver) Backup(ctx context.Context) (Snapshot, error) {
+	var snap Snapshot
+	s, err := d.ready(ctx)
+	if err != nil {
+		return snap, err
+	}
+	if err := d.opt.DB.Commit(ctx); err != nil {
+		return snap, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, backupTimeout)
+	defer cancel()
+	if err := d.call(ctx, http.MethodPost, "/backup", &snap); err != nil {
+		return snap, kernel.E(kernel.KindOf(err), fmt.Sprintf("backup to %s failed: %s", redact(s.cfg.url), reason(err)))
+	}
+	d.opt.Log.Info("litestream: backup", "txid", snap.TXID, "size", snap.Size, "replica", redact(s.cfg.url))
+	return snap, nil
+}
+
+// Checkpoint asks the child for a full checkpoint (storage.WALOwner): it
+// holds a read transaction that keeps the kernel's from restarting the WAL.
+func (d *Driver) Checkpoint(ctx context.Context) error {
+	if _, err := d.ready(ctx); err != nil {
+		return err
+	}
+	return d.call(ctx, http.MethodPost, "/checkpoint", &struct{}{})
+}
+
+// Backups lists the replica's restore window and snapshots.
+func (d *Driver) Backups(ctx context.Context) (Backups, error) {
+	var b Backups
+	if _, err := d.ready(ctx); err != nil {
+		return b, err
+	}
+	err := d.call(ctx, http.MethodGet, "/backups", &b)
+	return b, err
+}
+
+// Status renders /driver/litestream/status: "key value" lines.
+func (d *Driver) Status(ctx context.Context) ([]byte, error) {
+	var b strings.Builder
+	kv := func(k string, v any) { fmt.Fprintf(&b, "%s %v\n", k, v) }
+	c, err := d.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	creds := "none"
+	if d.hasSecret("access_key_id") && d.hasSecret("secret_access_key") {
+		creds = "saved"
+	} else if d.hasSecret("access_key_id") || d.hasSecret("secret_access_key") {
+		creds = "incomplete"
+	}
+	if c.url == "" {
+		kv("replica", "none")
+		kv("running", "no")
+		kv("credentials", creds)
+		return []byte(b.String()), nil
+	}
+	kv("replica", c.name+" "+redact(c.url))
+	kv("retention", c.retention)
+	kv("credentials", creds)
+	s := d.current()
+	var running bool
+	var pid, restarts int
+	var since time.Time
+	var lastExit string
+	if s != nil {
+		s.mu.Lock()
+		running, pid, since, restarts, lastExit = s.running, s.pid, s.since, s.restarts, s.lastExit
+		s.mu.Unlock()
+	}
+	kv("running", yesNo(running))
+	kv("pid", pid)
+	kv("since", stamp(since))
+	kv("restarts", restarts)
+	kv("last_exit", dash(lastExit))
+	var st childStatus
+	if running {
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		st, err = d.status(qctx)
+		cancel()
+		if err != nil {
+			kv("error", reason(err))
+		}
+	}
+	kv("txid", st.TXID)
+	kv("replicated_txid", st.ReplicatedTXID)
+	lag := uint64(0)
+	if st.TXID > st.ReplicatedTXID {
+		lag = st.TXID - st.ReplicatedTXID
+	}
+	kv("lag", lag)
+	kv("last_sync", stamp(st.LastSync))
+	// An error counts until a sync succeeds after it.
+	lastErr := "-"
+	if st.LastError != "" && (st.LastErrorAt.After(st.LastSync) || lag > 0) {
+		lastErr = stamp(st.LastErrorAt) + " " + strings.ReplaceAll(st.LastError, "\n", " ")
+	}
+	kv("last_error", lastErr)
+	return []byte(b.String()), nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// reason is err's text without its operation and path.
+func reason(err error) string {
+	var e *kernel.Error
+	if errors.As(err, &e) {
+		return e.Reason()
+	}
+	return err.Error()
+}

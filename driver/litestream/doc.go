@@ -1,0 +1,42 @@
+// Package litestream is the driver that backs the database up
+// continuously, with Litestream (github.com/benbjohnson/litestream, v0.5),
+// to S3-compatible storage or a directory, takes backups on demand and
+// restores to a point in time.
+//
+// # Why a child process
+//
+// Litestream opens the database with its own SQLite copy (modernc.org/sqlite)
+// while the kernel uses mattn/go-sqlite3. Two SQLite copies in one process do
+// not see each other's POSIX locks: a checkpoint of one truncated the WAL
+// under the other's read transaction when both ran in the kernel (measured,
+// see ../shared/design/ARCHITECTURE.md). So Litestream runs in a child process
+// of the same binary ("fazt driver litestream run", hidden), where the locks
+// between the two copies work as between any two processes. The kernel
+// (Driver) starts it, kills it with the kernel (Pdeathsig), restarts it with
+// backoff when it dies, and talks to it over a Unix socket in the data
+// directory: GET /status, POST /backup, GET /backups. A restore runs in a
+// process of its own too ("fazt driver litestream restore"), and never opens
+// the live database.
+//
+// # One replica
+//
+// Litestream 0.5 replicates a database to one replica ("a single remote data
+// authority"; 0.3 allowed several and 0.5 dropped it). The tree is shaped for
+// names (/driver/litestream/replicas/<name>) but takes one at a time.
+//
+// # Configuration
+//
+// The replica's URL is a setting in the database (so a restored database
+// knows where it came from); its credentials are not: they live in 0600 files
+// under DATA/secrets/litestream/, are handed to the child in its environment
+// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), and never read back through the
+// tree. The child's environment drops AWS_CA_BUNDLE, which breaks the AWS
+// SDK when set to a bundle it cannot use.
+//
+// # Checkpoints
+//
+// While the child runs, the kernel's checkpointer only runs PASSIVE
+// checkpoints: Litestream holds a read transaction to keep the WAL it has not
+// copied yet, and a TRUNCATE checkpoint from the kernel would wait on it with
+// writers blocked. Litestream truncates the WAL itself.
+package litestream

@@ -1,0 +1,422 @@
+package litestream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	upstream "github.com/benbjohnson/litestream"
+	"github.com/fazt-sh/fazt/kernel"
+	"github.com/fazt-sh/fazt/storage"
+)
+
+// Settings keys of the configuration kept in the database.
+const (
+	replicaPrefix = "driver.litestream.replica."
+	retentionKey  = "driver.litestream.retention"
+)
+
+// DefaultRetention is how far back restores reach unless told otherwise:
+// Litestream keeps the snapshots, and the changes since the oldest, this
+// long.
+const DefaultRetention = 24 * time.Hour
+
+// Secrets are the credential files, by name; each is handed to the child
+// as the environment variable it maps to.
+var Secrets = map[string]string{
+	"access_key_id":     "AWS_ACCESS_KEY_ID",
+	"secret_access_key": "AWS_SECRET_ACCESS_KEY",
+}
+
+// Options say what the driver replicates and where it keeps its state.
+type Options struct {
+	DB      *storage.DB
+	DataDir string       // holds litestream/ (state, socket) and secrets/litestream/
+	Exe     string       // the fazt binary to run as the child; "" is this one
+	Log     *slog.Logger // the kernel's log
+	// LogOutput receives the child's log lines (the kernel log's writer).
+	LogOutput io.Writer
+}
+
+// Driver supervises the Litestream child of the configured replica.
+type Driver struct {
+	opt     Options
+	meta    string // Litestream's local state
+	socket  string
+	secrets string
+
+	// cmu serializes configuration changes, which restart the child, and
+	// guards started; it is held across the settings write on purpose (no
+	// node lock is).
+	cmu     sync.Mutex
+	started bool // Start was called: a configured replica gets a child
+
+	mu  sync.Mutex // guards sup
+	sup *supervisor
+}
+
+// Open returns the driver of opt.DB; Start starts replicating.
+func Open(ctx context.Context, opt Options) (*Driver, error) {
+	if opt.Exe == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		opt.Exe = exe
+	}
+	if opt.LogOutput == nil {
+		opt.LogOutput = os.Stderr
+	}
+	d := &Driver{
+		opt:     opt,
+		meta:    MetaDir(opt.DataDir),
+		socket:  filepath.Join(opt.DataDir, "litestream", "ctl.sock"),
+		secrets: filepath.Join(opt.DataDir, "secrets", "litestream"),
+	}
+	if err := os.MkdirAll(filepath.Dir(d.meta), 0o700); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Start starts the child if a replica is configured, and keeps one running
+// (through configuration changes) until Close.
+func (d *Driver) Start(ctx context.Context) error {
+	d.cmu.Lock()
+	defer d.cmu.Unlock()
+	if d.started {
+		return nil
+	}
+	d.started = true
+	return d.restart(ctx, false)
+}
+
+// MetaDir is where Litestream keeps its local state for the data directory
+// dataDir; dropping it makes the next replication start with a snapshot.
+func MetaDir(dataDir string) string { return filepath.Join(dataDir, "litestream", "meta") }
+
+// Close stops the child, which first sends what is left to the replica.
+func (d *Driver) Close() error {
+	d.cmu.Lock()
+	defer d.cmu.Unlock()
+	d.started = false
+	d.stop()
+	return nil
+}
+
+// config is what one child runs with.
+type config struct {
+	name, url string
+	retention time.Duration
+}
+
+func (d *Driver) config(ctx context.Context) (config, error) {
+	var c config
+	reps, err := d.opt.DB.Settings(ctx, replicaPrefix)
+	if err != nil {
+		return c, err
+	}
+	for name, url := range reps {
+		c.name, c.url = name, url // one at most: SetReplica sees to it
+	}
+	r, err := d.opt.DB.Setting(ctx, retentionKey, DefaultRetention.String())
+	if err != nil {
+		return c, err
+	}
+	if c.retention, err = time.ParseDuration(r); err != nil {
+		c.retention = DefaultRetention
+	}
+	return c, nil
+}
+
+// restart stops the child and starts one for the configuration now saved,
+// if it names a replica; fresh drops Litestream's local state (a new
+// replica starts with a snapshot). cmu must be held.
+func (d *Driver) restart(ctx context.Context, fresh bool) error {
+	d.stop()
+	if !d.started {
+		if fresh {
+			return os.RemoveAll(d.meta)
+		}
+		return nil
+	}
+	if fresh {
+		if err := os.RemoveAll(d.meta); err != nil {
+			return err
+		}
+	}
+	c, err := d.config(ctx)
+	if err != nil || c.url == "" {
+		return err
+	}
+	s := newSupervisor(d, c)
+	d.mu.Lock()
+	d.sup = s
+	d.mu.Unlock()
+	d.opt.DB.SetWALOwner(d)
+	s.start()
+	return nil
+}
+
+// stop stops the child, if one runs. cmu must be held.
+func (d *Driver) stop() {
+	d.mu.Lock()
+	s := d.sup
+	d.sup = nil
+	d.mu.Unlock()
+	if s != nil {
+		s.stop()
+		d.opt.DB.SetWALOwner(nil)
+	}
+}
+
+func (d *Driver) current() *supervisor {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sup
+}
+
+// replicaName is what a replica can be called: a short lower-case word.
+var replicaName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// Keys, Get, Set, Remove and ValidKey make the replicas a ctl.Collection
+// (/driver/litestream/replicas).
+func (d *Driver) Keys(ctx context.Context) ([]string, error) {
+	reps, err := d.opt.DB.Settings(ctx, replicaPrefix)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(reps))
+	for k := range reps {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// Get returns the replica's URL.
+func (d *Driver) Get(ctx context.Context, name string) (string, error) {
+	reps, err := d.opt.DB.Settings(ctx, replicaPrefix)
+	if err != nil {
+		return "", err
+	}
+	u, ok := reps[name]
+	if !ok {
+		return "", kernel.E(kernel.NotExist, "no replica "+name)
+	}
+	return u, nil
+}
+
+// ValidKey says whether name can name a replica.
+func (d *Driver) ValidKey(name string) error {
+	if !replicaName.MatchString(name) {
+		return kernel.E(kernel.Invalid, fmt.Sprintf("bad replica name %q: lower-case letters, digits, - and _", name))
+	}
+	return nil
+}
+
+// Set configures the replica name at url and restarts the child.
+func (d *Driver) Set(ctx context.Context, name, url string) error {
+	if err := d.ValidKey(name); err != nil {
+		return err
+	}
+	url = strings.TrimSpace(url)
+	if err := ValidURL(url); err != nil {
+		return err
+	}
+	d.cmu.Lock()
+	defer d.cmu.Unlock()
+	c, err := d.config(ctx)
+	if err != nil {
+		return err
+	}
+	if c.name != "" && c.name != name {
+		return kernel.E(kernel.Exist, fmt.Sprintf("replica %s is configured: Litestream replicates to one replica at a time; remove it first", c.name))
+	}
+	if c.url == url {
+		return nil
+	}
+	if err := d.opt.DB.PutSetting(ctx, replicaPrefix+name, url); err != nil {
+		return err
+	}
+	if err := d.opt.DB.Commit(ctx); err != nil {
+		return err
+	}
+	d.opt.Log.Info("litestream: replica set", "name", name, "url", redact(url))
+	return d.restart(ctx, true)
+}
+
+// Remove stops replicating to the replica name (the replica keeps what it
+// has).
+func (d *Driver) Remove(ctx context.Context, name string) error {
+	d.cmu.Lock()
+	defer d.cmu.Unlock()
+	if err := d.opt.DB.DeleteSetting(ctx, replicaPrefix+name); err != nil {
+		if kernel.KindOf(err) == kernel.NotExist {
+			return kernel.E(kernel.NotExist, "no replica "+name)
+		}
+		return err
+	}
+	if err := d.opt.DB.Commit(ctx); err != nil {
+		return err
+	}
+	d.opt.Log.Info("litestream: replica removed", "name", name)
+	return d.restart(ctx, true)
+}
+
+// ValidURL checks a replica URL: s3://BUCKET[/PATH][?endpoint=URL&region=R]
+// or file:///ABSOLUTE/PATH.
+func ValidURL(raw string) error {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return kernel.E(kernel.Invalid, fmt.Sprintf("bad replica URL %q: want s3://BUCKET/PATH or file:///PATH", raw))
+	}
+	switch scheme {
+	case "s3":
+		if rest == "" || strings.HasPrefix(rest, "/") {
+			return kernel.E(kernel.Invalid, "bad replica URL: s3:// needs a bucket (s3://BUCKET/PATH)")
+		}
+	case "file":
+		if !strings.HasPrefix(rest, "/") || filepath.Clean(rest) == "/" {
+			return kernel.E(kernel.Invalid, "bad replica URL: file:// needs an absolute directory (file:///var/backups/fazt)")
+		}
+	default:
+		return kernel.E(kernel.Invalid, fmt.Sprintf("bad replica URL: scheme %q is not supported (s3 or file)", scheme))
+	}
+	if _, err := upstream.NewReplicaClientFromURL(raw); err != nil {
+		return kernel.E(kernel.Invalid, fmt.Sprintf("bad replica URL %s: %v", redact(raw), err))
+	}
+	return nil
+}
+
+// Retention is how far back restores reach.
+func (d *Driver) Retention(ctx context.Context) (string, error) {
+	c, err := d.config(ctx)
+	return c.retention.String(), err
+}
+
+// SetRetention changes how far back restores reach (at least an hour) and
+// restarts the child.
+func (d *Driver) SetRetention(ctx context.Context, v string) error {
+	r, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || r < time.Hour {
+		return kernel.E(kernel.Invalid, fmt.Sprintf("bad retention %q: a duration of at least 1h, like 24h or 168h", v))
+	}
+	d.cmu.Lock()
+	defer d.cmu.Unlock()
+	if err := d.opt.DB.PutSetting(ctx, retentionKey, r.String()); err != nil {
+		return err
+	}
+	if err := d.opt.DB.Commit(ctx); err != nil {
+		return err
+	}
+	return d.restart(ctx, false)
+}
+
+// SetSecret saves a credential (0600, outside the database so that no
+// backup carries it) and restarts the child; an empty value removes it.
+func (d *Driver) SetSecret(ctx context.Context, name, v string) error {
+	if _, ok := Secrets[name]; !ok {
+		return kernel.E(kernel.NotExist, "no credential "+name)
+	}
+	v = strings.TrimSpace(v)
+	d.cmu.Lock()
+	defer d.cmu.Unlock()
+	if err := os.MkdirAll(d.secrets, 0o700); err != nil {
+		return kernel.E(kernel.Internal, err.Error())
+	}
+	p := filepath.Join(d.secrets, name)
+	if v == "" {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return kernel.E(kernel.Internal, err.Error())
+		}
+	} else if err := writeSecret(p, v); err != nil {
+		return kernel.E(kernel.Internal, err.Error())
+	}
+	return d.restart(ctx, false)
+}
+
+// writeSecret replaces p with v, atomically, readable by the owner only.
+func writeSecret(p, v string) error {
+	f, err := os.CreateTemp(filepath.Dir(p), ".secret-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.WriteString(v); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), p)
+}
+
+// SecretEnv returns the credentials saved in dataDir as environment
+// variables, for the child and for restores.
+func SecretEnv(dataDir string) []string {
+	var env []string
+	for name, v := range Secrets {
+		b, err := os.ReadFile(filepath.Join(dataDir, "secrets", "litestream", name))
+		if err == nil && len(b) > 0 {
+			env = append(env, v+"="+string(b))
+		}
+	}
+	return env
+}
+
+// ChildEnv is the environment of a Litestream process: this one's without
+// AWS_CA_BUNDLE (the AWS SDK fails at start when it is set to a bundle it
+// cannot use), with the saved credentials in place of any inherited.
+func ChildEnv(dataDir string) []string {
+	saved := SecretEnv(dataDir)
+	drop := map[string]bool{"AWS_CA_BUNDLE": true}
+	for _, kv := range saved {
+		k, _, _ := strings.Cut(kv, "=")
+		drop[k] = true
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); !drop[k] {
+			env = append(env, kv)
+		}
+	}
+	return append(env, saved...)
+}
+
+// RestoreEnv is the credentials a restore uses: the saved ones, unless
+// the environment has its own (a new machine has nothing saved).
+func RestoreEnv(dataDir string) []string {
+	var env []string
+	for _, kv := range SecretEnv(dataDir) {
+		k, _, _ := strings.Cut(kv, "=")
+		if os.Getenv(k) == "" {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// hasSecret says whether the credential is saved.
+func (d *Driver) hasSecret(name string) bool {
+	fi, err := os.Stat(filepath.Join(d.secrets, name))
+	return err == nil && fi.Size() > 0
+}
