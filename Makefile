@@ -11,7 +11,7 @@ TAGS      :=
 GOFLAGS_T := -tags '$(TAGS)'
 # Packages whose concurrency the race detector checks (a separate step: -race
 # rebuilds SQLite).
-RACE_PKGS := ./kernel/... ./storage/... ./vfs/... ./ctl/... ./mount/... ./api/... ./net/... ./proc/...
+RACE_PKGS := ./kernel/... ./storage/... ./vfs/... ./ctl/... ./mount/... ./api/... ./net/... ./proc/... ./driver/...
 
 export CGO_ENABLED := 1
 
@@ -47,13 +47,18 @@ need = missing=""; \
 deps:
 	@$(call need,fusermount3:fuse3 rsync:rsync curl:curl setpriv:util-linux)
 
-# Go tools the tests run, pinned: Let's Encrypt's Pebble (a real ACME server)
-# and its DNS server, built into bin/.
+# Go tools the tests run, pinned, built into bin/: Let's Encrypt's Pebble (a
+# real ACME server) and its DNS server; versitygw (a real S3 server that
+# checks signatures, storing objects in a directory).
 PEBBLE_VERSION := v2.10.1
-TOOLS := bin/pebble bin/pebble-challtestsrv
+VERSITYGW_VERSION := v1.8.0
+PEBBLE_TOOLS := bin/pebble bin/pebble-challtestsrv
+TOOLS := $(PEBBLE_TOOLS) bin/versitygw
 tools: $(TOOLS)
-$(TOOLS):
+$(PEBBLE_TOOLS):
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/letsencrypt/pebble/v2/cmd/$(notdir $@)@$(PEBBLE_VERSION)
+bin/versitygw:
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
 vet:
 	$(GO) vet $(GOFLAGS_T) ./...

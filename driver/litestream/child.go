@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	upstream "github.com/benbjohnson/litestream"
@@ -102,7 +103,11 @@ func RunChild(ctx context.Context, c ChildConfig) error {
 func childHandler(store *upstream.Store, db *upstream.DB, errs *lastError) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		st := childStatus{ReplicatedTXID: uint64(db.Replica.Pos().TXID), LastSync: db.LastSuccessfulSyncAt()}
+		// The replica's position reads zero after a failed upload until
+		// the next success: report the highest seen.
+		replicated := max(uint64(db.Replica.Pos().TXID), errs.replicated.Load())
+		errs.replicated.Store(replicated)
+		st := childStatus{ReplicatedTXID: replicated, LastSync: db.LastSuccessfulSyncAt()}
 		if pos, err := db.Pos(); err == nil {
 			st.TXID = uint64(pos.TXID)
 		}
@@ -116,12 +121,12 @@ func childHandler(store *upstream.Store, db *upstream.DB, errs *lastError) http.
 		// Everything committed goes to the replica, then a snapshot
 		// makes it restorable without the transactions before it.
 		if _, err := store.SyncDB(r.Context(), db.Path(), true); err != nil {
-			reply(w, nil, fmt.Errorf("sync to the replica: %w", err))
+			reply(w, nil, errs.note(fmt.Errorf("sync to the replica: %w", err)))
 			return
 		}
 		info, err := db.Snapshot(r.Context())
 		if err != nil {
-			reply(w, nil, fmt.Errorf("snapshot to the replica: %w", err))
+			reply(w, nil, errs.note(fmt.Errorf("snapshot to the replica: %w", err)))
 			return
 		}
 		reply(w, Snapshot{TXID: uint64(info.MaxTXID), Size: info.Size, Created: info.CreatedAt}, nil)
@@ -140,6 +145,16 @@ type lastError struct {
 	mu  sync.Mutex // guards msg, at
 	msg string
 	at  time.Time
+
+	replicated atomic.Uint64 // the highest replicated TXID seen
+}
+
+// note records err as the last error and returns it.
+func (h *lastError) note(err error) error {
+	h.mu.Lock()
+	h.msg, h.at = err.Error(), time.Now()
+	h.mu.Unlock()
+	return err
 }
 
 func (h *lastError) Handle(ctx context.Context, r slog.Record) error {
