@@ -218,6 +218,10 @@ func restoreReplace(c *cobra.Command, g *globals, dir string, cfg litestream.Res
 		os.Remove(cfg.Output)
 		return err
 	}
+	// Restored from that replica, the database goes on replicating to it.
+	if err := litestream.Bind(dir, cfg.Replica); err != nil {
+		return err
+	}
 	if aside != "" {
 		fmt.Fprintf(out, "fazt: restored; the replaced database is kept at %s\n", aside)
 	} else {

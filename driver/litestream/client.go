@@ -57,6 +57,13 @@ func (d *Driver) ready(ctx context.Context) (*supervisor, error) {
 	}
 	s := d.current()
 	if s == nil {
+		c, err := d.config(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if c.paused {
+			return nil, kernel.E(kernel.Unavailable, fmt.Sprintf("replication to %s is paused: this database was restored or copied into this data directory; to replicate to it, write its URL again (fazt driver litestream replica add %s URL)", c.name, c.name))
+		}
 		return nil, kernel.E(kernel.NotSupported, "no replica is configured: add one with echo URL > /driver/litestream/replicas/NAME (s3://BUCKET/PATH or file:///PATH)")
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -133,6 +140,7 @@ func (d *Driver) Status(ctx context.Context) ([]byte, error) {
 		return []byte(b.String()), nil
 	}
 	kv("replica", c.name+" "+redact(c.url))
+	kv("paused", yesNo(c.paused))
 	kv("retention", c.retention)
 	kv("credentials", creds)
 	s := d.current()

@@ -117,6 +117,23 @@ func (d *Driver) Close() error {
 type config struct {
 	name, url string
 	retention time.Duration
+	// paused: the database names a replica this data directory was never
+	// bound to (a restored or copied database); replicating to it could
+	// interleave two databases' histories in one replica.
+	paused bool
+}
+
+// BindFile records, in the data directory, the replica URL the database
+// there may replicate to.
+func BindFile(dataDir string) string { return filepath.Join(dataDir, "litestream", "replica") }
+
+// Bind binds the data directory dataDir to the replica url (a restore into
+// it, from that replica, does).
+func Bind(dataDir, url string) error {
+	if err := os.MkdirAll(filepath.Dir(BindFile(dataDir)), 0o700); err != nil {
+		return err
+	}
+	return writePrivate(BindFile(dataDir), url)
 }
 
 func (d *Driver) config(ctx context.Context) (config, error) {
@@ -134,6 +151,10 @@ func (d *Driver) config(ctx context.Context) (config, error) {
 	}
 	if c.retention, err = time.ParseDuration(r); err != nil {
 		c.retention = DefaultRetention
+	}
+	if c.url != "" {
+		b, _ := os.ReadFile(BindFile(d.opt.DataDir))
+		c.paused = string(b) != c.url
 	}
 	return c, nil
 }
@@ -157,6 +178,11 @@ func (d *Driver) restart(ctx context.Context, fresh bool) error {
 	c, err := d.config(ctx)
 	if err != nil || c.url == "" {
 		return err
+	}
+	if c.paused {
+		d.opt.Log.Warn("litestream: not replicating: this database names a replica this data directory is not bound to (restored or copied?); write its URL again to replicate",
+			"replica", c.name, "url", redact(c.url))
+		return nil
 	}
 	s := newSupervisor(d, c)
 	d.mu.Lock()
@@ -242,7 +268,7 @@ func (d *Driver) Set(ctx context.Context, name, url string) error {
 	if c.name != "" && c.name != name {
 		return kernel.E(kernel.Exist, fmt.Sprintf("replica %s is configured: Litestream replicates to one replica at a time; remove it first", c.name))
 	}
-	if c.url == url {
+	if c.url == url && !c.paused {
 		return nil
 	}
 	if err := d.opt.DB.PutSetting(ctx, replicaPrefix+name, url); err != nil {
@@ -250,6 +276,9 @@ func (d *Driver) Set(ctx context.Context, name, url string) error {
 	}
 	if err := d.opt.DB.Commit(ctx); err != nil {
 		return err
+	}
+	if err := Bind(d.opt.DataDir, url); err != nil {
+		return kernel.E(kernel.Internal, err.Error())
 	}
 	d.opt.Log.Info("litestream: replica set", "name", name, "url", redact(url))
 	return d.restart(ctx, true)
@@ -339,14 +368,14 @@ func (d *Driver) SetSecret(ctx context.Context, name, v string) error {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return kernel.E(kernel.Internal, err.Error())
 		}
-	} else if err := writeSecret(p, v); err != nil {
+	} else if err := writePrivate(p, v); err != nil {
 		return kernel.E(kernel.Internal, err.Error())
 	}
 	return d.restart(ctx, false)
 }
 
-// writeSecret replaces p with v, atomically, readable by the owner only.
-func writeSecret(p, v string) error {
+// writePrivate replaces p with v, atomically, readable by the owner only.
+func writePrivate(p, v string) error {
 	f, err := os.CreateTemp(filepath.Dir(p), ".secret-*")
 	if err != nil {
 		return err

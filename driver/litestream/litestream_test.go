@@ -43,7 +43,7 @@ func TestChildEnv(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "inherited")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "inherited-secret")
 	os.MkdirAll(filepath.Join(dir, "secrets", "litestream"), 0o700)
-	if err := writeSecret(filepath.Join(dir, "secrets", "litestream", "access_key_id"), "saved"); err != nil {
+	if err := writePrivate(filepath.Join(dir, "secrets", "litestream", "access_key_id"), "saved"); err != nil {
 		t.Fatal(err)
 	}
 	env := strings.Join(ChildEnv(dir), "\n") + "\n"

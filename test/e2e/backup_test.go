@@ -280,6 +280,17 @@ func TestBackupRoundTripS3(t *testing.T) {
 	if got := sh(t, "cat "+q(other.path("net/routes/b.example.com"))); got != "b\n" {
 		t.Fatalf("route b after the restore: %q", got)
 	}
+	// The copy names the replica, but a copy elsewhere must not write to
+	// it: replication is paused until the URL is written again there.
+	if st := status(t, other); st["paused"] != "yes" || st["running"] != "no" {
+		t.Fatalf("a copied database replicates: %v", st)
+	}
+	if out, err := shErr("echo backup > " + q(other.path("storage/ctl"))); err == nil {
+		t.Fatalf("backup of a paused copy succeeded: %s", out)
+	}
+	if e := sh(t, "cat "+q(other.path("storage/err"))); !strings.Contains(e, "paused") {
+		t.Fatalf("storage/err of a paused copy: %q", e)
+	}
 }
 
 // A target the replica cannot reach is refused with the window it has;
@@ -506,6 +517,14 @@ func TestRestoreOnNewMachine(t *testing.T) {
 		t.Fatalf("restore on a new machine: %v\n%s", err, out)
 	}
 	sameDump(t, "new machine", want, dump(t, filepath.Join(home, "fazt.db")))
+	// Restored from its replica, the database replicates to it again.
+	nm := &instance{t: t, home: home, mnt: filepath.Join(t.TempDir(), "mnt")}
+	nm.mount()
+	t.Cleanup(nm.cleanup)
+	if st := status(t, nm); st["paused"] != "no" {
+		t.Fatalf("status on the new machine: %v", st)
+	}
+	waitStatus(t, nm, "running", "yes")
 }
 
 // A migration waits for a backup to the replica.
