@@ -16,6 +16,7 @@ import (
 	upstream "github.com/benbjohnson/litestream"
 	_ "github.com/benbjohnson/litestream/file" // file:// replicas
 	_ "github.com/benbjohnson/litestream/s3"   // s3:// replicas
+	"github.com/superfly/ltx"
 )
 
 // ChildConfig is what the replicating child is told.
@@ -124,7 +125,17 @@ func childHandler(store *upstream.Store, db *upstream.DB, errs *lastError) http.
 			reply(w, nil, errs.note(fmt.Errorf("sync to the replica: %w", err)))
 			return
 		}
-		info, err := db.Snapshot(r.Context())
+		// Litestream may be writing a snapshot of its own (it takes one
+		// when it starts on a replica): a directory replica's temporary
+		// file is shared, so one of the two can fail. Try again, a little.
+		var info *ltx.FileInfo
+		var err error
+		for attempt := 0; attempt < 3; attempt++ {
+			if info, err = db.Snapshot(r.Context()); err == nil || r.Context().Err() != nil {
+				break
+			}
+			time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+		}
 		if err != nil {
 			reply(w, nil, errs.note(fmt.Errorf("snapshot to the replica: %w", err)))
 			return

@@ -104,17 +104,15 @@ func (s *supervisor) runOnce() error {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
-	// Ready when the socket answers.
+	// Ready when the socket answers; the state changes here, in the
+	// goroutine that also sees the child end.
 	probe, cancel := context.WithTimeout(context.Background(), readyWait)
 	defer cancel()
+	up := make(chan struct{})
 	go func() {
 		for probe.Err() == nil {
 			if _, err := d.status(probe); err == nil {
-				s.mu.Lock()
-				s.running, s.since = true, time.Now()
-				s.mu.Unlock()
-				close(ready)
-				d.opt.Log.Info("litestream: replicating", "pid", cmd.Process.Pid, "replica", redact(s.cfg.url))
+				close(up)
 				return
 			}
 			select {
@@ -138,13 +136,17 @@ func (s *supervisor) runOnce() error {
 				<-exited
 			}
 			return nil
+		case <-up:
+			s.mu.Lock()
+			s.running, s.since = true, time.Now()
+			s.mu.Unlock()
+			close(ready)
+			d.opt.Log.Info("litestream: replicating", "pid", cmd.Process.Pid, "replica", redact(s.cfg.url))
+			up, timeout = nil, nil
 		case <-timeout:
-			if !s.isRunning() {
-				cmd.Process.Kill()
-				<-exited
-				return fmt.Errorf("did not serve its socket within %v", readyWait)
-			}
-			timeout = nil
+			cmd.Process.Kill()
+			<-exited
+			return fmt.Errorf("did not serve its socket within %v", readyWait)
 		}
 	}
 }
@@ -154,12 +156,6 @@ func exitError(err error) error {
 		return errors.New("exited")
 	}
 	return err
-}
-
-func (s *supervisor) isRunning() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.running
 }
 
 // wait waits until the child serves, ctx ends or the supervisor stops.
