@@ -17,14 +17,17 @@ import (
 // readme is /README.
 const readme = `fazt: the whole system as one file tree.
 
+  /driver/litestream/  continuous backups: replicas/<name> (value: the
+                  replica URL), credentials/ (write-only), retention, status
   /fs/<site>/     the sites' files; read and write them with any tool
   /net/           routes/<host> (value: SITE, redirect URL or proxy URL),
                   ctl, status, err
   /proc/          status, version, uptime, log, events, ctl, err
-  /storage/       status, migrations/, ctl, err
+  /storage/       status, migrations/, backups/, ctl (backup...), err
 
 Kinds of file:
   value   read: the value; write: a new value (echo blog > /net/routes/x)
+  secret  write-only value: never reads back
   status  read: "key value" lines
   ctl     write: commands, one per line; read: the list of commands
   err     read: why the last failed write in that directory failed

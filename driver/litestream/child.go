@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	upstream "github.com/benbjohnson/litestream"
@@ -57,6 +59,14 @@ type Backups struct {
 // RunChild replicates the database until ctx ends, serving its control
 // socket. It is the body of "fazt driver litestream run".
 func RunChild(ctx context.Context, c ChildConfig) error {
+	// One child per database: the one of a kernel that was killed may still
+	// be sending what is left (Pdeathsig gives it SIGTERM) when the next
+	// kernel starts its own.
+	unlock, err := lockMeta(ctx, c.Meta)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	client, err := upstream.NewReplicaClientFromURL(c.Replica)
 	if err != nil {
 		return fmt.Errorf("replica %s: %w", redact(c.Replica), err)
@@ -98,6 +108,34 @@ func RunChild(ctx context.Context, c ChildConfig) error {
 	c.Log.Info("litestream: replicating", "db", c.DB, "replica", redact(c.Replica))
 	<-ctx.Done()
 	return nil
+}
+
+// lockMeta takes the lock of Litestream's state directory, waiting while
+// another child holds it.
+func lockMeta(ctx context.Context, meta string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(meta), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(meta+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if err != syscall.EWOULDBLOCK {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", meta, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // childHandler serves the control socket.

@@ -560,3 +560,26 @@ func TestMigrateBacksUpFirst(t *testing.T) {
 		t.Fatalf("storage migrate: %v %q", err, out)
 	}
 }
+
+// A kernel killed with SIGKILL takes its Litestream child with it; the next
+// kernel's child waits for the old one and replication carries on.
+func TestKernelKilledWithReplica(t *testing.T) {
+	in := newInstance(t)
+	sh(t, "echo file://"+t.TempDir()+" > "+q(in.path("driver/litestream/replicas/local")))
+	waitStatus(t, in, "running", "yes")
+	routes(t, in, 1, 20)
+	child, _ := strconv.Atoi(status(t, in)["pid"])
+	if err := syscall.Kill(in.pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 45*time.Second, func() bool { return syscall.Kill(child, 0) != nil },
+		func() string { return fmt.Sprintf("the child %d outlived its kernel", child) })
+	exec.Command("umount", "-l", in.mnt).Run()
+	in.mount()
+	waitStatus(t, in, "running", "yes")
+	routes(t, in, 100, 5)
+	backup(t, in)
+	if n := countRoutes(t, restore(t, in)); n != 25 {
+		t.Fatalf("restored %d routes of 25", n)
+	}
+}
