@@ -89,10 +89,10 @@ func useS3(t *testing.T, in *instance, s *s3Server, secret string) {
 	waitStatus(t, in, "running", "yes")
 }
 
-// status is /driver/litestream/status as a map.
-func status(t *testing.T, in *instance) map[string]string {
+// keyValues reads a status file of "key value" lines.
+func keyValues(t *testing.T, path string) map[string]string {
 	t.Helper()
-	b, err := os.ReadFile(in.path("driver/litestream/status"))
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +102,12 @@ func status(t *testing.T, in *instance) map[string]string {
 		m[k] = v
 	}
 	return m
+}
+
+// status is /driver/litestream/status.
+func status(t *testing.T, in *instance) map[string]string {
+	t.Helper()
+	return keyValues(t, in.path("driver/litestream/status"))
 }
 
 func waitStatus(t *testing.T, in *instance, key, want string) {
@@ -121,15 +127,11 @@ func backup(t *testing.T, in *instance) uint64 {
 	return window(t, in)["max_txid"]
 }
 
+// window is /storage/backups/window's numbers.
 func window(t *testing.T, in *instance) map[string]uint64 {
 	t.Helper()
-	b, err := os.ReadFile(in.path("storage/backups/window"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	m := map[string]uint64{}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, _ := strings.Cut(line, " ")
+	for k, v := range keyValues(t, in.path("storage/backups/window")) {
 		if n, err := strconv.ParseUint(v, 10, 64); err == nil {
 			m[k] = n
 		}
