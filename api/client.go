@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,14 +10,25 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
 )
 
 // Client calls a kernel's API.
 type Client struct {
-	http *http.Client
-	base string // scheme and host; the path is the tree path
+	http  *http.Client
+	base  string // scheme and host; the path is the tree path
+	token string // a bearer token, for a remote kernel
+}
+
+// Remote returns a client for the kernel at base (https://admin.example.com)
+// authenticating with token; hc is nil for http.DefaultClient's settings.
+func Remote(base, token string, hc *http.Client) *Client {
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	return &Client{http: hc, base: strings.TrimSuffix(base, "/"), token: token}
 }
 
 // Dial returns a client for the kernel serving the Unix socket at path.
@@ -39,6 +51,9 @@ func (c *Client) do(ctx context.Context, method, p string, q url.Values, body io
 	req, err := http.NewRequestWithContext(ctx, method, c.url(p, q), body)
 	if err != nil {
 		return nil, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -149,4 +164,40 @@ func (c *Client) Remove(ctx context.Context, p string, recursive bool) error {
 // Rename moves p to to.
 func (c *Client) Rename(ctx context.Context, p, to string) error {
 	return c.noContent(ctx, http.MethodPost, p, url.Values{"op": {"rename"}, "to": {to}})
+}
+
+// Call writes request to the call file p and returns its answer.
+func (c *Client) Call(ctx context.Context, p string, request []byte) ([]byte, error) {
+	resp, err := c.do(ctx, http.MethodPost, p, url.Values{"op": {"call"}}, bytes.NewReader(request))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(io.LimitReader(resp.Body, MaxCall))
+}
+
+// LoginAnswer is what a login returns.
+type LoginAnswer struct {
+	Token   string    `json:"token"`
+	ID      string    `json:"id"`
+	Expires time.Time `json:"expires"`
+}
+
+// Login trades the root password for a token (remote kernels only).
+func (c *Client) Login(ctx context.Context, password string) (LoginAnswer, error) {
+	var a LoginAnswer
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url("/", url.Values{"op": {"login"}}), nil)
+	if err != nil {
+		return a, err
+	}
+	req.SetBasicAuth("root", password)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return a, kernel.At("login", c.base, kernel.Wrap(kernel.Unavailable, fmt.Errorf("the kernel does not answer: %w", err)))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return a, decodeError(resp, "login", "/")
+	}
+	return a, json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&a)
 }

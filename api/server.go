@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
@@ -47,6 +49,52 @@ type Handler struct {
 	Local bool
 }
 
+// Level is how far a client may go at a path.
+type Level int
+
+const (
+	None     Level = iota // the path does not exist for this client (404)
+	Traverse              // a directory on the way to what it may read: stat, and list what is on the way
+	Read                  // read it and everything below
+	Write                 // and change it
+)
+
+// Access tells a remote client's level at a clean path; a Handler's
+// requests carry one from WithAccess, or have every right (the local
+// socket).
+type Access func(p string) Level
+
+type accessKey struct{}
+
+// WithAccess makes the requests of ctx subject to a.
+func WithAccess(ctx context.Context, a Access) context.Context {
+	return context.WithValue(ctx, accessKey{}, a)
+}
+
+// LevelAt is the level of ctx's client at p.
+func LevelAt(ctx context.Context, p string) Level {
+	if a, ok := ctx.Value(accessKey{}).(Access); ok {
+		return a(p)
+	}
+	return Write
+}
+
+// need fails unless ctx's client has at least want at p: a path it cannot
+// see is missing (404), one it can see but not change is EACCES (403).
+func need(ctx context.Context, op, p string, want Level) error {
+	got := LevelAt(ctx, p)
+	switch {
+	case got >= want:
+		return nil
+	case got == None:
+		return kernel.At(op, p, kernel.E(kernel.NotExist, "no such file or directory"))
+	}
+	return kernel.At(op, p, kernel.E(kernel.Permission, "this token may not do that here"))
+}
+
+// MaxCall bounds a call request.
+const MaxCall = 64 << 10
+
 // origin marks calls made through this API, so their changes reach the
 // mount's caches.
 type origin struct{}
@@ -60,6 +108,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	fsys := h.K.FS
+	if err := need(ctx, strings.ToLower(r.Method), p, required(r.Method, q.Get("op"))); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	switch {
 	case r.Method == http.MethodGet && q.Get("op") == "stat":
 		a, err := fsys.Lstat(ctx, p)
@@ -76,6 +128,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		out := make([]Attr, 0, len(ents))
 		for _, e := range ents {
+			if LevelAt(ctx, path.Join(p, e.Name)) == None {
+				continue
+			}
 			a, err := fsys.Lstat(ctx, path.Join(p, e.Name))
 			if kernel.KindOf(err) == kernel.NotExist {
 				continue // gone since the listing
@@ -109,10 +164,86 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.done(w, r, err)
 	case r.Method == http.MethodPost && q.Get("op") == "rename":
-		h.done(w, r, fsys.Rename(ctx, p, q.Get("to")))
+		to, err := kernel.CleanPath(q.Get("to"))
+		if err == nil {
+			err = need(ctx, "rename", to, Write)
+		}
+		if err != nil {
+			h.fail(w, r, kernel.At("rename", q.Get("to"), err))
+			return
+		}
+		h.done(w, r, fsys.Rename(ctx, p, to))
+	case r.Method == http.MethodPost && q.Get("op") == "call":
+		h.call(ctx, w, r, p)
 	default:
 		h.fail(w, r, kernel.At(r.Method, p, kernel.E(kernel.Invalid, "unknown operation")))
 	}
+}
+
+// ReadAnswer reads a call file's answer, which follows the request of n
+// bytes.
+func ReadAnswer(ctx context.Context, f *kernel.File, n int64) ([]byte, error) {
+	var out []byte
+	buf := make([]byte, 4096)
+	for off := n; len(out) <= MaxCall; {
+		k, err := f.ReadAt(ctx, buf, off)
+		out = append(out, buf[:k]...)
+		off += int64(k)
+		if err == io.EOF || (err == nil && k == 0) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// required is the level an operation needs at its path.
+func required(method, op string) Level {
+	switch {
+	case method == http.MethodGet && (op == "stat" || op == "list"):
+		return Traverse
+	case method == http.MethodGet:
+		return Read
+	}
+	return Write
+}
+
+// call writes the request to a call file and answers what the same open
+// reads back (a minted token, say).
+func (h *Handler) call(ctx context.Context, w http.ResponseWriter, r *http.Request, p string) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxCall+1))
+	if err != nil {
+		h.fail(w, r, kernel.At("call", p, kernel.Wrap(kernel.Interrupted, err)))
+		return
+	}
+	if len(body) > MaxCall {
+		h.fail(w, r, kernel.At("call", p, kernel.E(kernel.TooLarge, "request over 64 KiB")))
+		return
+	}
+	f, err := h.K.FS.Open(ctx, p, kernel.ORdwr, 0)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(ctx, body, 0); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := f.Sync(ctx); err != nil { // a last line without a newline
+		h.fail(w, r, err)
+		return
+	}
+	out, err := ReadAnswer(ctx, f, int64(len(body)))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(out)
 }
 
 func (h *Handler) read(ctx context.Context, w http.ResponseWriter, r *http.Request, p string) {
@@ -152,7 +283,11 @@ func (h *Handler) write(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if _, err := io.Copy(f.Writer(ctx), r.Body); err != nil {
 		f.Close()
 		var ke *kernel.Error
-		if !errors.As(err, &ke) {
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			err = kernel.At("write", p, kernel.E(kernel.TooLarge, fmt.Sprintf("request body over %d bytes", tooLarge.Limit)))
+		case !errors.As(err, &ke):
 			err = kernel.At("write", p, kernel.Wrap(kernel.Interrupted, err)) // the client went away
 		}
 		h.fail(w, r, err)

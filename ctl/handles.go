@@ -49,6 +49,9 @@ type lineWriter struct {
 	n      *node
 	single bool // a value file: one line
 	apply  func(ctx context.Context, line string) error
+	// answer, set instead of apply for a call file, applies a line and
+	// returns what reads of this same open then return.
+	answer func(ctx context.Context, line string) (string, error)
 	// release, if set, runs when the handle is released (collections use
 	// it to drop an entry that never got a value).
 	release func(ctx context.Context)
@@ -59,6 +62,7 @@ type lineWriter struct {
 	lines   int
 	failed  bool // a line failed: the rest of this open is refused
 	applied bool // a line was applied
+	result  []byte // a call file's answers so far
 }
 
 var (
@@ -67,6 +71,17 @@ var (
 )
 
 func (w *lineWriter) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	if w.answer != nil {
+		// The answer follows the request: a shell's "exec 3<>f; echo req
+		// >&3; cat <&3" reads where its write ended.
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		end := int64(w.total)
+		if off < end {
+			return 0, nil // the request's own bytes: nothing to read there
+		}
+		return readFrom(w.result, p, off-end)
+	}
 	b, err := w.t.content(ctx, w.n)
 	if err != nil {
 		return 0, err
@@ -102,9 +117,15 @@ func (w *lineWriter) WriteAt(ctx context.Context, p []byte, off int64) (int, err
 func (w *lineWriter) line(ctx context.Context, line string) error {
 	w.lines++
 	var err error
-	if w.single && w.lines > 1 {
+	switch {
+	case w.single && w.lines > 1:
 		err = kernel.E(kernel.Invalid, "a value is one line")
-	} else {
+	case w.answer != nil:
+		var out string
+		if out, err = w.answer(ctx, line); err == nil {
+			w.result = append(w.result, out...)
+		}
+	default:
 		err = w.apply(ctx, line)
 	}
 	if err != nil {

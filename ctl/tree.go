@@ -59,6 +59,7 @@ const (
 	kEntry              // a collection's entry (a value kept by the collection)
 	kDraft              // a collection's draft (a name that is not a key)
 	kEach               // a directory per key (Each)
+	kCall               // a call file: write a request, read its answer on the same open
 )
 
 // Tree is a synthetic file tree, served as a kernel.FileSystem and
@@ -96,6 +97,7 @@ type node struct {
 	render Render         // kStatus
 	value  Value          // kValue
 	cmds   []Command      // kCtl
+	call   Call           // kCall
 	events *kernel.Events // kEvents
 	logbuf *LogBuffer     // kLog
 	errs   *errState      // a directory that owns an err file
@@ -183,6 +185,19 @@ func (d Dir) Value(name string, v Value) {
 // Ctl adds a command file (0644): each line written runs a command; a read
 // prints the commands and their help.
 func (d Dir) Ctl(name string, cmds []Command) { d.add(name, kCtl, syscall.S_IFREG|0o644).cmds = cmds }
+
+// Call is a call file's behaviour: Run answers one request line; Help is
+// what a read of a fresh open returns.
+type Call struct {
+	Help string
+	Run  func(ctx context.Context, line string) (string, error)
+}
+
+// Call adds a call file (0600): open it for reading and writing, write a
+// request line, and read the answer from the same open, from where the
+// write ended (Plan 9's clone files). The answer, a secret perhaps, exists
+// only in that open.
+func (d Dir) Call(name string, c Call) { d.add(name, kCall, syscall.S_IFREG|0o600).call = c }
 
 // Err adds this directory's err file (0444), which holds the reason for the
 // last failed write anywhere below this directory.
@@ -273,6 +288,8 @@ func (t *Tree) content(ctx context.Context, n *node) ([]byte, error) {
 		return []byte(v + "\n"), nil
 	case kCtl:
 		return []byte(help(n.cmds)), nil
+	case kCall:
+		return []byte(n.call.Help), nil
 	case kErr:
 		n.parent.errs.mu.Lock()
 		defer n.parent.errs.mu.Unlock()
@@ -436,6 +453,8 @@ func (t *Tree) open(ctx context.Context, n *node, flags int) (kernel.Handle, err
 		return &lineWriter{t: t, n: n, single: true, apply: n.value.Set}, nil
 	case kCtl:
 		return &lineWriter{t: t, n: n, apply: func(ctx context.Context, line string) error { return run(ctx, n.cmds, line) }}, nil
+	case kCall:
+		return &lineWriter{t: t, n: n, answer: n.call.Run}, nil
 	case kEntry:
 		return t.entryWriter(n), nil
 	case kDraft:

@@ -92,6 +92,12 @@ func newFixture(t *testing.T) *fixture {
 		}})
 	root.Value("secret", Value{Set: func(_ context.Context, v string) error { f.secret = v; return nil }})
 	root.Status("status", Text("a 1\nb 2\n"))
+	root.Call("call", Call{Help: "write a word, read it back loud\n", Run: func(_ context.Context, line string) (string, error) {
+		if line == "" {
+			return "", kernel.E(kernel.Invalid, "say something")
+		}
+		return strings.ToUpper(line) + "\n", nil
+	}})
 	root.Ctl("ctl", []Command{
 		{Verb: "ping", Help: "answer", Run: func(context.Context, []string) error { f.ran = append(f.ran, "ping"); return nil }},
 		{Verb: "say", Args: []string{"WORD"}, Run: func(_ context.Context, a []string) error { f.ran = append(f.ran, "say "+a[0]); return nil }},
@@ -185,6 +191,40 @@ func TestValueFile(t *testing.T) {
 	}
 	kindIs(t, f.k.FS.Truncate(ctx, "/t/value", 3), kernel.Invalid)
 	kindIs(t, f.write(t, "/t/value", strings.Repeat("x", 70<<10)), kernel.TooLarge)
+}
+
+func TestCallFile(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if got := f.read(t, "/t/call"); got != "write a word, read it back loud\n" {
+		t.Fatalf("help %q", got)
+	}
+	fl, err := f.k.FS.Open(ctx, "/t/call", kernel.ORdwr, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fl.Close()
+	if _, err := fl.WriteAt(ctx, []byte("abc\n"), 0); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	if n, _ := fl.ReadAt(ctx, buf, 4); string(buf[:n]) != "ABC\n" {
+		t.Fatalf("answer after the request %q", buf[:n])
+	}
+	if n, _ := fl.ReadAt(ctx, buf, 0); n != 0 {
+		t.Fatalf("read over the request %q", buf[:n])
+	}
+	// Another open has its own answers.
+	other, _ := f.k.FS.Open(ctx, "/t/call", kernel.ORdwr, 0)
+	defer other.Close()
+	if n, _ := other.ReadAt(ctx, buf, 0); n != 0 {
+		t.Fatalf("another open reads %q", buf[:n])
+	}
+	_, err = other.WriteAt(ctx, []byte("\n"), 0)
+	kindIs(t, err, kernel.Invalid)
+	if !strings.Contains(f.read(t, "/t/err"), "say something") {
+		t.Fatalf("err %q", f.read(t, "/t/err"))
+	}
 }
 
 func TestSecretFile(t *testing.T) {

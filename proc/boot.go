@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fazt-sh/fazt/api"
 	"github.com/fazt-sh/fazt/ctl"
 	"github.com/fazt-sh/fazt/driver/litestream"
 	"github.com/fazt-sh/fazt/kernel"
@@ -19,6 +20,7 @@ import (
 	"github.com/fazt-sh/fazt/net/certs"
 	"github.com/fazt-sh/fazt/net/httpd"
 	"github.com/fazt-sh/fazt/net/route"
+	"github.com/fazt-sh/fazt/security"
 	"github.com/fazt-sh/fazt/storage"
 	"github.com/fazt-sh/fazt/vfs"
 )
@@ -48,6 +50,7 @@ type System struct {
 	web    *httpd.Server
 	certs  *certs.Manager
 	repl   *litestream.Driver
+	auth   *security.Authority
 	logbuf *ctl.LogBuffer
 
 	stopOnce sync.Once
@@ -80,7 +83,7 @@ func DefaultDataDir() (string, error) {
 }
 
 // Boot starts a kernel on cfg.DataDir: lock, storage, then the trees it
-// binds: /README, /driver, /fs, /net, /proc, /storage.
+// binds: /README, /driver, /fs, /net, /proc, /security, /storage.
 func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	if cfg.LogOutput == nil {
 		cfg.LogOutput = os.Stderr
@@ -122,7 +125,9 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	if err := s.routes.Load(ctx); err != nil {
 		return nil, err
 	}
+	s.auth = security.New(s.db, log)
 	s.web = httpd.New(k, s.routes, s.db)
+	s.web.SetAPI(s.auth.Remote(&api.Handler{K: k}))
 	s.certs = certs.New(s.db, s.routes, log)
 	s.web.SetTLS(s.certs)
 	s.routes.OnChange(func(host string) {
@@ -140,6 +145,7 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 		{"fs", s.fs},
 		{"net", s.netTree()},
 		{"proc", s.procTree()},
+		{"security", s.securityTree()},
 		{"storage", s.storageTree()},
 	} {
 		if err := k.NS.Bind(b.name, b.fs); err != nil {

@@ -54,6 +54,9 @@ type Grant struct {
 
 // Authority mints and verifies tokens and checks the root password.
 type Authority struct {
+	// MaxBody bounds a remote request's body; set before serving.
+	MaxBody int64
+
 	db      *storage.DB
 	log     *slog.Logger
 	limiter *limiter
@@ -72,7 +75,7 @@ type signingKey struct {
 
 // New returns the authority of db.
 func New(db *storage.DB, log *slog.Logger) *Authority {
-	return &Authority{db: db, log: log, limiter: newLimiter(), hashing: make(chan struct{}, 1), used: map[string]time.Time{}}
+	return &Authority{MaxBody: DefaultMaxBody, db: db, log: log, limiter: newLimiter(), hashing: make(chan struct{}, 1), used: map[string]time.Time{}}
 }
 
 // currentKey returns the newest signing key, making the first one if none.

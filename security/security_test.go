@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/fazt-sh/fazt/api"
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/storage"
 )
@@ -244,5 +248,73 @@ func TestLogin(t *testing.T) {
 	}
 	if a.Failures() < clientBurst {
 		t.Fatalf("failures %d", a.Failures())
+	}
+}
+
+// The remote front: credentials in both forms, paths that are not
+// canonical, the body limit, and scopes turned into levels.
+func TestRemote(t *testing.T) {
+	ctx := context.Background()
+	a, _ := newAuthority(t)
+	a.MaxBody = 1 << 10
+	scopes, _ := ParseScopes("write:/fs/blog read:/net")
+	_, secret, err := a.Mint(ctx, "ci", scopes, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var levels []api.Level
+	tree := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return
+		}
+		// What the API would ask for each path.
+		levels = nil
+		for _, p := range []string{"/fs/blog/x", "/net/routes", "/fs", "/", "/fs/other", "/security"} {
+			levels = append(levels, api.LevelAt(r.Context(), p))
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	srv := httptest.NewServer(a.Remote(tree))
+	defer srv.Close()
+	do := func(method, path, auth string, body io.Reader) int {
+		req, _ := http.NewRequest(method, srv.URL+path, body)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("anyone:"+secret))
+	for _, c := range []struct {
+		method, path, auth string
+		body               io.Reader
+		want               int
+	}{
+		{"GET", "/fs/blog/x", "", nil, 401},
+		{"GET", "/fs/blog/x", "Bearer " + secret, nil, 204},
+		{"GET", "/fs/blog/x", basic, nil, 204},
+		{"GET", "/fs/blog/x", "Bearer " + secret + "x", nil, 401},
+		{"GET", "/fs/blog/../other", "Bearer " + secret, nil, 400},
+		{"GET", "/fs/blog/%2e%2e/other", "Bearer " + secret, nil, 400},
+		{"GET", "/fs/blog%2Fx", "Bearer " + secret, nil, 400},
+		{"GET", "/fs/blog/%00", "Bearer " + secret, nil, 400},
+		{"GET", "/fs//blog", "Bearer " + secret, nil, 400},
+		{"PUT", "/fs/blog/x", "Bearer " + secret, strings.NewReader(strings.Repeat("x", 2<<10)), 413},
+		{"PUT", "/fs/blog/x", "Bearer " + secret, strings.NewReader("small"), 204},
+	} {
+		if got := do(c.method, c.path, c.auth, c.body); got != c.want {
+			t.Errorf("%s %s (%.12s): %d, want %d", c.method, c.path, c.auth, got, c.want)
+		}
+	}
+	want := []api.Level{api.Write, api.Read, api.Traverse, api.Traverse, api.None, api.None}
+	for i := range want {
+		if levels[i] != want[i] {
+			t.Fatalf("levels %v, want %v", levels, want)
+		}
 	}
 }

@@ -28,7 +28,17 @@ func main() {
 }
 
 type globals struct {
-	data string
+	data   string
+	remote string // --remote; $FAZT_REMOTE otherwise
+}
+
+// remoteURL is the remote kernel the commands go to, or "" for this
+// machine's.
+func (g *globals) remoteURL() string {
+	if g.remote != "" {
+		return g.remote
+	}
+	return os.Getenv("FAZT_REMOTE")
 }
 
 func newRoot() *cobra.Command {
@@ -51,8 +61,9 @@ Data lives in --data, $FAZT_HOME, or ~/.local/share/fazt.`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.data, "data", "", "data directory (default $FAZT_HOME or ~/.local/share/fazt)")
+	root.PersistentFlags().StringVar(&g.remote, "remote", "", "work on the fazt at this URL (default $FAZT_REMOTE), with the token of fazt security login or $FAZT_TOKEN")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newVersionCmd(), newFSCmd(g), newNetCmd(g), newStorageCmd(g), newProcCmd(g), newDriverCmd(g))
+	root.AddCommand(newVersionCmd(), newFSCmd(g), newNetCmd(g), newStorageCmd(g), newProcCmd(g), newDriverCmd(g), newSecurityCmd(g))
 	return root
 }
 

@@ -27,6 +27,8 @@ type tree interface {
 	Mkdir(ctx context.Context, p string, perm fs.FileMode, parents bool) error
 	Remove(ctx context.Context, p string, recursive bool) error
 	Rename(ctx context.Context, from, to string) error
+	// Call writes a request to a call file and returns its answer.
+	Call(ctx context.Context, p string, request []byte) ([]byte, error)
 	Close() error
 }
 
@@ -37,6 +39,13 @@ func treePath(p string) (string, error) {
 }
 
 func openTree(ctx context.Context, g *globals) (tree, error) {
+	if url := g.remoteURL(); url != "" {
+		c, err := remoteClient(url)
+		if err != nil {
+			return nil, err
+		}
+		return apiTree{c: c}, nil
+	}
 	dir, err := g.dataDir()
 	if err != nil {
 		return nil, err
@@ -128,6 +137,21 @@ func (t kernelTree) Rename(ctx context.Context, from, to string) error {
 	return t.fs().Rename(ctx, from, to)
 }
 
+func (t kernelTree) Call(ctx context.Context, p string, request []byte) ([]byte, error) {
+	f, err := t.fs().Open(ctx, p, kernel.ORdwr, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(ctx, request, 0); err != nil {
+		return nil, err
+	}
+	if err := f.Sync(ctx); err != nil {
+		return nil, err
+	}
+	return api.ReadAnswer(ctx, f, int64(len(request)))
+}
+
 func (t kernelTree) Close() error { return t.sys.Close() }
 
 // apiTree works through a running kernel's local API.
@@ -172,6 +196,10 @@ func (t apiTree) Remove(ctx context.Context, p string, recursive bool) error {
 }
 
 func (t apiTree) Rename(ctx context.Context, from, to string) error { return t.c.Rename(ctx, from, to) }
+
+func (t apiTree) Call(ctx context.Context, p string, request []byte) ([]byte, error) {
+	return t.c.Call(ctx, p, request)
+}
 
 func (t apiTree) Close() error { return nil }
 

@@ -25,7 +25,7 @@ var allowed = map[string][]string{
 	"net/httpd":         {"kernel", "net/route"}, // certificates come through an interface
 	"net/certs":         {"kernel", "storage"},
 	"driver/litestream": {"kernel", "storage"},
-	"security":          {"kernel", "storage"},
+	"security":          {"kernel", "storage", "api"},
 }
 
 // forbidden lists imports a package must never have.

@@ -31,6 +31,7 @@ type Server struct {
 	log      *slog.Logger
 	cache    *cache
 	tls      TLS // nil: no HTTPS; set before Open
+	api      http.Handler // the remote API (route target @api); set before Open
 
 	proxies sync.Map           // target URL -> *httputil.ReverseProxy
 	fills   singleflight.Group // cache misses being resolved, by key
@@ -46,6 +47,34 @@ type Server struct {
 // Open is called: a kernel booted for one CLI command never does.
 func New(k *kernel.Kernel, routes *route.Table, settings Settings) *Server {
 	return &Server{k: k, routes: routes, settings: settings, log: k.Log, cache: newCache(64 << 20)}
+}
+
+// SetAPI sets what serves the hosts routed to @api.
+func (s *Server) SetAPI(h http.Handler) { s.api = h }
+
+// serveAPI hands a request to the remote API. Tokens travel in the
+// request, so plain HTTP is served only from this machine (an SSH
+// tunnel, a test); elsewhere HTTPS is required.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if s.api == nil {
+		s.plain(w, http.StatusNotFound, "the remote API is not available")
+		return
+	}
+	if r.TLS == nil && !loopback(r.RemoteAddr) {
+		s.plain(w, http.StatusForbidden, "the remote API is served over HTTPS only: turn TLS on (echo 'tls on' > /net/ctl)")
+		return
+	}
+	s.api.ServeHTTP(w, r)
+}
+
+// loopback says whether a remote address is this machine's.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ServeHTTP routes a request by its host.
@@ -81,6 +110,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	kind, arg, _ := strings.Cut(rt.Target, " ")
 	switch kind {
+	case route.API:
+		s.serveAPI(w, r)
 	case "redirect":
 		s.redirect(w, r, arg)
 	case "proxy":

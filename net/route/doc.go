@@ -8,6 +8,7 @@
 //	SITE            a site: the directory /fs/SITE
 //	redirect URL    answer with a redirect to URL (http or https)
 //	proxy URL       pass the request on to URL (http or https)
+//	@api            the remote API: the tree, to clients with a token
 //
 // Host names are lower-case DNS names (labels of a-z, 0-9 and '-', 1 to 63
 // bytes, 253 in all); a first label "*" makes a wildcard, and "*" alone

@@ -142,6 +142,10 @@ func ValidHost(h string) error {
 	return nil
 }
 
+// API is the target of the host that serves the tree to remote clients
+// (not a site name: those cannot start with '@').
+const API = "@api"
+
 // ParseTarget checks a target and returns its canonical form.
 func ParseTarget(v string) (string, error) {
 	f := strings.Fields(v)
@@ -153,6 +157,8 @@ func ParseTarget(v string) (string, error) {
 		return bad("empty; want SITE, redirect URL or proxy URL")
 	case len(f) == 1 && (f[0] == "redirect" || f[0] == "proxy"):
 		return bad(f[0] + " needs a URL")
+	case len(f) == 1 && f[0] == API:
+		return API, nil
 	case len(f) == 1:
 		if err := ValidSite(f[0]); err != nil {
 			return "", err

@@ -1,0 +1,110 @@
+package proc
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/fazt-sh/fazt/ctl"
+	"github.com/fazt-sh/fazt/kernel"
+	"github.com/fazt-sh/fazt/security"
+)
+
+// securityTree builds /security: the root password, the tokens, the key.
+func (s *System) securityTree() *ctl.Tree {
+	t := ctl.New("/security", s.Kernel.Log)
+	root := t.RootDir()
+	auth := s.auth
+	root.Value("root-pass", ctl.Value{Set: auth.SetRootPassword})
+	root.Collection("tokens", tokenColl{auth})
+	root.Call("mint", ctl.Call{
+		Help: "open for reading and writing, write NAME TTL SCOPE..., read the token (shown once):\n" +
+			"  NAME   letters, digits, . _ @ -\n  TTL    a duration: 30d, 12h, 90m\n  SCOPE  read:PATH or write:PATH (write includes read)\n",
+		Run: func(ctx context.Context, line string) (string, error) {
+			f := strings.Fields(line)
+			if len(f) < 3 {
+				return "", kernel.E(kernel.Invalid, "want NAME TTL SCOPE...")
+			}
+			ttl, err := ParseTTL(f[1])
+			if err != nil {
+				return "", err
+			}
+			scopes, err := security.ParseScopes(strings.Join(f[2:], " "))
+			if err != nil {
+				return "", err
+			}
+			tok, secret, err := auth.Mint(ctx, f[0], scopes, ttl)
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("id %s\ntoken %s\nexpires %s\n", tok.ID, secret, tok.Expires.UTC().Format(time.RFC3339)), nil
+		}})
+	root.Ctl("ctl", []ctl.Command{
+		{Verb: "rotate", Help: "replace the signing key: every token minted so far stops working",
+			Run: func(ctx context.Context, _ []string) error { return auth.Rotate(ctx) }},
+	})
+	root.Status("status", func(ctx context.Context) ([]byte, error) {
+		has, err := auth.HasRootPassword(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ids, err := auth.IDs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		set := "unset"
+		if has {
+			set = "set"
+		}
+		return []byte(fmt.Sprintf("root_pass %s\ntokens %d\nlogin_failures %d\n", set, len(ids), auth.Failures())), nil
+	})
+	root.Err()
+	return t
+}
+
+var ttlDays = regexp.MustCompile(`^([0-9]{1,4})d$`)
+
+// ParseTTL reads a token's life: a Go duration, or N days ("30d").
+func ParseTTL(s string) (time.Duration, error) {
+	if m := ttlDays.FindStringSubmatch(s); m != nil {
+		var d int
+		fmt.Sscan(m[1], &d)
+		return time.Duration(d) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, kernel.E(kernel.Invalid, fmt.Sprintf("bad TTL %q: 30d, 12h, 90m", s))
+	}
+	return d, nil
+}
+
+// tokenColl shows the tokens as /security/tokens/<id>: rm revokes; they
+// are minted through /security/mint.
+type tokenColl struct{ a *security.Authority }
+
+func (c tokenColl) Keys(ctx context.Context) ([]string, error) { return c.a.IDs(ctx) }
+
+func (c tokenColl) Get(ctx context.Context, id string) (string, error) {
+	t, err := c.a.Token(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return t.Describe(), nil
+}
+
+func (c tokenColl) Set(ctx context.Context, id, v string) error {
+	return kernel.E(kernel.NotPermitted, "tokens are minted through /security/mint (fazt security token new)")
+}
+
+func (c tokenColl) Remove(ctx context.Context, id string) error { return c.a.Revoke(ctx, id) }
+
+var tokenID = regexp.MustCompile(`^[0-9a-f]{24}$`)
+
+func (c tokenColl) ValidKey(name string) error {
+	if !tokenID.MatchString(name) {
+		return kernel.E(kernel.Invalid, "not a token id")
+	}
+	return nil
+}
