@@ -60,8 +60,8 @@ type lineWriter struct {
 	buf     []byte     // an unterminated line
 	total   int
 	lines   int
-	failed  bool // a line failed: the rest of this open is refused
-	applied bool // a line was applied
+	failed  bool   // a line failed: the rest of this open is refused
+	applied bool   // a line was applied
 	result  []byte // a call file's answers so far
 }
 

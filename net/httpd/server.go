@@ -30,7 +30,7 @@ type Server struct {
 	settings Settings
 	log      *slog.Logger
 	cache    *cache
-	tls      TLS // nil: no HTTPS; set before Open
+	tls      TLS          // nil: no HTTPS; set before Open
 	api      http.Handler // the remote API (route target @api); set before Open
 
 	proxies sync.Map           // target URL -> *httputil.ReverseProxy
