@@ -43,9 +43,10 @@ need = missing=""; \
 		$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# Debian packages the tests drive: fuse3 (fusermount3), rsync, curl, setpriv.
+# Debian packages the tests drive: fuse3 (fusermount3), rsync, curl, setpriv,
+# rclone (a WebDAV client of the remote API).
 deps:
-	@$(call need,fusermount3:fuse3 rsync:rsync curl:curl setpriv:util-linux)
+	@$(call need,fusermount3:fuse3 rsync:rsync curl:curl setpriv:util-linux rclone:rclone)
 
 # Go tools the tests run, pinned, built into bin/: Let's Encrypt's Pebble (a
 # real ACME server) and its DNS server; versitygw (a real S3 server that

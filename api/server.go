@@ -13,6 +13,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
@@ -47,6 +48,9 @@ type errorBody struct {
 type Handler struct {
 	K     *kernel.Kernel
 	Local bool
+
+	davOnce sync.Once
+	dav     http.Handler // the tree over WebDAV, under DAVPrefix
 }
 
 // Level is how far a client may go at a path.
@@ -101,6 +105,11 @@ type origin struct{}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := kernel.WithOrigin(r.Context(), origin{})
+	if r.URL.Path == DAVPrefix || strings.HasPrefix(r.URL.Path, DAVPrefix+"/") {
+		h.davOnce.Do(func() { h.dav = newDAV(h.K) })
+		h.dav.ServeHTTP(w, r.WithContext(ctx))
+		return
+	}
 	p, err := kernel.CleanPath(r.URL.Path)
 	if err != nil {
 		h.fail(w, r, kernel.At("request", r.URL.Path, err))

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,7 +85,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			s.log.Error("http: panic", "panic", fmt.Sprint(p), "host", r.Host, "path", r.URL.Path)
+			s.log.Error("http: panic", "panic", fmt.Sprint(p), "host", r.Host, "path", r.URL.Path, "stack", string(debug.Stack()))
 			s.plain(w, http.StatusInternalServerError, "internal error")
 		}
 	}()

@@ -201,3 +201,54 @@ func TestRemoteLogin(t *testing.T) {
 		t.Fatalf("after rotation: %s", got)
 	}
 }
+
+// rclone copies a directory through the WebDAV side of the remote API with
+// a token scoped to one site, and cannot write anywhere else.
+func TestRemoteRclone(t *testing.T) {
+	rclone, err := exec.LookPath("rclone")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("rclone is missing (make deps installs it)")
+		}
+		t.Skip("rclone is missing: make deps")
+	}
+	in := newInstance(t)
+	base := remoteSetup(t, in)
+	_, tok := mint(t, in, "rclone", "write:/fs/blog")
+	obscured, err := exec.Command(rclone, "obscure", tok).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(rclone, append(args, "--webdav-url", base+"/dav", "--webdav-user", "ci",
+			"--webdav-pass", strings.TrimSpace(string(obscured)), "--webdav-vendor", "other",
+			"--retries", "1", "--low-level-retries", "1", "--contimeout", "5s", "--timeout", "20s")...)
+		cmd.Env = append(os.Environ(), "RCLONE_CONFIG=/dev/null")
+		var out, errs bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errs
+		err := cmd.Run()
+		return out.String() + errs.String(), err
+	}
+	src := t.TempDir()
+	site(t, src, 11, 60)
+	os.Remove(filepath.Join(src, "link")) // rclone copies files, not links
+	os.Remove(filepath.Join(src, "d00", "up"))
+	if out, err := run("copy", src, ":webdav:/fs/blog/site"); err != nil {
+		t.Fatalf("rclone copy: %v\n%s", err, out)
+	}
+	if a, b := checksums(t, src), checksums(t, in.path("fs/blog/site")); a != b {
+		t.Fatalf("rclone copy differs:\n%s", diffLines(a, b))
+	}
+	if out, err := run("check", src, ":webdav:/fs/blog/site"); err != nil {
+		t.Fatalf("rclone check: %v\n%s", err, out)
+	}
+	if out, err := run("copy", src, ":webdav:/fs/other/site"); err == nil {
+		t.Fatalf("rclone copy outside the scope succeeded:\n%s", out)
+	}
+	if out := sh(t, "ls -A "+q(in.path("fs/other"))); out != "secret.txt\n" {
+		t.Fatalf("fs/other after a refused copy: %q", out)
+	}
+	if out, err := run("lsf", ":webdav:/fs", "-q"); err != nil || out != "blog/\n" {
+		t.Fatalf("rclone lsf /fs: %v %q", err, out)
+	}
+}
