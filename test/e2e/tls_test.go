@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/fazt-sh/fazt/api"
+	"github.com/fazt-sh/fazt/kernel"
 	"io"
 	"math/big"
 	"net"
@@ -337,6 +339,29 @@ echo site > net/routes/%s`, q(in.mnt), hostALPN))
 	}
 	if out, err := in.fazt("net", "cert", "renew", "nowhere.example.com"); err == nil || !strings.Contains(out, "no route") {
 		t.Fatalf("renew without a route: %v %q", err, out)
+	}
+
+	// The remote API over HTTPS: a host routed to @api gets its
+	// certificate like any other and serves the tree to a token; plain
+	// HTTP to it goes to HTTPS.
+	sh(t, "echo @api > "+q(in.path("net/routes/api.example.com")))
+	issued("api.example.com")
+	_, tok := mint(t, in, "tls", "read:/fs/site")
+	remote := api.Remote(fmt.Sprintf("https://api.example.com:%d", httpsPort), tok, client)
+	ents, err := remote.List(context.Background(), "/fs/site")
+	if err != nil || len(ents) != 1 || ents[0].Name != "index.html" {
+		t.Fatalf("remote list over HTTPS: %v %v", ents, err)
+	}
+	if _, err := remote.Stat(context.Background(), "/net"); kernel.KindOf(err) != kernel.NotExist {
+		t.Fatalf("remote stat outside the scope: %v", err)
+	}
+	resp, err = client.Get(fmt.Sprintf("http://api.example.com:%d/fs/site/index.html", httpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 301 {
+		t.Fatalf("the API over plain HTTP: %d", resp.StatusCode)
 	}
 
 	// Certificates live in the database: with the CA gone, a restarted
