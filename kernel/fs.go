@@ -131,6 +131,18 @@ type Writer interface {
 	Setattr(ctx context.Context, ino uint64, set SetAttr) (Attr, error)
 }
 
+// Cloner is a Writer that copies a tree by reference: the copy shares the
+// original's content and costs only its metadata (cp --reflink).
+type Cloner interface {
+	Clone(ctx context.Context, ino, dir uint64, name string, cred Cred) (Attr, error)
+}
+
+// Digester is a FileSystem that knows a digest of each regular file's
+// content without reading it: equal contents, equal digests.
+type Digester interface {
+	Digest(ctx context.Context, ino uint64) ([]byte, error)
+}
+
 // Rename flags, as renameat2(2).
 const (
 	RenameNoReplace = 1 << 0

@@ -398,6 +398,38 @@ func (ns *Namespace) Rename(ctx context.Context, olddir uint64, oldname string, 
 	return b.w.Rename(ctx, local, oldname, newdir&localMask, newname, flags)
 }
 
+// Clone copies ino (and everything below it) to dir/name by reference.
+func (ns *Namespace) Clone(ctx context.Context, ino, dir uint64, name string) (Attr, error) {
+	if err := ValidName(name); err != nil {
+		return Attr{}, err
+	}
+	b, local, err := ns.writer(dir)
+	if err != nil {
+		return Attr{}, err
+	}
+	if ino>>devShift != b.dev {
+		return Attr{}, E(CrossDevice, "clone across file systems")
+	}
+	c, ok := b.w.(Cloner)
+	if !ok {
+		return Attr{}, E(NotSupported, "this file system cannot clone")
+	}
+	return b.attr(c.Clone(ctx, ino&localMask, local, name, CredFrom(ctx)))
+}
+
+// Digest returns the content digest of the regular file ino.
+func (ns *Namespace) Digest(ctx context.Context, ino uint64) ([]byte, error) {
+	b, local, err := ns.resolve(ino)
+	if err != nil {
+		return nil, err
+	}
+	d, ok := b.fs.(Digester)
+	if !ok {
+		return nil, E(NotSupported, "this file system has no digests")
+	}
+	return d.Digest(ctx, local)
+}
+
 // Setattr changes the attributes of ino. File systems without Writer
 // refuse with Permission: their files' attributes are fixed.
 func (ns *Namespace) Setattr(ctx context.Context, ino uint64, set SetAttr) (Attr, error) {

@@ -283,6 +283,77 @@ func (f *FS) rename(ctx context.Context, oldp, newp string) error {
 	return f.ns.Rename(ctx, od.Ino, on, nd.Ino, nn, 0)
 }
 
+// Exchange swaps a and b atomically (renameat2 RENAME_EXCHANGE): whoever
+// looks sees one or the other, never neither.
+func (f *FS) Exchange(ctx context.Context, a, b string) error {
+	err := f.exchange(ctx, a, b)
+	if err == nil {
+		f.announce("rename", path.Clean(a), path.Clean(b))
+	}
+	return At("exchange", a, err)
+}
+
+func (f *FS) exchange(ctx context.Context, a, b string) error {
+	a, err := CleanPath(a)
+	if err != nil {
+		return err
+	}
+	b, err = CleanPath(b)
+	if err != nil {
+		return err
+	}
+	ad, an, err := f.ns.walkParent(ctx, a)
+	if err != nil {
+		return err
+	}
+	bd, bn, err := f.ns.walkParent(ctx, b)
+	if err != nil {
+		return err
+	}
+	return f.ns.Rename(ctx, ad.Ino, an, bd.Ino, bn, RenameExchange)
+}
+
+// Clone copies src (a file, or a directory and everything below it) to
+// dst, which must not exist, sharing content: only metadata is written.
+func (f *FS) Clone(ctx context.Context, src, dst string) error {
+	err := f.clone(ctx, src, dst)
+	if err == nil {
+		f.announce("clone", path.Clean(src), path.Clean(dst))
+	}
+	return At("clone", src, err)
+}
+
+func (f *FS) clone(ctx context.Context, src, dst string) error {
+	a, err := f.stat(ctx, src, false)
+	if err != nil {
+		return err
+	}
+	dst, err = CleanPath(dst)
+	if err != nil {
+		return err
+	}
+	dir, name, err := f.ns.walkParent(ctx, dst)
+	if err != nil {
+		return err
+	}
+	_, err = f.ns.Clone(ctx, a.Ino, dir.Ino, name)
+	return err
+}
+
+// Digest returns the content digest of the regular file p (see
+// Digester).
+func (f *FS) Digest(ctx context.Context, p string) ([]byte, error) {
+	a, err := f.stat(ctx, p, false)
+	if err != nil {
+		return nil, At("digest", p, err)
+	}
+	if !a.IsRegular() {
+		return nil, At("digest", p, E(Invalid, "not a regular file"))
+	}
+	d, err := f.ns.Digest(ctx, a.Ino)
+	return d, At("digest", p, err)
+}
+
 // Symlink makes p a symbolic link to target.
 func (f *FS) Symlink(ctx context.Context, target, p string) error {
 	err := f.symlink(ctx, target, p)

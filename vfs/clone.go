@@ -1,0 +1,262 @@
+package vfs
+
+import (
+	"context"
+	"crypto/sha256"
+	"syscall"
+	"time"
+
+	"github.com/fazt-sh/fazt/kernel"
+	"github.com/fazt-sh/fazt/storage"
+)
+
+// maxClone bounds the inodes one clone copies, so that one transaction
+// stays reasonable.
+const maxClone = 1_000_000
+
+// Clone implements kernel.Cloner: ino and everything below it are copied
+// to dir/name in one transaction. The copies share the originals' chunks
+// (their reference counts go up), so only inodes, entries and block rows
+// are written. Hard links inside the tree stay links; writes not yet
+// flushed by open files are not in the copy.
+func (f *FS) Clone(ctx context.Context, ino, dir uint64, name string, cred kernel.Cred) (kernel.Attr, error) {
+	var a kernel.Attr
+	err := f.db.Write(ctx, func(tx *storage.Tx) error {
+		now := nowNs()
+		var mode uint32
+		if err := tx.QueryRow(`SELECT mode FROM inodes WHERE ino = ?`, ino).Scan(&mode); err != nil {
+			if kernel.KindOf(err) == kernel.NotExist {
+				return notExist(ino)
+			}
+			return err
+		}
+		// A directory cannot be cloned into itself.
+		if isDir(mode) {
+			for d := dir; ; {
+				if d == ino {
+					return kernel.E(kernel.Invalid, "cannot clone a directory into itself")
+				}
+				if d == rootIno {
+					break
+				}
+				if err := tx.QueryRow(`SELECT parent FROM inodes WHERE ino = ?`, d).Scan(&d); err != nil {
+					return err
+				}
+			}
+		}
+		var pmode uint32
+		if err := tx.QueryRow(`SELECT mode FROM inodes WHERE ino = ?`, dir).Scan(&pmode); err != nil {
+			if kernel.KindOf(err) == kernel.NotExist {
+				return notExist(dir)
+			}
+			return err
+		}
+		if !isDir(pmode) {
+			return kernel.E(kernel.NotDir, "not a directory")
+		}
+		c := &cloner{f: f, tx: tx, mapped: map[uint64]uint64{}, links: map[uint64]int{}}
+		root, err := c.copy(ino, dir)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`INSERT INTO dentries(parent, name, ino) VALUES (?, ?, ?)`, dir, name, root); err != nil {
+			return err
+		}
+		c.links[root]++
+		// Files linked from several places in the tree keep one inode.
+		for copyIno, n := range c.links {
+			if _, err := tx.Exec(`UPDATE inodes SET nlink = ? WHERE ino = ? AND (mode & ?) <> ?`, n, copyIno, syscall.S_IFMT, syscall.S_IFDIR); err != nil {
+				return err
+			}
+		}
+		if isDir(mode) {
+			if _, err := tx.Exec(`UPDATE inodes SET nlink = nlink + 1 WHERE ino = ?`, dir); err != nil {
+				return err
+			}
+		}
+		if err := touch(tx, dir, now); err != nil {
+			return err
+		}
+		var size, mtime, atime, ctime int64
+		var nlink, uid, gid uint32
+		if err := tx.QueryRow(`SELECT mode, nlink, uid, gid, size, atime, mtime, ctime FROM inodes WHERE ino = ?`, root).
+			Scan(&mode, &nlink, &uid, &gid, &size, &atime, &mtime, &ctime); err != nil {
+			return err
+		}
+		a = kernel.Attr{Ino: root, Mode: mode, Nlink: nlink, UID: uid, GID: gid, Size: size, Blocks: (size + 511) / 512,
+			Atime: time.Unix(0, atime), Mtime: time.Unix(0, mtime), Ctime: time.Unix(0, ctime)}
+		return nil
+	})
+	if err != nil {
+		return kernel.Attr{}, err
+	}
+	f.attrs.put(a, &dentKey{dir, name}, f.changed(ctx, kernel.EntryAdded, a.Ino, dir, name))
+	return a, nil
+}
+
+// cloner copies one tree inside a transaction.
+type cloner struct {
+	f      *FS
+	tx     *storage.Tx
+	mapped map[uint64]uint64 // original inode -> its copy
+	links  map[uint64]int    // copy of a non-directory -> entries pointing to it
+	count  int
+}
+
+// copy copies ino, whose copy goes in the directory parent (a copy), and
+// returns the copy's inode number.
+func (c *cloner) copy(ino, parent uint64) (uint64, error) {
+	if n, ok := c.mapped[ino]; ok { // a hard link already copied
+		return n, nil
+	}
+	if c.count++; c.count > maxClone {
+		return 0, kernel.E(kernel.TooLarge, "too many files to clone at once")
+	}
+	n := c.f.lastIno.Add(1)
+	c.mapped[ino] = n
+	var mode uint32
+	if err := c.tx.QueryRow(`SELECT mode FROM inodes WHERE ino = ?`, ino).Scan(&mode); err != nil {
+		return 0, err
+	}
+	newParent := uint64(0)
+	if isDir(mode) {
+		newParent = parent
+	}
+	if _, err := c.tx.Exec(`INSERT INTO inodes(ino, mode, nlink, uid, gid, size, atime, mtime, ctime, btime, parent, target)
+		SELECT ?, mode, nlink, uid, gid, size, atime, mtime, ctime, btime, ?, target FROM inodes WHERE ino = ?`, n, newParent, ino); err != nil {
+		return 0, err
+	}
+	if !isDir(mode) {
+		if _, err := c.tx.Exec(`INSERT INTO blocks(ino, idx, chunk) SELECT ?, idx, chunk FROM blocks WHERE ino = ?`, n, ino); err != nil {
+			return 0, err
+		}
+		if _, err := c.tx.Exec(`UPDATE chunks SET refs = refs + (SELECT count(*) FROM blocks b WHERE b.ino = ? AND b.chunk = chunks.id)
+			WHERE id IN (SELECT chunk FROM blocks WHERE ino = ?)`, ino, ino); err != nil {
+			return 0, err
+		}
+		return n, nil
+	}
+	rows, err := c.tx.Query(`SELECT name, ino FROM dentries WHERE parent = ?`, ino)
+	if err != nil {
+		return 0, err
+	}
+	type ent struct {
+		name string
+		ino  uint64
+	}
+	var ents []ent
+	for rows.Next() {
+		var e ent
+		if err := rows.Scan(&e.name, &e.ino); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ents = append(ents, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, e := range ents {
+		child, err := c.copy(e.ino, n)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := c.tx.Exec(`INSERT INTO dentries(parent, name, ino) VALUES (?, ?, ?)`, n, e.name, child); err != nil {
+			return 0, err
+		}
+		var cmode uint32
+		if err := c.tx.QueryRow(`SELECT mode FROM inodes WHERE ino = ?`, child).Scan(&cmode); err != nil {
+			return 0, err
+		}
+		if !isDir(cmode) {
+			c.links[child]++
+		}
+	}
+	return n, nil
+}
+
+// Digest implements kernel.Digester: the SHA-256 of the concatenated
+// SHA-256 of each block of the file (a hole counts as zeros), computed from
+// the chunks' hashes without reading the content. A client computes the
+// same over its file with BlockSize blocks.
+func (f *FS) Digest(ctx context.Context, ino uint64) ([]byte, error) {
+	var size int64
+	hashes := map[int64][]byte{}
+	err := f.db.View(ctx, func(tx *storage.Tx) error {
+		var mode uint32
+		if err := tx.QueryRow(`SELECT mode, size FROM inodes WHERE ino = ?`, ino).Scan(&mode, &size); err != nil {
+			if kernel.KindOf(err) == kernel.NotExist {
+				return notExist(ino)
+			}
+			return err
+		}
+		if mode&syscall.S_IFMT != syscall.S_IFREG {
+			return kernel.E(kernel.Invalid, "not a regular file")
+		}
+		rows, err := tx.Query(`SELECT b.idx, c.hash, c.size FROM blocks b JOIN chunks c ON c.id = b.chunk WHERE b.ino = ?`, ino)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var idx, csize int64
+			var h []byte
+			if err := rows.Scan(&idx, &h, &csize); err != nil {
+				return err
+			}
+			want := min(f.blockSize, size-idx*f.blockSize)
+			if csize != want {
+				h = nil // a chunk shorter than its block (zeros follow): hash what is read
+			}
+			hashes[idx] = h
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Open files may hold unflushed writes; a digest is of what is
+	// committed, as a reader sees it after the writer's close.
+	all := sha256.New()
+	n := (size + f.blockSize - 1) / f.blockSize
+	var zero []byte
+	for idx := int64(0); idx < n; idx++ {
+		want := min(f.blockSize, size-idx*f.blockSize)
+		h, ok := hashes[idx]
+		if !ok || h == nil {
+			// A hole, or a short chunk: the block's bytes as read.
+			b, err := f.readBlock(ctx, ino, idx, want, ok)
+			if err != nil {
+				return nil, err
+			}
+			if b == nil {
+				if int64(len(zero)) != want {
+					zero = make([]byte, want)
+				}
+				b = zero
+			}
+			s := sha256.Sum256(b)
+			h = s[:]
+		}
+		all.Write(h)
+	}
+	return all.Sum(nil), nil
+}
+
+// readBlock reads block idx of ino (want bytes), or returns nil for a hole.
+func (f *FS) readBlock(ctx context.Context, ino uint64, idx, want int64, present bool) ([]byte, error) {
+	if !present {
+		return nil, nil
+	}
+	b := make([]byte, want)
+	err := f.db.View(ctx, func(tx *storage.Tx) error {
+		var data []byte
+		if err := tx.QueryRow(`SELECT d.data FROM blocks b JOIN chunk_data d ON d.id = b.chunk WHERE b.ino = ? AND b.idx = ?`, ino, idx).Scan(&data); err != nil {
+			return err
+		}
+		copy(b, data)
+		return nil
+	})
+	return b, err
+}
