@@ -201,3 +201,24 @@ func (c *Client) Login(ctx context.Context, password string) (LoginAnswer, error
 	}
 	return a, json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&a)
 }
+
+// Clone copies the tree at p to to by reference (op=clone).
+func (c *Client) Clone(ctx context.Context, p, to string) error {
+	return c.noContent(ctx, http.MethodPost, p, url.Values{"op": {"clone"}, "to": {to}})
+}
+
+// Exchange swaps p and to atomically (op=exchange).
+func (c *Client) Exchange(ctx context.Context, p, to string) error {
+	return c.noContent(ctx, http.MethodPost, p, url.Values{"op": {"exchange"}, "to": {to}})
+}
+
+// Sums returns the manifest of the tree at p (op=sums).
+func (c *Client) Sums(ctx context.Context, p string) (Sums, error) {
+	var s Sums
+	resp, err := c.do(ctx, http.MethodGet, p, url.Values{"op": {"sums"}}, nil)
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	return s, json.NewDecoder(resp.Body).Decode(&s)
+}

@@ -184,6 +184,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.done(w, r, fsys.Rename(ctx, p, to))
 	case r.Method == http.MethodPost && q.Get("op") == "call":
 		h.call(ctx, w, r, p)
+	case r.Method == http.MethodPost && (q.Get("op") == "clone" || q.Get("op") == "exchange"):
+		other, err := kernel.CleanPath(q.Get("to"))
+		if err == nil {
+			err = need(ctx, q.Get("op"), other, Write)
+		}
+		if err != nil {
+			h.fail(w, r, kernel.At(q.Get("op"), q.Get("to"), err))
+			return
+		}
+		if q.Get("op") == "clone" {
+			h.done(w, r, fsys.Clone(ctx, p, other))
+		} else {
+			h.done(w, r, fsys.Exchange(ctx, p, other))
+		}
+	case r.Method == http.MethodGet && q.Get("op") == "sums":
+		h.sums(ctx, w, r, p)
 	default:
 		h.fail(w, r, kernel.At(r.Method, p, kernel.E(kernel.Invalid, "unknown operation")))
 	}
@@ -213,10 +229,94 @@ func required(method, op string) Level {
 	switch {
 	case method == http.MethodGet && (op == "stat" || op == "list"):
 		return Traverse
-	case method == http.MethodGet:
-		return Read
+	case method == http.MethodGet, method == http.MethodPost && op == "clone":
+		return Read // a clone writes where it goes, checked there
 	}
 	return Write
+}
+
+// Sum is one entry of a tree's manifest (op=sums).
+type Sum struct {
+	Path   string `json:"path"` // relative to the tree's root
+	Mode   uint32 `json:"mode"` // st_mode
+	Size   int64  `json:"size"`
+	Digest []byte `json:"digest,omitempty"` // regular files: see kernel.Digester
+	Target string `json:"target,omitempty"` // symbolic links
+}
+
+// Sums is a tree's manifest, and the block size its digests use.
+type Sums struct {
+	BlockSize int64 `json:"block_size"`
+	Entries   []Sum `json:"entries"`
+}
+
+// maxSums bounds a manifest.
+const maxSums = 1_000_000
+
+// sums answers the manifest of the tree at p: every entry below it, with
+// the digests of regular files, computed without reading content.
+func (h *Handler) sums(ctx context.Context, w http.ResponseWriter, r *http.Request, root string) {
+	out, err := Manifest(ctx, h.K.FS, root)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, out)
+}
+
+// Manifest lists every entry below root with the digests of its regular
+// files (computed without reading content), skipping what the client of
+// ctx may not see.
+func Manifest(ctx context.Context, fsys *kernel.FS, root string) (Sums, error) {
+	var out Sums
+	bs, err := fsys.DigestBlockSize(ctx, root)
+	if err != nil {
+		return out, err
+	}
+	out.BlockSize = bs
+	var walk func(rel string) error
+	walk = func(rel string) error {
+		ents, err := fsys.ReadDir(ctx, path.Join(root, rel))
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if len(out.Entries) >= maxSums {
+				return kernel.E(kernel.TooLarge, "over a million entries")
+			}
+			p := path.Join(rel, e.Name)
+			full := path.Join(root, p)
+			if LevelAt(ctx, full) < Read {
+				continue
+			}
+			a, err := fsys.Lstat(ctx, full)
+			if kernel.KindOf(err) == kernel.NotExist {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			s := Sum{Path: p, Mode: a.Mode, Size: a.Size}
+			switch {
+			case a.IsRegular():
+				if s.Digest, err = fsys.Digest(ctx, full); err != nil {
+					return err
+				}
+			case a.IsSymlink():
+				if s.Target, err = fsys.Readlink(ctx, full); err != nil {
+					return err
+				}
+			}
+			out.Entries = append(out.Entries, s)
+			if a.IsDir() {
+				if err := walk(p); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return out, walk("")
 }
 
 // call writes the request to a call file and answers what the same open

@@ -141,6 +141,8 @@ type Cloner interface {
 // content without reading it: equal contents, equal digests.
 type Digester interface {
 	Digest(ctx context.Context, ino uint64) ([]byte, error)
+	// BlockSize is the size of the blocks whose hashes make a digest.
+	BlockSize() int64
 }
 
 // Rename flags, as renameat2(2).

@@ -430,6 +430,19 @@ func (ns *Namespace) Digest(ctx context.Context, ino uint64) ([]byte, error) {
 	return d.Digest(ctx, local)
 }
 
+// DigestBlockSize is the block size of the digests of ino's file system.
+func (ns *Namespace) DigestBlockSize(ino uint64) (int64, error) {
+	b, _, err := ns.resolve(ino)
+	if err != nil {
+		return 0, err
+	}
+	d, ok := b.fs.(Digester)
+	if !ok {
+		return 0, E(NotSupported, "this file system has no digests")
+	}
+	return d.BlockSize(), nil
+}
+
 // Setattr changes the attributes of ino. File systems without Writer
 // refuse with Permission: their files' attributes are fixed.
 func (ns *Namespace) Setattr(ctx context.Context, ino uint64, set SetAttr) (Attr, error) {

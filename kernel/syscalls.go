@@ -354,6 +354,16 @@ func (f *FS) Digest(ctx context.Context, p string) ([]byte, error) {
 	return d, At("digest", p, err)
 }
 
+// DigestBlockSize is the block size of the digests of the files at p.
+func (f *FS) DigestBlockSize(ctx context.Context, p string) (int64, error) {
+	a, err := f.stat(ctx, p, false)
+	if err != nil {
+		return 0, At("digest", p, err)
+	}
+	n, err := f.ns.DigestBlockSize(a.Ino)
+	return n, At("digest", p, err)
+}
+
 // Symlink makes p a symbolic link to target.
 func (f *FS) Symlink(ctx context.Context, target, p string) error {
 	err := f.symlink(ctx, target, p)

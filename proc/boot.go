@@ -152,6 +152,15 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 			return nil, err
 		}
 	}
+	// Where deploys are prepared and kept (package deploy): made here so
+	// that a token scoped to one site finds them.
+	for _, d := range []string{"/fs/.staging", "/fs/.deploys"} {
+		if _, err := k.FS.Lstat(ctx, d); kernel.KindOf(err) == kernel.NotExist {
+			if err := k.FS.Mkdir(ctx, d, 0o755); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return s, nil
 }
 

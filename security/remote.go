@@ -87,10 +87,12 @@ func badPath(r *http.Request) string {
 	return ""
 }
 
-// LevelOf is a token's level at the clean path p.
+// LevelOf is a token's level at the clean path p. A scope of a site,
+// /fs/SITE, covers the site's deploys too: /fs/.staging/SITE (a deploy
+// being prepared) and /fs/.deploys/SITE (past deploys).
 func LevelOf(scopes []Scope, p string) api.Level {
 	lvl := api.None
-	for _, s := range scopes {
+	for _, s := range withDeploys(scopes) {
 		switch {
 		case under(p, s.Prefix) && s.Write:
 			return api.Write
@@ -101,6 +103,19 @@ func LevelOf(scopes []Scope, p string) api.Level {
 		}
 	}
 	return lvl
+}
+
+// withDeploys adds the deploy trees of the sites that scopes name.
+func withDeploys(scopes []Scope) []Scope {
+	out := append([]Scope(nil), scopes...)
+	for _, s := range scopes {
+		site, ok := strings.CutPrefix(s.Prefix, "/fs/")
+		if !ok || site == "" || strings.Contains(site, "/") || strings.HasPrefix(site, ".") {
+			continue
+		}
+		out = append(out, Scope{Write: s.Write, Prefix: "/fs/.staging/" + site}, Scope{Write: s.Write, Prefix: "/fs/.deploys/" + site})
+	}
+	return out
 }
 
 func (a *Authority) login(w http.ResponseWriter, r *http.Request) {

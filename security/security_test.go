@@ -312,6 +312,10 @@ func TestRemote(t *testing.T) {
 		}
 	}
 	want := []api.Level{api.Write, api.Read, api.Traverse, api.Traverse, api.None, api.None}
+	if LevelOf(scopes, "/fs/.staging/blog/x") != api.Write || LevelOf(scopes, "/fs/.deploys/blog") != api.Write ||
+		LevelOf(scopes, "/fs/.staging/other") != api.None || LevelOf(scopes, "/fs/.staging") != api.Traverse {
+		t.Fatal("a site's scope does not cover its deploys")
+	}
 	for i := range want {
 		if levels[i] != want[i] {
 			t.Fatalf("levels %v, want %v", levels, want)

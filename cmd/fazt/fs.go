@@ -29,7 +29,7 @@ func newFSCmd(g *globals) *cobra.Command {
 Without a mount, these commands work on the data directory directly, or through
 the mount of the kernel that serves it.`,
 	}
-	c.AddCommand(newMountCmd(g), newUmountCmd(g), newLsCmd(g), newCatCmd(g), newPutCmd(g), newRmCmd(g), newMkdirCmd(g))
+	c.AddCommand(newMountCmd(g), newUmountCmd(g), newLsCmd(g), newCatCmd(g), newPutCmd(g), newRmCmd(g), newMkdirCmd(g), newSyncCmd(g))
 	return c
 }
 

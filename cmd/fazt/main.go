@@ -63,7 +63,7 @@ Data lives in --data, $FAZT_HOME, or ~/.local/share/fazt.`,
 	root.PersistentFlags().StringVar(&g.data, "data", "", "data directory (default $FAZT_HOME or ~/.local/share/fazt)")
 	root.PersistentFlags().StringVar(&g.remote, "remote", "", "work on the fazt at this URL (default $FAZT_REMOTE), with the token of fazt security login or $FAZT_TOKEN")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newVersionCmd(), newFSCmd(g), newNetCmd(g), newStorageCmd(g), newProcCmd(g), newDriverCmd(g), newSecurityCmd(g))
+	root.AddCommand(newVersionCmd(), newFSCmd(g), newNetCmd(g), newStorageCmd(g), newProcCmd(g), newDriverCmd(g), newSecurityCmd(g), newDeployCmd(g))
 	return root
 }
 

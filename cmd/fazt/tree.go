@@ -29,6 +29,11 @@ type tree interface {
 	Rename(ctx context.Context, from, to string) error
 	// Call writes a request to a call file and returns its answer.
 	Call(ctx context.Context, p string, request []byte) ([]byte, error)
+	// Clone copies src to dst by reference; Exchange swaps a and b
+	// atomically; Sums is the manifest of a tree.
+	Clone(ctx context.Context, src, dst string) error
+	Exchange(ctx context.Context, a, b string) error
+	Sums(ctx context.Context, p string) (api.Sums, error)
 	Close() error
 }
 
@@ -152,6 +157,18 @@ func (t kernelTree) Call(ctx context.Context, p string, request []byte) ([]byte,
 	return api.ReadAnswer(ctx, f, int64(len(request)))
 }
 
+func (t kernelTree) Clone(ctx context.Context, src, dst string) error {
+	return t.fs().Clone(ctx, src, dst)
+}
+
+func (t kernelTree) Exchange(ctx context.Context, a, b string) error {
+	return t.fs().Exchange(ctx, a, b)
+}
+
+func (t kernelTree) Sums(ctx context.Context, p string) (api.Sums, error) {
+	return api.Manifest(ctx, t.fs(), p)
+}
+
 func (t kernelTree) Close() error { return t.sys.Close() }
 
 // apiTree works through a running kernel's local API.
@@ -200,6 +217,12 @@ func (t apiTree) Rename(ctx context.Context, from, to string) error { return t.c
 func (t apiTree) Call(ctx context.Context, p string, request []byte) ([]byte, error) {
 	return t.c.Call(ctx, p, request)
 }
+
+func (t apiTree) Clone(ctx context.Context, src, dst string) error { return t.c.Clone(ctx, src, dst) }
+
+func (t apiTree) Exchange(ctx context.Context, a, b string) error { return t.c.Exchange(ctx, a, b) }
+
+func (t apiTree) Sums(ctx context.Context, p string) (api.Sums, error) { return t.c.Sums(ctx, p) }
 
 func (t apiTree) Close() error { return nil }
 

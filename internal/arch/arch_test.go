@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"net/certs":         {"kernel", "storage"},
 	"driver/litestream": {"kernel", "storage"},
 	"security":          {"kernel", "storage", "api"},
+	"deploy":            {"kernel", "api"},
 }
 
 // forbidden lists imports a package must never have.

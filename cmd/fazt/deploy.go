@@ -1,0 +1,153 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/user"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fazt-sh/fazt/deploy"
+)
+
+// syncFlags are the options of fazt fs sync and fazt deploy.
+type syncFlags struct {
+	delete, dryRun, verbose bool
+	keep                    int
+}
+
+func (f *syncFlags) add(c *cobra.Command) {
+	c.Flags().BoolVar(&f.delete, "delete", false, "remove files the source does not have")
+	c.Flags().BoolVarP(&f.dryRun, "dry-run", "n", false, "say what would change, change nothing")
+	c.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "a line per file sent or removed")
+	c.Flags().IntVar(&f.keep, "keep", deploy.DefaultKeep, "past deploys kept for rollback")
+}
+
+func runSync(c *cobra.Command, g *globals, src, site string, f syncFlags) error {
+	opt := deploy.Options{Delete: f.delete, DryRun: f.dryRun, Keep: f.keep, Who: who()}
+	if f.verbose || f.dryRun {
+		opt.Log = c.OutOrStdout()
+	}
+	return withTree(c.Context(), g, func(t tree) error {
+		res, err := deploy.Sync(c.Context(), t, src, site, opt)
+		if err != nil {
+			return err
+		}
+		out := c.OutOrStdout()
+		if f.dryRun {
+			fmt.Fprintf(out, "fazt: dry run: %d files, %d to send (%d bytes), %d unchanged, %d to remove\n",
+				res.Files, res.Uploaded, res.Bytes, res.Unchanged, res.Removed)
+			return nil
+		}
+		fmt.Fprintf(out, "fazt: deployed %s as %s: %d files, %d sent (%d bytes), %d unchanged, %d removed\n",
+			site, res.ID, res.Files, res.Uploaded, res.Bytes, res.Unchanged, res.Removed)
+		return nil
+	})
+}
+
+// who names the deployer in the site's log.
+func who() string {
+	name := "?"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host
+}
+
+// siteOf reads a sync destination: SITE, fs/SITE or /fs/SITE.
+func siteOf(dest string) (string, error) {
+	s := strings.Trim(dest, "/")
+	s = strings.TrimPrefix(s, "fs/")
+	if s == "" || strings.Contains(s, "/") {
+		return "", usageError{fmt.Errorf("the destination is a site: SITE or /fs/SITE, not %q", dest)}
+	}
+	return s, nil
+}
+
+func newSyncCmd(g *globals) *cobra.Command {
+	var f syncFlags
+	c := &cobra.Command{
+		Use:   "sync SRC /fs/SITE",
+		Short: "Deploy a directory to a site, atomically (only changed files travel)",
+		Long: `Make /fs/SITE what the local directory SRC holds. Only files whose content
+differs are sent (compared by content digests, which the tree computes without
+reading the files); the new tree is prepared beside the live one and swapped in
+one step, so visitors never see half a deploy. The replaced tree is kept for
+fazt deploy rollback. An interrupted sync resumes where it stopped.
+.gitignore and .faztignore at the top of SRC are honoured; .git is never sent.`,
+		Example: `  fazt fs sync ./public /fs/blog --delete
+  fazt --remote https://admin.example.com fs sync ./public /fs/blog --delete`,
+		Args: args(2, 2),
+		RunE: func(c *cobra.Command, a []string) error {
+			site, err := siteOf(a[1])
+			if err != nil {
+				return err
+			}
+			return runSync(c, g, a[0], site, f)
+		},
+	}
+	f.add(c)
+	return c
+}
+
+func newDeployCmd(g *globals) *cobra.Command {
+	var f syncFlags
+	c := &cobra.Command{
+		Use:   "deploy SRC SITE",
+		Short: "Deploy a directory to a site (fazt fs sync SRC /fs/SITE); rollback, ls",
+		Args:  args(2, 2),
+		RunE: func(c *cobra.Command, a []string) error {
+			site, err := siteOf(a[1])
+			if err != nil {
+				return err
+			}
+			return runSync(c, g, a[0], site, f)
+		},
+	}
+	f.add(c)
+	c.AddCommand(&cobra.Command{
+		Use:   "rollback SITE [ID]",
+		Short: "Make a past deploy live again (the newest past one by default), in one step",
+		Args:  args(1, 2),
+		RunE: func(c *cobra.Command, a []string) error {
+			id := ""
+			if len(a) == 2 {
+				id = a[1]
+			}
+			return withTree(c.Context(), g, func(t tree) error {
+				got, err := deploy.Rollback(c.Context(), t, a[0], id)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.OutOrStdout(), "fazt: %s is at %s again\n", a[0], got)
+				return nil
+			})
+		},
+	}, &cobra.Command{
+		Use:   "ls SITE",
+		Short: "List the site's deploys: the past ones, oldest first, then the live one",
+		Args:  args(1, 1),
+		RunE: func(c *cobra.Command, a []string) error {
+			return withTree(c.Context(), g, func(t tree) error {
+				ids, err := deploy.Past(c.Context(), t, a[0])
+				if err != nil {
+					return err
+				}
+				live, err := deploy.Live(c.Context(), t, a[0])
+				if err != nil {
+					return err
+				}
+				for _, id := range ids {
+					fmt.Fprintln(c.OutOrStdout(), id)
+				}
+				if live != "" {
+					fmt.Fprintln(c.OutOrStdout(), live, "live")
+				}
+				return nil
+			})
+		},
+	})
+	return c
+}

@@ -1,0 +1,194 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fazt-sh/fazt/kernel"
+)
+
+// A site's history directory holds a tree per past deploy, named by its
+// id, and two files: .live (the id of the live deploy) and .log (a line
+// per deploy and rollback).
+func liveFile(site string) string { return historyDir(site) + "/.live" }
+func logFile(site string) string  { return historyDir(site) + "/.log" }
+
+func readSmall(ctx context.Context, t Tree, p string) (string, error) {
+	r, err := t.Open(ctx, p)
+	if kernel.KindOf(err) == kernel.NotExist {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	b, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	return string(b), err
+}
+
+func writeSmall(ctx context.Context, t Tree, p, s string) error {
+	w, err := t.Create(ctx, p, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, s); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+// Live returns the id of the site's live deploy, "" if it was never
+// deployed with fazt.
+func Live(ctx context.Context, t Tree, site string) (string, error) {
+	s, err := readSmall(ctx, t, liveFile(site))
+	return strings.TrimSpace(s), err
+}
+
+func logLine(ctx context.Context, t Tree, site, line string) error {
+	old, err := readSmall(ctx, t, logFile(site))
+	if err != nil {
+		return err
+	}
+	return writeSmall(ctx, t, logFile(site), old+time.Now().UTC().Format(time.RFC3339)+" "+line+"\n")
+}
+
+// commit swaps the staging tree in, keeps the replaced one as a past
+// deploy, and records the new one.
+func commit(ctx context.Context, t Tree, site string, hadLive bool, opt Options, res Result) (string, error) {
+	id := newID()
+	hist := historyDir(site)
+	if _, err := t.Stat(ctx, hist); kernel.KindOf(err) == kernel.NotExist {
+		if err := t.Mkdir(ctx, hist, 0o755, false); err != nil {
+			return "", err
+		}
+	}
+	old, err := Live(ctx, t, site)
+	if err != nil {
+		return "", err
+	}
+	if hadLive {
+		if old == "" {
+			old = "before-" + id // a tree put there without fazt deploy
+		}
+		// One step: visitors see the old tree or the new one.
+		if err := t.Exchange(ctx, stagingPath(site), SitePath(site)); err != nil {
+			return "", err
+		}
+		if err := t.Rename(ctx, stagingPath(site), path.Join(hist, old)); err != nil {
+			return id, err
+		}
+	} else if err := t.Rename(ctx, stagingPath(site), SitePath(site)); err != nil {
+		return "", err
+	}
+	if err := writeSmall(ctx, t, liveFile(site), id+"\n"); err != nil {
+		return id, err
+	}
+	who := opt.Who
+	if who == "" {
+		who = "-"
+	}
+	if err := logLine(ctx, t, site, fmt.Sprintf("deploy %s files %d sent %d bytes %d removed %d by %s", id, res.Files, res.Uploaded, res.Bytes, res.Removed, who)); err != nil {
+		return id, err
+	}
+	keep := opt.Keep
+	if keep <= 0 {
+		keep = DefaultKeep
+	}
+	return id, prune(ctx, t, site, keep)
+}
+
+// Past lists the site's past deploys, oldest first.
+func Past(ctx context.Context, t Tree, site string) ([]string, error) {
+	infos, err := t.ReadDir(ctx, historyDir(site))
+	if kernel.KindOf(err) == kernel.NotExist {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, fi := range infos {
+		if fi.IsDir() && !strings.HasPrefix(fi.Name(), ".") {
+			ids = append(ids, fi.Name())
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return order(ids[i]) < order(ids[j]) })
+	return ids, nil
+}
+
+// order sorts ids by time: "before-ID" names the tree that ID replaced.
+func order(id string) string {
+	if t, ok := strings.CutPrefix(id, "before-"); ok {
+		return t + "0"
+	}
+	return id + "1"
+}
+
+// prune removes the oldest past deploys beyond keep. Content shared with
+// other trees stays (chunks are counted).
+func prune(ctx context.Context, t Tree, site string, keep int) error {
+	ids, err := Past(ctx, t, site)
+	if err != nil {
+		return err
+	}
+	for len(ids) > keep {
+		if err := t.Remove(ctx, path.Join(historyDir(site), ids[0]), true); err != nil {
+			return err
+		}
+		ids = ids[1:]
+	}
+	return nil
+}
+
+// Rollback makes the past deploy id live again (the newest past one when
+// id is ""), in one step; the tree it replaces becomes a past deploy.
+func Rollback(ctx context.Context, t Tree, site, id string) (string, error) {
+	if err := validSite(site); err != nil {
+		return "", err
+	}
+	ids, err := Past(ctx, t, site)
+	if err != nil {
+		return "", err
+	}
+	if id == "" {
+		if len(ids) == 0 {
+			return "", kernel.E(kernel.NotExist, "no past deploy of "+site+" to roll back to")
+		}
+		id = ids[len(ids)-1]
+	} else if !contains(ids, id) {
+		return "", kernel.E(kernel.NotExist, fmt.Sprintf("no past deploy %s of %s (fazt deploy ls %s)", id, site, site))
+	}
+	cur, err := Live(ctx, t, site)
+	if err != nil {
+		return "", err
+	}
+	if cur == "" {
+		cur = "before-" + newID()
+	}
+	p := path.Join(historyDir(site), id)
+	if err := t.Exchange(ctx, p, SitePath(site)); err != nil {
+		return "", err
+	}
+	if err := t.Rename(ctx, p, path.Join(historyDir(site), cur)); err != nil {
+		return id, err
+	}
+	if err := writeSmall(ctx, t, liveFile(site), id+"\n"); err != nil {
+		return id, err
+	}
+	return id, logLine(ctx, t, site, "rollback "+id+" replacing "+cur)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,375 @@
+package deploy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	ignore "github.com/sabhiram/go-gitignore"
+
+	"github.com/fazt-sh/fazt/api"
+	"github.com/fazt-sh/fazt/kernel"
+)
+
+// Tree is where a deploy goes: the kernel's tree, in this process or
+// through an API.
+type Tree interface {
+	Stat(ctx context.Context, p string) (fs.FileInfo, error)
+	ReadDir(ctx context.Context, p string) ([]fs.FileInfo, error)
+	Open(ctx context.Context, p string) (io.ReadCloser, error)
+	Create(ctx context.Context, p string, perm fs.FileMode) (io.WriteCloser, error)
+	Mkdir(ctx context.Context, p string, perm fs.FileMode, parents bool) error
+	Remove(ctx context.Context, p string, recursive bool) error
+	Rename(ctx context.Context, from, to string) error
+	Clone(ctx context.Context, src, dst string) error
+	Exchange(ctx context.Context, a, b string) error
+	Sums(ctx context.Context, p string) (api.Sums, error)
+}
+
+// Options of a sync.
+type Options struct {
+	Delete bool      // remove what the source does not have
+	DryRun bool      // say what would change, change nothing
+	Who    string    // recorded with the deploy
+	Log    io.Writer // one line per change when set
+	Keep   int       // past deploys kept; 0 is DefaultKeep
+}
+
+// DefaultKeep is how many past deploys a site keeps.
+const DefaultKeep = 10
+
+// Result says what a sync did.
+type Result struct {
+	ID        string // the deploy made live ("" for a dry run)
+	Files     int    // files in the source
+	Uploaded  int    // files sent
+	Bytes     int64  // bytes sent
+	Unchanged int    // files already there
+	Removed   int    // entries removed (with Delete)
+	Dirs      int    // directories made
+}
+
+// The places of a site's deploys, beside /fs/SITE: names that start with
+// a dot are not site names, so nothing routes to them.
+func stagingPath(site string) string { return "/fs/.staging/" + site }
+func historyDir(site string) string  { return "/fs/.deploys/" + site }
+
+// SitePath is the live tree of a site.
+func SitePath(site string) string { return "/fs/" + site }
+
+// local is a file or directory of the source.
+type local struct {
+	rel    string
+	mode   fs.FileMode
+	size   int64
+	target string // symlinks
+}
+
+// Sync makes the tree of site what src holds, atomically: it prepares a
+// copy (a clone of the live tree, or the copy a previous sync left
+// unfinished), sends only what differs, then swaps it with the live tree
+// in one step. The replaced tree is kept as a past deploy.
+func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, error) {
+	var res Result
+	if err := validSite(site); err != nil {
+		return res, err
+	}
+	files, err := scan(src)
+	if err != nil {
+		return res, err
+	}
+	live, staging := SitePath(site), stagingPath(site)
+	_, lerr := t.Stat(ctx, live)
+	if lerr != nil && kernel.KindOf(lerr) != kernel.NotExist {
+		return res, lerr
+	}
+	_, serr := t.Stat(ctx, staging)
+	if serr != nil && kernel.KindOf(serr) != kernel.NotExist {
+		return res, serr
+	}
+	resuming := serr == nil
+	// First against the live tree: a sync that changes nothing touches
+	// nothing. A copy left by an interrupted sync is compared instead,
+	// so that what it holds already is not sent again.
+	there := live
+	if resuming {
+		there = staging
+	}
+	p, err := plan(ctx, t, src, files, there, opt)
+	if err != nil {
+		return res, err
+	}
+	if opt.DryRun || (p.empty() && !resuming) {
+		res = p.res
+		if !opt.DryRun {
+			res.ID, err = Live(ctx, t, site)
+		}
+		return res, err
+	}
+	if !resuming {
+		if lerr == nil {
+			err = t.Clone(ctx, live, staging)
+		} else {
+			err = t.Mkdir(ctx, staging, 0o755, false)
+		}
+		if err != nil {
+			return res, err
+		}
+	}
+	res, err = p.apply(ctx, t, src, staging)
+	if err != nil {
+		return res, err
+	}
+	id, err := commit(ctx, t, site, lerr == nil, opt, res)
+	res.ID = id
+	return res, err
+}
+
+// step is one change of a plan.
+type step struct {
+	op   string // "mkdir", "send", "remove"
+	rel  string
+	mode fs.FileMode
+	size int64
+	// replace: something else is at rel and goes first
+	replace bool
+}
+
+type syncPlan struct {
+	steps []step
+	res   Result
+}
+
+func (p *syncPlan) empty() bool { return len(p.steps) == 0 }
+
+// plan compares the source with the tree at there (which may not exist).
+func plan(ctx context.Context, t Tree, src string, files []local, there string, opt Options) (*syncPlan, error) {
+	p := &syncPlan{}
+	have := map[string]api.Sum{}
+	bs := int64(256 << 10)
+	if _, err := t.Stat(ctx, there); err == nil {
+		sums, err := t.Sums(ctx, there)
+		if err != nil {
+			return nil, err
+		}
+		if sums.BlockSize > 0 {
+			bs = sums.BlockSize
+		}
+		for _, s := range sums.Entries {
+			have[s.Path] = s
+		}
+	} else if kernel.KindOf(err) != kernel.NotExist {
+		return nil, err
+	}
+	say := func(format string, a ...any) {
+		if opt.Log != nil {
+			fmt.Fprintf(opt.Log, format+"\n", a...)
+		}
+	}
+	want := map[string]bool{}
+	for _, f := range files {
+		want[f.rel] = true
+		h, ok := have[f.rel]
+		hmode := kernel.FileMode(h.Mode)
+		switch {
+		case f.mode.IsDir():
+			if ok && hmode.IsDir() {
+				continue
+			}
+			say("mkdir %s", f.rel)
+			p.res.Dirs++
+			p.steps = append(p.steps, step{op: "mkdir", rel: f.rel, mode: f.mode.Perm(), replace: ok})
+		case f.mode.IsRegular():
+			p.res.Files++
+			if ok && hmode.IsRegular() && h.Size == f.size {
+				d, err := digest(filepath.Join(src, f.rel), bs)
+				if err != nil {
+					return nil, err
+				}
+				if bytes.Equal(d, h.Digest) {
+					p.res.Unchanged++
+					continue
+				}
+			}
+			say("send %s (%d bytes)", f.rel, f.size)
+			p.res.Uploaded++
+			p.res.Bytes += f.size
+			p.steps = append(p.steps, step{op: "send", rel: f.rel, mode: f.mode.Perm(), size: f.size, replace: ok && hmode.IsDir()})
+		default:
+			say("skip %s: only files and directories are sent", f.rel)
+		}
+	}
+	if opt.Delete {
+		var gone []string
+		for rel := range have {
+			if !want[rel] {
+				gone = append(gone, rel)
+			}
+		}
+		sort.Strings(gone) // parents first: removing one removes what is in it
+		removed := map[string]bool{}
+		for _, rel := range gone {
+			removed[rel] = true
+			if under(rel, removed) {
+				continue
+			}
+			say("remove %s", rel)
+			p.res.Removed++
+			p.steps = append(p.steps, step{op: "remove", rel: rel})
+		}
+	}
+	return p, nil
+}
+
+// apply carries the plan out in the staging tree.
+func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string) (Result, error) {
+	for _, s := range p.steps {
+		dst := path.Join(staging, s.rel)
+		if s.replace || s.op == "remove" {
+			if err := t.Remove(ctx, dst, true); err != nil && kernel.KindOf(err) != kernel.NotExist {
+				return p.res, err
+			}
+		}
+		var err error
+		switch s.op {
+		case "mkdir":
+			err = t.Mkdir(ctx, dst, s.mode, false)
+			if kernel.KindOf(err) == kernel.Exist {
+				err = nil // made by an interrupted sync
+			}
+		case "send":
+			err = upload(ctx, t, filepath.Join(src, s.rel), dst, s.mode)
+		}
+		if err != nil {
+			return p.res, err
+		}
+	}
+	return p.res, nil
+}
+
+func under(p string, removed map[string]bool) bool {
+	for d := path.Dir(p); d != "." && d != "/"; d = path.Dir(d) {
+		if removed[d] {
+			return true
+		}
+	}
+	return false
+}
+
+// upload writes a local file to the tree.
+func upload(ctx context.Context, t Tree, src, dst string, perm fs.FileMode) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w, err := t.Create(ctx, dst, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+// digest is the tree's digest of a local file: SHA-256 over the SHA-256 of
+// each block of bs bytes.
+func digest(p string, bs int64) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	all := sha256.New()
+	buf := make([]byte, bs)
+	r := bufio.NewReaderSize(f, 1<<20)
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			s := sha256.Sum256(buf[:n])
+			all.Write(s[:])
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return all.Sum(nil), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// scan lists src, without what .gitignore and .faztignore (at its root)
+// exclude, nor .git.
+func scan(src string) ([]local, error) {
+	fi, err := os.Stat(src)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, kernel.E(kernel.NotDir, src+" is not a directory")
+	}
+	var rules []string
+	for _, name := range []string{".gitignore", ".faztignore"} {
+		b, err := os.ReadFile(filepath.Join(src, name))
+		if err == nil {
+			rules = append(rules, strings.Split(string(b), "\n")...)
+			rules = append(rules, name)
+		}
+	}
+	ign := ignore.CompileIgnoreLines(rules...)
+	var out []local
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if rel == "." {
+			return nil
+		}
+		rel = filepath.ToSlash(rel)
+		if d.Name() == ".git" || ign.MatchesPath(rel) || (d.IsDir() && ign.MatchesPath(rel+"/")) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		l := local{rel: rel, mode: info.Mode(), size: info.Size()}
+		if info.Mode()&fs.ModeSymlink != 0 {
+			l.target, _ = os.Readlink(p)
+		}
+		out = append(out, l)
+		return nil
+	})
+	return out, err
+}
+
+func validSite(site string) error {
+	ok := site != "" && len(site) <= 63
+	for i := 0; ok && i < len(site); i++ {
+		c := site[i]
+		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || i > 0 && (c == '.' || c == '_' || c == '-')
+	}
+	if !ok {
+		return kernel.E(kernel.Invalid, fmt.Sprintf("bad site name %q: a-z, 0-9, '.', '_', '-', starting with a letter or digit", site))
+	}
+	return nil
+}
+
+// newID names a deploy by when it went live.
+func newID() string { return time.Now().UTC().Format("20060102T150405.000Z") }

@@ -1,0 +1,238 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// versionedSite writes n files, each naming its version and padded to a
+// known size, into dir.
+func versionedSite(t *testing.T, dir string, version, n int) {
+	t.Helper()
+	os.RemoveAll(dir)
+	for i := 0; i < n; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("d%d/f%03d.txt", i%4, i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		body := fmt.Sprintf("version %d file %d\n", version, i) + strings.Repeat("x", 2000+i)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A visitor reading every file of the site, again and again, while syncs
+// replace it never sees a file of a newer version before one of an older
+// in the same pass, nor a partial file: each switch is one step.
+func TestDeployAtomic(t *testing.T) {
+	in := newInstance(t)
+	port := freePort(t)
+	sh(t, fmt.Sprintf("cd %s && echo 127.0.0.1:%d > net/http && echo blog > net/routes/blog.test", q(in.mnt), port))
+	src := t.TempDir()
+	const n = 40
+	versionedSite(t, src, 1, n)
+	if out, err := in.fazt("fs", "sync", src, "/fs/blog"); err != nil {
+		t.Fatalf("sync: %v %s", err, out)
+	}
+	var stop atomic.Bool
+	var passes, switches atomic.Int64
+	errs := make(chan error, 1)
+	go func() {
+		client := &http.Client{Timeout: 5 * time.Second}
+		for !stop.Load() {
+			last := 0
+			// Backwards: the opposite of the order files are sent in.
+			for i := n - 1; i >= 0; i-- {
+				req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/d%d/f%03d.txt", port, i%4, i), nil)
+				req.Host = "blog.test"
+				resp, err := client.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				var v, f int
+				if _, err := fmt.Sscanf(string(body), "version %d file %d", &v, &f); err != nil || f != i || len(body) != len(fmt.Sprintf("version %d file %d\n", v, i))+2000+i {
+					errs <- fmt.Errorf("file %d: status %d, a partial or wrong file: %.40q (%d bytes)", i, resp.StatusCode, body, len(body))
+					return
+				}
+				if v < last {
+					errs <- fmt.Errorf("pass saw version %d after version %d: a mixed site", v, last)
+					return
+				}
+				if last != 0 && v != last {
+					switches.Add(1)
+				}
+				last = v
+			}
+			passes.Add(1)
+		}
+		errs <- nil
+	}()
+	for v := 2; v <= 6; v++ {
+		versionedSite(t, src, v, n)
+		if out, err := in.fazt("fs", "sync", src, "/fs/blog", "--delete"); err != nil {
+			t.Fatalf("sync v%d: %v %s", v, err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop.Store(true)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d passes, %d seen mid-pass switches", passes.Load(), switches.Load())
+	if passes.Load() < 5 {
+		t.Fatalf("only %d visitor passes", passes.Load())
+	}
+	if out := sh(t, "cat "+q(in.path("fs/blog/d0/f000.txt"))+" | head -c 9"); out != "version 6" {
+		t.Fatalf("live after the syncs: %q", out)
+	}
+}
+
+// Only what changed travels; a sync killed halfway leaves the live site
+// as it was and the next one resumes; rollback and roll forward; ignore
+// files; dry run; --delete.
+func TestDeployResumeRollback(t *testing.T) {
+	in := newInstance(t)
+	src := t.TempDir()
+	versionedSite(t, src, 1, 30)
+	os.WriteFile(filepath.Join(src, ".gitignore"), []byte("*.log\nsecret/\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "debug.log"), []byte("no"), 0o644)
+	os.MkdirAll(filepath.Join(src, "secret"), 0o755)
+	os.WriteFile(filepath.Join(src, "secret", "key"), []byte("no"), 0o644)
+	os.MkdirAll(filepath.Join(src, ".git"), 0o755)
+	os.WriteFile(filepath.Join(src, ".git", "HEAD"), []byte("no"), 0o644)
+	out, err := in.fazt("deploy", src, "blog")
+	if err != nil || !strings.Contains(out, "30 files, 30 sent") {
+		t.Fatalf("first deploy: %v %s", err, out)
+	}
+	for _, p := range []string{"debug.log", "secret", ".git", ".gitignore"} {
+		if _, err := os.Lstat(in.path("fs/blog/" + p)); err == nil {
+			t.Fatalf("%s was deployed", p)
+		}
+	}
+	first := strings.Fields(sh(t, "cat "+q(in.path("fs/.deploys/blog/.live"))))[0]
+	// Nothing changed: nothing sent, no new deploy.
+	if out, err := in.fazt("deploy", src, "blog"); err != nil || !strings.Contains(out, "0 sent") || !strings.Contains(out, first) {
+		t.Fatalf("no-op deploy: %v %s", err, out)
+	}
+	// Two files change, one goes: a dry run says so and changes nothing.
+	os.WriteFile(filepath.Join(src, "d1/f001.txt"), []byte("changed\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "d2/f002.txt"), []byte("changed too\n"), 0o644)
+	os.Remove(filepath.Join(src, "d3/f003.txt"))
+	out, err = in.fazt("deploy", src, "blog", "--delete", "--dry-run")
+	if err != nil || !strings.Contains(out, "2 to send") || !strings.Contains(out, "1 to remove") {
+		t.Fatalf("dry run: %v %s", err, out)
+	}
+	if _, err := os.Stat(in.path("fs/blog/d3/f003.txt")); err != nil {
+		t.Fatal("a dry run removed a file")
+	}
+	out, err = in.fazt("deploy", src, "blog", "--delete")
+	if err != nil || !strings.Contains(out, "2 sent") || !strings.Contains(out, "1 removed") {
+		t.Fatalf("second deploy: %v %s", err, out)
+	}
+
+	// A big deploy killed halfway: the live site is untouched.
+	big := t.TempDir()
+	versionedSite(t, big, 9, 30)
+	blob := make([]byte, 64<<20)
+	for i := range blob {
+		blob[i] = byte(i * 7)
+	}
+	for i := 0; i < 4; i++ {
+		os.WriteFile(filepath.Join(big, fmt.Sprintf("blob%d.bin", i)), blob[:len(blob)-i], 0o644)
+	}
+	before := checksums(t, in.path("fs/blog"))
+	cmd := exec.Command(faztBin, "--data", in.home, "deploy", big, "blog")
+	cmd.Dir = "/"
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, func() bool {
+		_, err := os.Stat(in.path("fs/.staging/blog/blob2.bin"))
+		return err == nil
+	}, func() string { return "the deploy never started sending: " + buf.String() })
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if after := checksums(t, in.path("fs/blog")); after != before {
+		t.Fatalf("a killed deploy changed the live site:\n%s", diffLines(before, after))
+	}
+	out, err = in.fazt("deploy", big, "blog", "--delete")
+	if err != nil {
+		t.Fatalf("resumed deploy: %v %s", err, out)
+	}
+	var sent int
+	fmt.Sscanf(out[strings.Index(out, "files, ")+len("files, "):], "%d sent", &sent)
+	if sent > 32 {
+		t.Fatalf("the resumed deploy sent everything again: %s", out)
+	}
+	if a, b := checksums(t, big), checksums(t, in.path("fs/blog")); a != b {
+		t.Fatalf("after the resumed deploy:\n%s", diffLines(a, b))
+	}
+
+	// Rollback, then forward again.
+	ls, _ := in.fazt("deploy", "ls", "blog")
+	lines := strings.Split(strings.TrimSpace(ls), "\n")
+	live := strings.Fields(lines[len(lines)-1])[0]
+	if out, err := in.fazt("deploy", "rollback", "blog"); err != nil {
+		t.Fatalf("rollback: %v %s", err, out)
+	}
+	if _, err := os.Stat(in.path("fs/blog/blob0.bin")); err == nil {
+		t.Fatal("rollback kept the new files")
+	}
+	if out, err := in.fazt("deploy", "rollback", "blog", live); err != nil {
+		t.Fatalf("roll forward: %v %s", err, out)
+	}
+	if a, b := checksums(t, big), checksums(t, in.path("fs/blog")); a != b {
+		t.Fatalf("after rolling forward:\n%s", diffLines(a, b))
+	}
+	if out, err := in.fazt("deploy", "rollback", "blog", "nosuch"); err == nil || !strings.Contains(out, "no past deploy") {
+		t.Fatalf("rollback to nothing: %v %s", err, out)
+	}
+	integrity(t, in.home)
+}
+
+// A token scoped to one site deploys it remotely, and cannot deploy
+// another.
+func TestDeployRemoteScoped(t *testing.T) {
+	in := newInstance(t)
+	base := remoteSetup(t, in)
+	_, tok := mint(t, in, "ci", "write:/fs/blog")
+	src := t.TempDir()
+	versionedSite(t, src, 3, 25)
+	remote := func(args ...string) (string, error) {
+		cmd := exec.Command(faztBin, append([]string{"--remote", base}, args...)...)
+		cmd.Env = append(os.Environ(), "FAZT_TOKEN="+tok)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for i := 0; i < 2; i++ {
+		if out, err := remote("deploy", src, "blog", "--delete"); err != nil {
+			t.Fatalf("remote deploy: %v %s", err, out)
+		}
+	}
+	if a, b := checksums(t, src), checksums(t, in.path("fs/blog")); a != b {
+		t.Fatalf("remote deploy differs:\n%s", diffLines(a, b))
+	}
+	if out, err := remote("deploy", "rollback", "blog"); err != nil {
+		t.Fatalf("remote rollback: %v %s", err, out)
+	}
+	if out, err := remote("deploy", src, "other"); err == nil || !strings.Contains(out, "no such file") {
+		t.Fatalf("deploy of another site: %v %s", err, out)
+	}
+	if out := sh(t, "ls -A "+q(in.path("fs/other"))); out != "secret.txt\n" {
+		t.Fatalf("fs/other after a refused deploy: %q", out)
+	}
+}
