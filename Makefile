@@ -15,7 +15,7 @@ RACE_PKGS := ./kernel/... ./storage/... ./vfs/... ./ctl/... ./mount/... ./api/..
 
 export CGO_ENABLED := 1
 
-.PHONY: all build run stop deps tools check vet fmt-check test unit race e2e bench-fs bench-ctl bench-http bench-backup clean
+.PHONY: all build run stop deps tools check vet fmt-check test unit race e2e bench-fs bench-ctl bench-http bench-backup bench-deploy clean
 
 all: build
 
@@ -98,6 +98,12 @@ bench-http: deps build
 # replication lag under a steady write load.
 bench-backup: deps tools build
 	$(GO) run $(GOFLAGS_T) ./bench/backupbench -fazt $(BIN) -versitygw bin/versitygw $(BENCHFLAGS)
+
+# Deploys of a 4,000-file, 50 MB site: fazt fs sync local and remote against
+# rsync into the mount, rsync over SSH and rclone over WebDAV.
+bench-deploy: deps build
+	@$(call need,sshd:openssh-server)
+	$(GO) run $(GOFLAGS_T) ./bench/deploybench -fazt $(BIN) $(BENCHFLAGS)
 
 clean:
 	rm -rf bin
