@@ -274,6 +274,17 @@ func Manifest(ctx context.Context, fsys *kernel.FS, root string) (Sums, error) {
 		return out, err
 	}
 	out.BlockSize = bs
+	if m, err := fsys.Manifest(ctx, root); err == nil {
+		for _, e := range m {
+			if LevelAt(ctx, path.Join(root, e.Path)) < Read {
+				continue
+			}
+			out.Entries = append(out.Entries, Sum{Path: e.Path, Mode: e.Mode, Size: e.Size, Digest: e.Digest, Target: e.Target})
+		}
+		return out, nil
+	} else if kernel.KindOf(err) != kernel.NotSupported {
+		return out, err
+	}
 	var walk func(rel string) error
 	walk = func(rel string) error {
 		ents, err := fsys.ReadDir(ctx, path.Join(root, rel))

@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -177,6 +176,7 @@ func plan(ctx context.Context, t Tree, src string, files []local, there string, 
 		}
 	}
 	want := map[string]bool{}
+	var buf []byte
 	for _, f := range files {
 		want[f.rel] = true
 		h, ok := have[f.rel]
@@ -192,7 +192,7 @@ func plan(ctx context.Context, t Tree, src string, files []local, there string, 
 		case f.mode.IsRegular():
 			p.res.Files++
 			if ok && hmode.IsRegular() && h.Size == f.size {
-				d, err := digest(filepath.Join(src, f.rel), bs)
+				d, err := digest(filepath.Join(src, f.rel), bs, &buf)
 				if err != nil {
 					return nil, err
 				}
@@ -285,20 +285,21 @@ func upload(ctx context.Context, t Tree, src, dst string, perm fs.FileMode) erro
 }
 
 // digest is the tree's digest of a local file: SHA-256 over the SHA-256 of
-// each block of bs bytes.
-func digest(p string, bs int64) ([]byte, error) {
+// each block of bs bytes. buf is reused from call to call.
+func digest(p string, bs int64, buf *[]byte) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	if int64(len(*buf)) != bs {
+		*buf = make([]byte, bs)
+	}
 	all := sha256.New()
-	buf := make([]byte, bs)
-	r := bufio.NewReaderSize(f, 1<<20)
 	for {
-		n, err := io.ReadFull(r, buf)
+		n, err := io.ReadFull(f, *buf)
 		if n > 0 {
-			s := sha256.Sum256(buf[:n])
+			s := sha256.Sum256((*buf)[:n])
 			all.Write(s[:])
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {

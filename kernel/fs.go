@@ -145,6 +145,21 @@ type Digester interface {
 	BlockSize() int64
 }
 
+// ManifestEntry is one entry below a directory, as Manifester lists it.
+type ManifestEntry struct {
+	Path   string // relative, slash-separated
+	Mode   uint32
+	Size   int64
+	Digest []byte // regular files
+	Target string // symbolic links
+}
+
+// Manifester is a Digester that lists a whole tree with its digests in
+// one pass.
+type Manifester interface {
+	Manifest(ctx context.Context, dir uint64) ([]ManifestEntry, error)
+}
+
 // Rename flags, as renameat2(2).
 const (
 	RenameNoReplace = 1 << 0

@@ -430,6 +430,19 @@ func (ns *Namespace) Digest(ctx context.Context, ino uint64) ([]byte, error) {
 	return d.Digest(ctx, local)
 }
 
+// Manifest lists the tree below dir with digests, or NotSupported.
+func (ns *Namespace) Manifest(ctx context.Context, dir uint64) ([]ManifestEntry, error) {
+	b, local, err := ns.resolve(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := b.fs.(Manifester)
+	if !ok {
+		return nil, E(NotSupported, "this file system has no manifests")
+	}
+	return m.Manifest(ctx, local)
+}
+
 // DigestBlockSize is the block size of the digests of ino's file system.
 func (ns *Namespace) DigestBlockSize(ino uint64) (int64, error) {
 	b, _, err := ns.resolve(ino)

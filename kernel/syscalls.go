@@ -354,6 +354,20 @@ func (f *FS) Digest(ctx context.Context, p string) ([]byte, error) {
 	return d, At("digest", p, err)
 }
 
+// Manifest lists every entry below the directory p with the digests of
+// its regular files, when its file system can (NotSupported otherwise).
+func (f *FS) Manifest(ctx context.Context, p string) ([]ManifestEntry, error) {
+	a, err := f.stat(ctx, p, false)
+	if err != nil {
+		return nil, At("manifest", p, err)
+	}
+	if !a.IsDir() {
+		return nil, At("manifest", p, E(NotDir, "not a directory"))
+	}
+	m, err := f.ns.Manifest(ctx, a.Ino)
+	return m, At("manifest", p, err)
+}
+
 // DigestBlockSize is the block size of the digests of the files at p.
 func (f *FS) DigestBlockSize(ctx context.Context, p string) (int64, error) {
 	a, err := f.stat(ctx, p, false)

@@ -179,7 +179,8 @@ func (c *cloner) copy(ino, parent uint64) (uint64, error) {
 // Digest implements kernel.Digester: the SHA-256 of the concatenated
 // SHA-256 of each block of the file (a hole counts as zeros), computed from
 // the chunks' hashes without reading the content. A client computes the
-// same over its file with BlockSize blocks.
+// same over its file with BlockSize blocks. It is of what is committed, as
+// a reader sees it after the writer's close.
 func (f *FS) Digest(ctx context.Context, ino uint64) ([]byte, error) {
 	var size int64
 	hashes := map[int64][]byte{}
@@ -205,19 +206,28 @@ func (f *FS) Digest(ctx context.Context, ino uint64) ([]byte, error) {
 			if err := rows.Scan(&idx, &h, &csize); err != nil {
 				return err
 			}
-			want := min(f.blockSize, size-idx*f.blockSize)
-			if csize != want {
-				h = nil // a chunk shorter than its block (zeros follow): hash what is read
-			}
-			hashes[idx] = h
+			hashes[idx] = f.fullBlock(h, csize, idx, size)
 		}
 		return rows.Err()
 	})
 	if err != nil {
 		return nil, err
 	}
-	// Open files may hold unflushed writes; a digest is of what is
-	// committed, as a reader sees it after the writer's close.
+	return f.digestOf(ctx, ino, size, hashes)
+}
+
+// fullBlock is a chunk's hash when the chunk fills its block, else nil: a
+// chunk shorter than its block (zeros follow) is hashed as read.
+func (f *FS) fullBlock(h []byte, csize, idx, size int64) []byte {
+	if csize != min(f.blockSize, size-idx*f.blockSize) {
+		return nil
+	}
+	return h
+}
+
+// digestOf combines the blocks' hashes of a file of size bytes; blocks
+// absent from hashes are holes, nil ones are read.
+func (f *FS) digestOf(ctx context.Context, ino uint64, size int64, hashes map[int64][]byte) ([]byte, error) {
 	all := sha256.New()
 	n := (size + f.blockSize - 1) / f.blockSize
 	var zero []byte
@@ -225,7 +235,6 @@ func (f *FS) Digest(ctx context.Context, ino uint64) ([]byte, error) {
 		want := min(f.blockSize, size-idx*f.blockSize)
 		h, ok := hashes[idx]
 		if !ok || h == nil {
-			// A hole, or a short chunk: the block's bytes as read.
 			b, err := f.readBlock(ctx, ino, idx, want, ok)
 			if err != nil {
 				return nil, err
@@ -259,4 +268,82 @@ func (f *FS) readBlock(ctx context.Context, ino uint64, idx, want int64, present
 		return nil
 	})
 	return b, err
+}
+
+// subtree selects every entry below the directory ?1, with its path.
+const subtree = `WITH RECURSIVE t(ino, path, mode) AS (
+	SELECT d.ino, d.name, i.mode FROM dentries d JOIN inodes i ON i.ino = d.ino WHERE d.parent = ?1
+	UNION ALL
+	SELECT d.ino, t.path || '/' || d.name, i.mode FROM t JOIN dentries d ON d.parent = t.ino JOIN inodes i ON i.ino = d.ino
+	WHERE (t.mode & 61440) = 16384
+)`
+
+// Manifest implements kernel.Manifester: two queries for the whole tree
+// (entries, then the chunk hashes of its files), digests as Digest.
+func (f *FS) Manifest(ctx context.Context, dir uint64) ([]kernel.ManifestEntry, error) {
+	var out []kernel.ManifestEntry
+	var entryIno []uint64                   // by entry
+	sizes := map[uint64]int64{}             // file inode -> size
+	blocks := map[uint64]map[int64][]byte{} // file inode -> block -> hash (nil: read it)
+	err := f.db.View(ctx, func(tx *storage.Tx) error {
+		rows, err := tx.Query(subtree+` SELECT t.path, t.ino, i.mode, i.size, coalesce(i.target, '') FROM t JOIN inodes i ON i.ino = t.ino ORDER BY t.path`, dir)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var e kernel.ManifestEntry
+			var ino uint64
+			if err := rows.Scan(&e.Path, &ino, &e.Mode, &e.Size, &e.Target); err != nil {
+				rows.Close()
+				return err
+			}
+			if e.Mode&syscall.S_IFMT == syscall.S_IFREG {
+				sizes[ino] = e.Size
+			}
+			out = append(out, e)
+			entryIno = append(entryIno, ino)
+			if len(out) > maxClone {
+				rows.Close()
+				return kernel.E(kernel.TooLarge, "too many entries")
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.Query(subtree+` SELECT b.ino, b.idx, c.hash, c.size FROM blocks b JOIN chunks c ON c.id = b.chunk
+			WHERE b.ino IN (SELECT ino FROM t WHERE (mode & 61440) = 32768)`, dir)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var ino uint64
+			var idx, csize int64
+			var h []byte
+			if err := rows.Scan(&ino, &idx, &h, &csize); err != nil {
+				return err
+			}
+			if blocks[ino] == nil {
+				blocks[ino] = map[int64][]byte{}
+			}
+			blocks[ino][idx] = f.fullBlock(h, csize, idx, sizes[ino])
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	digests := map[uint64][]byte{}
+	for ino, size := range sizes {
+		d, err := f.digestOf(ctx, ino, size, blocks[ino])
+		if err != nil {
+			return nil, err
+		}
+		digests[ino] = d
+	}
+	for i, ino := range entryIno {
+		out[i].Digest = digests[ino] // hard links share theirs
+	}
+	return out, nil
 }

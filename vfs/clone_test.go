@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/fazt-sh/fazt/kernel"
@@ -90,6 +91,25 @@ func TestCloneAndDigest(t *testing.T) {
 	}
 	_, err := fs.Digest(e.ctx, "/fs/copy/sub")
 	wantKind(t, err, kernel.Invalid)
+	// The manifest of the tree agrees with the digests one by one.
+	m, err := fs.Manifest(e.ctx, "/fs/copy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, me := range m {
+		paths = append(paths, me.Path)
+		if me.Mode&0o170000 != 0o100000 {
+			continue
+		}
+		d, _ := fs.Digest(e.ctx, "/fs/copy/"+me.Path)
+		if !bytes.Equal(d, me.Digest) {
+			t.Fatalf("manifest digest of %s differs", me.Path)
+		}
+	}
+	if got := strings.Join(paths, " "); got != "empty grown index.html link sub sub/big.bin sub/hard" {
+		t.Fatalf("manifest paths: %s", got)
+	}
 	e.db.Commit(e.ctx)
 	if n := e.count(`SELECT count(*) FROM chunks c WHERE refs != (SELECT count(*) FROM blocks b WHERE b.chunk = c.id)`); n != 0 {
 		t.Fatalf("%d chunks with wrong refs", n)
