@@ -42,6 +42,9 @@ type Options struct {
 	Who    string    // recorded with the deploy
 	Log    io.Writer // one line per change when set
 	Keep   int       // past deploys kept; 0 is DefaultKeep
+	// Progress, if set, is told after each file sent: files and bytes
+	// sent so far, of how many.
+	Progress func(files, ofFiles int, bytes, ofBytes int64)
 }
 
 // DefaultKeep is how many past deploys a site keeps.
@@ -125,7 +128,7 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 			return res, err
 		}
 	}
-	res, err = p.apply(ctx, t, src, staging)
+	res, err = p.apply(ctx, t, src, staging, opt.Progress)
 	if err != nil {
 		return res, err
 	}
@@ -232,7 +235,8 @@ func plan(ctx context.Context, t Tree, src string, files []local, there string, 
 }
 
 // apply carries the plan out in the staging tree.
-func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string) (Result, error) {
+func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, progress func(int, int, int64, int64)) (Result, error) {
+	files, sent := 0, int64(0)
 	for _, s := range p.steps {
 		dst := path.Join(staging, s.rel)
 		if s.replace || s.op == "remove" {
@@ -249,6 +253,10 @@ func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string) (Resu
 			}
 		case "send":
 			err = upload(ctx, t, filepath.Join(src, s.rel), dst, s.mode)
+			files, sent = files+1, sent+s.size
+			if err == nil && progress != nil {
+				progress(files, p.res.Uploaded, sent, p.res.Bytes)
+			}
 		}
 		if err != nil {
 			return p.res, err

@@ -5,8 +5,10 @@ import (
 	"os"
 	"os/user"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/fazt-sh/fazt/deploy"
 )
@@ -28,6 +30,20 @@ func runSync(c *cobra.Command, g *globals, src, site string, f syncFlags) error 
 	opt := deploy.Options{Delete: f.delete, DryRun: f.dryRun, Keep: f.keep, Who: who()}
 	if f.verbose || f.dryRun {
 		opt.Log = c.OutOrStdout()
+	}
+	// A progress line on a terminal; nothing in a pipe.
+	if e, ok := c.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(e.Fd())) && !f.verbose {
+		last := time.Time{}
+		opt.Progress = func(n, of int, b, ofb int64) {
+			if n < of && time.Since(last) < 100*time.Millisecond {
+				return
+			}
+			last = time.Now()
+			fmt.Fprintf(e, "\rsent %d/%d files, %.1f/%.1f MB", n, of, float64(b)/1e6, float64(ofb)/1e6)
+			if n == of {
+				fmt.Fprintln(e)
+			}
+		}
 	}
 	return withTree(c.Context(), g, func(t tree) error {
 		res, err := deploy.Sync(c.Context(), t, src, site, opt)
