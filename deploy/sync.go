@@ -12,9 +12,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	ignore "github.com/sabhiram/go-gitignore"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/fazt-sh/fazt/api"
 	"github.com/fazt-sh/fazt/kernel"
@@ -236,34 +238,50 @@ func plan(ctx context.Context, t Tree, src string, files []local, there string, 
 
 // apply carries the plan out in the staging tree.
 func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, progress func(int, int, int64, int64)) (Result, error) {
+	// Files travel several at a time: each is a request, and their
+	// round trips overlap. Directories and removals happen in order,
+	// before the files that need them.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(uploaders)
+	var mu sync.Mutex // guards files, sent
 	files, sent := 0, int64(0)
 	for _, s := range p.steps {
+		if gctx.Err() != nil {
+			break
+		}
 		dst := path.Join(staging, s.rel)
 		if s.replace || s.op == "remove" {
 			if err := t.Remove(ctx, dst, true); err != nil && kernel.KindOf(err) != kernel.NotExist {
+				g.Wait()
 				return p.res, err
 			}
 		}
-		var err error
 		switch s.op {
 		case "mkdir":
-			err = t.Mkdir(ctx, dst, s.mode, false)
-			if kernel.KindOf(err) == kernel.Exist {
-				err = nil // made by an interrupted sync
+			if err := t.Mkdir(ctx, dst, s.mode, false); err != nil && kernel.KindOf(err) != kernel.Exist { // Exist: made by an interrupted sync
+				g.Wait()
+				return p.res, err
 			}
 		case "send":
-			err = upload(ctx, t, filepath.Join(src, s.rel), dst, s.mode)
-			files, sent = files+1, sent+s.size
-			if err == nil && progress != nil {
-				progress(files, p.res.Uploaded, sent, p.res.Bytes)
-			}
-		}
-		if err != nil {
-			return p.res, err
+			g.Go(func() error {
+				if err := upload(gctx, t, filepath.Join(src, s.rel), dst, s.mode); err != nil {
+					return err
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				files, sent = files+1, sent+s.size
+				if progress != nil {
+					progress(files, p.res.Uploaded, sent, p.res.Bytes)
+				}
+				return nil
+			})
 		}
 	}
-	return p.res, nil
+	return p.res, g.Wait()
 }
+
+// uploaders is how many files travel at once.
+const uploaders = 4
 
 func under(p string, removed map[string]bool) bool {
 	for d := path.Dir(p); d != "." && d != "/"; d = path.Dir(d) {
