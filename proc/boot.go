@@ -153,13 +153,21 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 		}
 	}
 	// Where deploys are prepared and kept (package deploy): made here so
-	// that a token scoped to one site finds them.
+	// that a token scoped to one site finds them. /deploys shows the
+	// history, read-only.
 	for _, d := range []string{"/fs/.staging", "/fs/.deploys"} {
 		if _, err := k.FS.Lstat(ctx, d); kernel.KindOf(err) == kernel.NotExist {
 			if err := k.FS.Mkdir(ctx, d, 0o755); err != nil {
 				return nil, err
 			}
 		}
+	}
+	hist, err := s.fs.Lookup(ctx, s.fs.Root(), ".deploys")
+	if err != nil {
+		return nil, err
+	}
+	if err := k.NS.Bind("deploys", s.fs.View(hist.Ino)); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -17,6 +17,7 @@ import (
 // readme is /README.
 const readme = `fazt: the whole system as one file tree.
 
+  /deploys/<site>/ past deploys of fazt deploy, read-only
   /driver/litestream/  continuous backups: replicas/<name> (value: the
                   replica URL), credentials/ (write-only), retention, status
   /fs/<site>/     the sites' files; read and write them with any tool

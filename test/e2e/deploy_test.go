@@ -200,6 +200,17 @@ func TestDeployResumeRollback(t *testing.T) {
 	if a, b := checksums(t, big), checksums(t, in.path("fs/blog")); a != b {
 		t.Fatalf("after rolling forward:\n%s", diffLines(a, b))
 	}
+	// The history, read-only in /deploys.
+	past := strings.Fields(sh(t, "ls "+q(in.path("deploys/blog"))))
+	if len(past) < 2 || !strings.Contains(sh(t, "cat "+q(in.path("deploys/blog/.log"))), "rollback") {
+		t.Fatalf("/deploys/blog: %v", past)
+	}
+	if got := sh(t, "head -c 9 "+q(in.path("deploys/blog/"+first+"/d0/f000.txt"))); got != "version 1" {
+		t.Fatalf("a past deploy's file: %q", got)
+	}
+	if out, err := shErr("echo x > " + q(in.path("deploys/blog/"+first+"/d0/f000.txt"))); err == nil || !strings.Contains(out, "Read-only file system") {
+		t.Fatalf("writing history: %v %q", err, out)
+	}
 	if out, err := in.fazt("deploy", "rollback", "blog", "nosuch"); err == nil || !strings.Contains(out, "no past deploy") {
 		t.Fatalf("rollback to nothing: %v %s", err, out)
 	}
