@@ -120,6 +120,27 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 		}
 		return res, err
 	}
+	unlock, err := lock(ctx, t, site, opt.Who)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	// Another deploy may have changed the site, or left a copy, before
+	// the lock was ours: plan again against what is there now.
+	_, serr = t.Stat(ctx, staging)
+	if serr != nil && kernel.KindOf(serr) != kernel.NotExist {
+		return res, serr
+	}
+	resuming = serr == nil
+	there = live
+	if resuming {
+		there = staging
+	}
+	quiet := opt
+	quiet.Log = nil
+	if p, err = plan(ctx, t, src, files, there, quiet); err != nil {
+		return res, err
+	}
 	if !resuming {
 		if lerr == nil {
 			err = t.Clone(ctx, live, staging)

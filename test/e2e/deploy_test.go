@@ -249,3 +249,42 @@ func TestDeployRemoteScoped(t *testing.T) {
 		t.Fatalf("fs/other after a refused deploy: %q", out)
 	}
 }
+
+// Two deploys of one site at once: the second is refused while the first
+// runs, and works after.
+func TestDeployLock(t *testing.T) {
+	in := newInstance(t)
+	big := t.TempDir()
+	versionedSite(t, big, 1, 10)
+	blob := bytes.Repeat([]byte("0123456789abcdef"), 8<<20) // 128 MiB
+	os.WriteFile(filepath.Join(big, "a.bin"), blob, 0o644)
+	cmd := exec.Command(faztBin, "--data", in.home, "deploy", big, "blog")
+	cmd.Dir = "/"
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, func() bool {
+		_, err := os.Stat(in.path("fs/.deploys/blog/.lock/owner"))
+		return err == nil
+	}, func() string { return "no lock: " + buf.String() })
+	other := t.TempDir()
+	versionedSite(t, other, 2, 10)
+	out, err := in.fazt("deploy", other, "blog")
+	if err == nil || !strings.Contains(out, "another deploy of blog is running") {
+		t.Fatalf("a concurrent deploy: %v %s", err, out)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("first deploy: %v %s", err, buf.String())
+	}
+	if _, err := os.Stat(in.path("fs/.deploys/blog/.lock")); err == nil {
+		t.Fatal("the lock stayed")
+	}
+	if out, err := in.fazt("deploy", other, "blog", "--delete"); err != nil {
+		t.Fatalf("the second deploy, after: %v %s", err, out)
+	}
+	if a, b := checksums(t, other), checksums(t, in.path("fs/blog")); a != b {
+		t.Fatalf("after both:\n%s", diffLines(a, b))
+	}
+}
