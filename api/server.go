@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,6 +105,15 @@ const MaxCall = 64 << 10
 type origin struct{}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			h.K.Log.Error("api: panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			h.fail(w, r, kernel.E(kernel.Internal, "internal error (logged)"))
+		}
+	}()
 	ctx := kernel.WithOrigin(r.Context(), origin{})
 	if r.URL.Path == DAVPrefix || strings.HasPrefix(r.URL.Path, DAVPrefix+"/") {
 		h.davOnce.Do(func() { h.dav = newDAV(h.K) })

@@ -29,6 +29,7 @@ func New(version string, log *slog.Logger) *Kernel {
 		log = slog.Default()
 	}
 	ns := NewNamespace()
+	ns.Log = log
 	ev := NewEvents()
 	fs := NewFS(ns)
 	fs.events = ev

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
 	"sort"
@@ -260,4 +261,36 @@ func TestNamespace(t *testing.T) {
 		}
 	}
 
+}
+
+// panicFS panics on lookups of "boom".
+type panicFS struct{ *memFS }
+
+func (p panicFS) Lookup(ctx context.Context, dir uint64, name string) (kernel.Attr, error) {
+	if name == "boom" {
+		var m map[string]int
+		m["x"]++ // a nil map: the kind of bug that must not take the kernel down
+	}
+	return p.memFS.Lookup(ctx, dir, name)
+}
+
+// A panic in a bound file system is an Internal error for the caller,
+// logged with its stack; the kernel goes on.
+func TestPanicRecovered(t *testing.T) {
+	var logged strings.Builder
+	k := kernel.New("test", slog.New(slog.NewTextHandler(&logged, nil)))
+	if err := k.NS.Bind("m", panicFS{newMemFS()}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, err := k.FS.Stat(ctx, "/m/boom")
+	if kernel.KindOf(err) != kernel.Internal || !strings.Contains(err.Error(), "internal error in lookup") {
+		t.Fatalf("Stat of a panicking lookup: %v", err)
+	}
+	if !strings.Contains(logged.String(), "panic in a file system call") || !strings.Contains(logged.String(), "stack=") {
+		t.Fatalf("log: %s", logged.String())
+	}
+	if _, err := k.FS.Stat(ctx, "/m"); err != nil {
+		t.Fatalf("after the panic: %v", err)
+	}
 }

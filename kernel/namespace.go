@@ -3,7 +3,9 @@ package kernel
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"syscall"
@@ -25,6 +27,10 @@ const (
 // Plan 9 binds devices, and routes inode-based calls to them. The FUSE front
 // end serves a Namespace directly; FS offers path-based calls on top of it.
 type Namespace struct {
+	// Log receives the panics of bound file systems, with their stacks
+	// (kernel.New sets it).
+	Log *slog.Logger
+
 	created time.Time
 	uid     uint32
 	gid     uint32
@@ -157,7 +163,8 @@ func (ns *Namespace) rootAttr() Attr {
 }
 
 // Getattr returns the attributes of a global inode.
-func (ns *Namespace) Getattr(ctx context.Context, ino uint64) (Attr, error) {
+func (ns *Namespace) Getattr(ctx context.Context, ino uint64) (_ Attr, err error) {
+	defer ns.recovered("getattr", &err)
 	if ino == RootIno {
 		return ns.rootAttr(), nil
 	}
@@ -169,7 +176,8 @@ func (ns *Namespace) Getattr(ctx context.Context, ino uint64) (Attr, error) {
 }
 
 // Lookup finds name in directory dir.
-func (ns *Namespace) Lookup(ctx context.Context, dir uint64, name string) (Attr, error) {
+func (ns *Namespace) Lookup(ctx context.Context, dir uint64, name string) (_ Attr, err error) {
+	defer ns.recovered("lookup", &err)
 	if err := ValidName(name); err != nil {
 		return Attr{}, err
 	}
@@ -190,7 +198,8 @@ func (ns *Namespace) Lookup(ctx context.Context, dir uint64, name string) (Attr,
 }
 
 // ReadDir lists directory dir, sorted by name.
-func (ns *Namespace) ReadDir(ctx context.Context, dir uint64) ([]DirEntry, error) {
+func (ns *Namespace) ReadDir(ctx context.Context, dir uint64) (_ []DirEntry, err error) {
+	defer ns.recovered("readdir", &err)
 	if dir == RootIno {
 		ns.mu.RLock()
 		defer ns.mu.RUnlock()
@@ -216,7 +225,8 @@ func (ns *Namespace) ReadDir(ctx context.Context, dir uint64) ([]DirEntry, error
 }
 
 // Open opens a file (not a directory).
-func (ns *Namespace) Open(ctx context.Context, ino uint64, flags int) (Handle, error) {
+func (ns *Namespace) Open(ctx context.Context, ino uint64, flags int) (_ Handle, err error) {
+	defer ns.recovered("open", &err)
 	if ino == RootIno {
 		return nil, E(IsDir, "is a directory")
 	}
@@ -231,7 +241,8 @@ func (ns *Namespace) Open(ctx context.Context, ino uint64, flags int) (Handle, e
 
 // Snapshot returns the committed content of a file as one consistent read,
 // or NotSupported if its file system cannot.
-func (ns *Namespace) Snapshot(ctx context.Context, ino uint64) ([]byte, error) {
+func (ns *Namespace) Snapshot(ctx context.Context, ino uint64) (_ []byte, err error) {
+	defer ns.recovered("snapshot", &err)
 	if ino == RootIno {
 		return nil, E(IsDir, "is a directory")
 	}
@@ -247,7 +258,8 @@ func (ns *Namespace) Snapshot(ctx context.Context, ino uint64) ([]byte, error) {
 }
 
 // Readlink returns the target of a symbolic link.
-func (ns *Namespace) Readlink(ctx context.Context, ino uint64) (string, error) {
+func (ns *Namespace) Readlink(ctx context.Context, ino uint64) (_ string, err error) {
+	defer ns.recovered("readlink", &err)
 	if ino == RootIno {
 		return "", E(Invalid, "not a symbolic link")
 	}
@@ -260,7 +272,8 @@ func (ns *Namespace) Readlink(ctx context.Context, ino uint64) (string, error) {
 
 // Statfs describes the space behind inode ino. The root reports the space of
 // the first binding, which holds the data.
-func (ns *Namespace) Statfs(ctx context.Context, ino uint64) (Statfs, error) {
+func (ns *Namespace) Statfs(ctx context.Context, ino uint64) (_ Statfs, err error) {
+	defer ns.recovered("statfs", &err)
 	var b *binding
 	if ino == RootIno {
 		ns.mu.RLock()
@@ -297,7 +310,8 @@ func (ns *Namespace) writer(ino uint64) (*binding, uint64, error) {
 }
 
 // Create makes and opens a regular file.
-func (ns *Namespace) Create(ctx context.Context, dir uint64, name string, flags int, mode uint32) (Attr, Handle, error) {
+func (ns *Namespace) Create(ctx context.Context, dir uint64, name string, flags int, mode uint32) (_ Attr, _ Handle, err error) {
+	defer ns.recovered("create", &err)
 	if err := ValidName(name); err != nil {
 		return Attr{}, nil, err
 	}
@@ -315,7 +329,8 @@ func (ns *Namespace) Create(ctx context.Context, dir uint64, name string, flags 
 }
 
 // Mkdir makes a directory.
-func (ns *Namespace) Mkdir(ctx context.Context, dir uint64, name string, mode uint32) (Attr, error) {
+func (ns *Namespace) Mkdir(ctx context.Context, dir uint64, name string, mode uint32) (_ Attr, err error) {
+	defer ns.recovered("mkdir", &err)
 	if err := ValidName(name); err != nil {
 		return Attr{}, err
 	}
@@ -327,7 +342,8 @@ func (ns *Namespace) Mkdir(ctx context.Context, dir uint64, name string, mode ui
 }
 
 // Symlink makes a symbolic link to target.
-func (ns *Namespace) Symlink(ctx context.Context, dir uint64, name, target string) (Attr, error) {
+func (ns *Namespace) Symlink(ctx context.Context, dir uint64, name, target string) (_ Attr, err error) {
+	defer ns.recovered("symlink", &err)
 	if err := ValidName(name); err != nil {
 		return Attr{}, err
 	}
@@ -339,7 +355,8 @@ func (ns *Namespace) Symlink(ctx context.Context, dir uint64, name, target strin
 }
 
 // Link makes a new name for ino in dir.
-func (ns *Namespace) Link(ctx context.Context, ino, dir uint64, name string) (Attr, error) {
+func (ns *Namespace) Link(ctx context.Context, ino, dir uint64, name string) (_ Attr, err error) {
+	defer ns.recovered("link", &err)
 	if err := ValidName(name); err != nil {
 		return Attr{}, err
 	}
@@ -354,7 +371,8 @@ func (ns *Namespace) Link(ctx context.Context, ino, dir uint64, name string) (At
 }
 
 // Unlink removes a name that is not a directory.
-func (ns *Namespace) Unlink(ctx context.Context, dir uint64, name string) error {
+func (ns *Namespace) Unlink(ctx context.Context, dir uint64, name string) (err error) {
+	defer ns.recovered("unlink", &err)
 	if err := ValidName(name); err != nil {
 		return err
 	}
@@ -366,7 +384,8 @@ func (ns *Namespace) Unlink(ctx context.Context, dir uint64, name string) error 
 }
 
 // Rmdir removes an empty directory.
-func (ns *Namespace) Rmdir(ctx context.Context, dir uint64, name string) error {
+func (ns *Namespace) Rmdir(ctx context.Context, dir uint64, name string) (err error) {
+	defer ns.recovered("rmdir", &err)
 	if err := ValidName(name); err != nil {
 		return err
 	}
@@ -378,7 +397,8 @@ func (ns *Namespace) Rmdir(ctx context.Context, dir uint64, name string) error {
 }
 
 // Rename moves olddir/oldname to newdir/newname.
-func (ns *Namespace) Rename(ctx context.Context, olddir uint64, oldname string, newdir uint64, newname string, flags uint32) error {
+func (ns *Namespace) Rename(ctx context.Context, olddir uint64, oldname string, newdir uint64, newname string, flags uint32) (err error) {
+	defer ns.recovered("rename", &err)
 	if err := ValidName(oldname); err != nil {
 		return err
 	}
@@ -399,7 +419,8 @@ func (ns *Namespace) Rename(ctx context.Context, olddir uint64, oldname string, 
 }
 
 // Clone copies ino (and everything below it) to dir/name by reference.
-func (ns *Namespace) Clone(ctx context.Context, ino, dir uint64, name string) (Attr, error) {
+func (ns *Namespace) Clone(ctx context.Context, ino, dir uint64, name string) (_ Attr, err error) {
+	defer ns.recovered("clone", &err)
 	if err := ValidName(name); err != nil {
 		return Attr{}, err
 	}
@@ -418,7 +439,8 @@ func (ns *Namespace) Clone(ctx context.Context, ino, dir uint64, name string) (A
 }
 
 // Digest returns the content digest of the regular file ino.
-func (ns *Namespace) Digest(ctx context.Context, ino uint64) ([]byte, error) {
+func (ns *Namespace) Digest(ctx context.Context, ino uint64) (_ []byte, err error) {
+	defer ns.recovered("digest", &err)
 	b, local, err := ns.resolve(ino)
 	if err != nil {
 		return nil, err
@@ -431,7 +453,8 @@ func (ns *Namespace) Digest(ctx context.Context, ino uint64) ([]byte, error) {
 }
 
 // Manifest lists the tree below dir with digests, or NotSupported.
-func (ns *Namespace) Manifest(ctx context.Context, dir uint64) ([]ManifestEntry, error) {
+func (ns *Namespace) Manifest(ctx context.Context, dir uint64) (_ []ManifestEntry, err error) {
+	defer ns.recovered("manifest", &err)
 	b, local, err := ns.resolve(dir)
 	if err != nil {
 		return nil, err
@@ -458,7 +481,8 @@ func (ns *Namespace) DigestBlockSize(ino uint64) (int64, error) {
 
 // Setattr changes the attributes of ino. File systems without Writer
 // refuse with Permission: their files' attributes are fixed.
-func (ns *Namespace) Setattr(ctx context.Context, ino uint64, set SetAttr) (Attr, error) {
+func (ns *Namespace) Setattr(ctx context.Context, ino uint64, set SetAttr) (_ Attr, err error) {
+	defer ns.recovered("setattr", &err)
 	b, local, err := ns.writer(ino)
 	if KindOf(err) == ReadOnly {
 		return Attr{}, E(Permission, "attributes of this file cannot be changed")
@@ -484,4 +508,19 @@ func ValidName(name string) error {
 		}
 	}
 	return nil
+}
+
+// recovered turns a panic of a bound file system into an Internal error,
+// logged with its stack: one bad call must not take the kernel down.
+func (ns *Namespace) recovered(op string, err *error) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	log := ns.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log.Error("panic in a file system call", "op", op, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	*err = E(Internal, fmt.Sprintf("internal error in %s (logged)", op))
 }
