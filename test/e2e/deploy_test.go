@@ -278,9 +278,12 @@ func TestDeployLock(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("first deploy: %v %s", err, buf.String())
 	}
-	if _, err := os.Stat(in.path("fs/.deploys/blog/.lock")); err == nil {
-		t.Fatal("the lock stayed")
-	}
+	// (the mount learns of changes made through the API just after they
+	// commit)
+	waitUntil(t, 5*time.Second, func() bool {
+		_, err := os.Stat(in.path("fs/.deploys/blog/.lock"))
+		return err != nil
+	}, func() string { return "the lock stayed" })
 	if out, err := in.fazt("deploy", other, "blog", "--delete"); err != nil {
 		t.Fatalf("the second deploy, after: %v %s", err, out)
 	}
