@@ -15,6 +15,18 @@ import (
 	"time"
 )
 
+// sameTree waits until the mount shows dir as src has it: the mount learns
+// of changes made through the API (an exchange of trees) just after they
+// commit.
+func sameTree(t *testing.T, src, dir string) {
+	t.Helper()
+	var a, b string
+	waitUntil(t, 5*time.Second, func() bool {
+		a, b = checksums(t, src), checksums(t, dir)
+		return a == b
+	}, func() string { return "trees differ:\n" + diffLines(a, b) })
+}
+
 // versionedSite writes n files, each naming its version and padded to a
 // known size, into dir.
 func versionedSite(t *testing.T, dir string, version, n int) {
@@ -94,9 +106,9 @@ func TestDeployAtomic(t *testing.T) {
 	if passes.Load() < 5 {
 		t.Fatalf("only %d visitor passes", passes.Load())
 	}
-	if out := sh(t, "cat "+q(in.path("fs/blog/d0/f000.txt"))+" | head -c 9"); out != "version 6" {
-		t.Fatalf("live after the syncs: %q", out)
-	}
+	waitUntil(t, 5*time.Second, func() bool {
+		return sh(t, "head -c 9 "+q(in.path("fs/blog/d0/f000.txt"))) == "version 6"
+	}, func() string { return "the live site is not version 6" })
 }
 
 // Only what changed travels; a sync killed halfway leaves the live site
@@ -180,9 +192,7 @@ func TestDeployResumeRollback(t *testing.T) {
 	if sent >= 34 {
 		t.Fatalf("the resumed deploy sent everything again: %s", out)
 	}
-	if a, b := checksums(t, big), checksums(t, in.path("fs/blog")); a != b {
-		t.Fatalf("after the resumed deploy:\n%s", diffLines(a, b))
-	}
+	sameTree(t, big, in.path("fs/blog"))
 
 	// Rollback, then forward again.
 	ls, _ := in.fazt("deploy", "ls", "blog")
@@ -191,15 +201,14 @@ func TestDeployResumeRollback(t *testing.T) {
 	if out, err := in.fazt("deploy", "rollback", "blog"); err != nil {
 		t.Fatalf("rollback: %v %s", err, out)
 	}
-	if _, err := os.Stat(in.path("fs/blog/blob0.bin")); err == nil {
-		t.Fatal("rollback kept the new files")
-	}
+	waitUntil(t, 5*time.Second, func() bool {
+		_, err := os.Stat(in.path("fs/blog/blob0.bin"))
+		return err != nil
+	}, func() string { return "rollback kept the new files" })
 	if out, err := in.fazt("deploy", "rollback", "blog", live); err != nil {
 		t.Fatalf("roll forward: %v %s", err, out)
 	}
-	if a, b := checksums(t, big), checksums(t, in.path("fs/blog")); a != b {
-		t.Fatalf("after rolling forward:\n%s", diffLines(a, b))
-	}
+	sameTree(t, big, in.path("fs/blog"))
 	// The history, read-only in /deploys.
 	past := strings.Fields(sh(t, "ls "+q(in.path("deploys/blog"))))
 	if len(past) < 2 || !strings.Contains(sh(t, "cat "+q(in.path("deploys/blog/.log"))), "rollback") {
@@ -236,9 +245,7 @@ func TestDeployRemoteScoped(t *testing.T) {
 			t.Fatalf("remote deploy: %v %s", err, out)
 		}
 	}
-	if a, b := checksums(t, src), checksums(t, in.path("fs/blog")); a != b {
-		t.Fatalf("remote deploy differs:\n%s", diffLines(a, b))
-	}
+	sameTree(t, src, in.path("fs/blog"))
 	if out, err := remote("deploy", "rollback", "blog"); err != nil {
 		t.Fatalf("remote rollback: %v %s", err, out)
 	}
@@ -287,7 +294,5 @@ func TestDeployLock(t *testing.T) {
 	if out, err := in.fazt("deploy", other, "blog", "--delete"); err != nil {
 		t.Fatalf("the second deploy, after: %v %s", err, out)
 	}
-	if a, b := checksums(t, other), checksums(t, in.path("fs/blog")); a != b {
-		t.Fatalf("after both:\n%s", diffLines(a, b))
-	}
+	sameTree(t, other, in.path("fs/blog"))
 }
