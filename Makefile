@@ -11,7 +11,7 @@ TAGS      :=
 GOFLAGS_T := -tags '$(TAGS)'
 # Packages whose concurrency the race detector checks (a separate step: -race
 # rebuilds SQLite).
-RACE_PKGS := ./kernel/... ./storage/... ./vfs/... ./ctl/... ./mount/... ./api/... ./net/... ./proc/... ./driver/...
+RACE_PKGS := ./kernel/... ./storage/... ./vfs/... ./ctl/... ./mount/... ./api/... ./net/... ./proc/... ./driver/... ./security/...
 
 export CGO_ENABLED := 1
 
