@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,7 +20,7 @@ func newProcCmd(g *globals) *cobra.Command {
 		Use:   "proc",
 		Short: "The kernel process: start it, and see how it is doing",
 	}
-	c.AddCommand(newProcStartCmd(g), newProcStopCmd(g), newProcStatusCmd(g))
+	c.AddCommand(newProcStartCmd(g), newProcStopCmd(g), newProcRestartCmd(g), newProcStatusCmd(g))
 	return c
 }
 
@@ -95,7 +96,8 @@ func newProcStopCmd(g *globals) *cobra.Command {
 		Use:   "stop",
 		Short: "Stop the running kernel (writes stop to /proc/ctl)",
 		Long: `Stop the kernel that serves the data directory, as SIGTERM would: its mount is
-detached, the database closed. Waits until it has let go of the data directory.`,
+detached, the database closed. Waits (up to a minute: the backup child sends what
+is left first) until it has let go of the data directory.`,
 		Args: args(0, 0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			dir, err := g.dataDir()
@@ -106,21 +108,71 @@ detached, the database closed. Waits until it has let go of the data directory.`
 			if !ok {
 				return fmt.Errorf("no kernel is running for %s", dir)
 			}
-			t := apiTree{c: api.Dial(proc.SocketIn(dir))}
-			if err := writeFile(c.Context(), t, "/proc/ctl", []byte("stop\n")); err != nil {
+			if err := stopKernel(c.Context(), dir, h, time.Minute); err != nil {
 				return err
 			}
-			deadline := time.Now().Add(15 * time.Second)
-			for time.Now().Before(deadline) {
-				if _, ok := proc.ReadHolder(dir); !ok {
-					fmt.Fprintf(c.OutOrStdout(), "fazt: stopped the kernel (pid %d)\n", h.PID)
-					return nil
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			return fmt.Errorf("the kernel (pid %d) has not stopped after 15s; see %s", h.PID, filepath.Join(dir, proc.LogFile))
+			fmt.Fprintf(c.OutOrStdout(), "fazt: stopped the kernel (pid %d)\n", h.PID)
+			return nil
 		},
 	}
+}
+
+func newProcRestartCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "restart",
+		Short: "Stop the running kernel and start it again in the background, on its mount",
+		Long: `Stop the kernel that serves the data directory (as fazt proc stop) and start a
+new one in the background with the same mount point, for instance after replacing
+the binary. Under a service manager, use its restart instead.`,
+		Args: args(0, 0),
+		RunE: func(c *cobra.Command, _ []string) error {
+			dir, err := g.dataDir()
+			if err != nil {
+				return err
+			}
+			h, ok := proc.ReadHolder(dir)
+			if !ok {
+				return fmt.Errorf("no kernel is running for %s", dir)
+			}
+			if err := stopKernel(c.Context(), dir, h, time.Minute); err != nil {
+				return err
+			}
+			if err := startKernel(dir, h); err != nil {
+				return fmt.Errorf("stopped, but the kernel did not start again: %w", err)
+			}
+			n, _ := proc.ReadHolder(dir)
+			fmt.Fprintf(c.OutOrStdout(), "fazt: restarted the kernel (pid %d, was %d)\n", n.PID, h.PID)
+			return nil
+		},
+	}
+}
+
+// stopKernel asks the kernel holding dir to stop ("stop" in /proc/ctl) and
+// waits up to wait until it has let go of the data directory.
+func stopKernel(ctx context.Context, dir string, h proc.Holder, wait time.Duration) error {
+	t := apiTree{c: api.Dial(proc.SocketIn(dir))}
+	if err := writeFile(ctx, t, "/proc/ctl", []byte("stop\n")); err != nil {
+		return fmt.Errorf("stop the kernel: %w", err)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		if _, ok := proc.ReadHolder(dir); !ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the kernel (pid %d) has not stopped after %v; see %s", h.PID, wait, filepath.Join(dir, proc.LogFile))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startKernel starts a background kernel for dir, mounted where h was.
+func startKernel(dir string, h proc.Holder) error {
+	args := []string{"--data", dir, "proc", "start"}
+	if len(h.Mounts) > 0 {
+		args = append(args, "--mount", h.Mounts[0])
+	}
+	return proc.Spawn(dir, args, time.Minute)
 }
 
 func newProcStatusCmd(g *globals) *cobra.Command {

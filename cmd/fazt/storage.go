@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fazt-sh/fazt/api"
 	"github.com/fazt-sh/fazt/driver/litestream"
 	"github.com/fazt-sh/fazt/proc"
 
@@ -195,21 +194,9 @@ func restoreReplace(c *cobra.Command, g *globals, dir string, cfg litestream.Res
 	}
 	h, running := proc.ReadHolder(dir)
 	if running {
-		t := apiTree{c: api.Dial(proc.SocketIn(dir))}
-		if err := writeFile(ctx, t, "/proc/ctl", []byte("stop\n")); err != nil {
+		if err := stopKernel(ctx, dir, h, time.Minute); err != nil {
 			os.Remove(cfg.Output)
-			return fmt.Errorf("stop the kernel: %w", err)
-		}
-		deadline := time.Now().Add(time.Minute)
-		for {
-			if _, ok := proc.ReadHolder(dir); !ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				os.Remove(cfg.Output)
-				return fmt.Errorf("the kernel (pid %d) has not stopped after a minute; nothing was replaced", h.PID)
-			}
-			time.Sleep(20 * time.Millisecond)
+			return fmt.Errorf("%w; nothing was replaced", err)
 		}
 		fmt.Fprintf(out, "fazt: stopped the kernel (pid %d)\n", h.PID)
 	}
@@ -230,11 +217,7 @@ func restoreReplace(c *cobra.Command, g *globals, dir string, cfg litestream.Res
 	if !running {
 		return nil
 	}
-	args := []string{"--data", dir, "proc", "start"}
-	if len(h.Mounts) > 0 {
-		args = append(args, "--mount", h.Mounts[0])
-	}
-	if err := proc.Spawn(dir, args, time.Minute); err != nil {
+	if err := startKernel(dir, h); err != nil {
 		return fmt.Errorf("restored, but the kernel did not start again: %w", err)
 	}
 	fmt.Fprintf(out, "fazt: started the kernel again\n")

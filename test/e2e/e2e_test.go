@@ -584,3 +584,24 @@ func TestKillDuringRsync(t *testing.T) {
 		t.Fatalf("after resuming:\n%s", diffLines(want, got))
 	}
 }
+
+// fazt proc restart: a new kernel on the same mount, the data kept.
+func TestProcRestart(t *testing.T) {
+	in := newInstance(t)
+	sh(t, "echo kept > "+q(in.path("fs/kept.txt")))
+	old := in.pid()
+	out, err := in.fazt("proc", "restart")
+	if err != nil || !strings.Contains(out, "restarted the kernel") {
+		t.Fatalf("restart: %v %s\n%s", err, out, in.log())
+	}
+	if pid := in.pid(); pid == 0 || pid == old {
+		t.Fatalf("pid %d after the restart (was %d)", pid, old)
+	}
+	waitUntil(t, 10*time.Second, func() bool {
+		b, err := os.ReadFile(in.path("fs/kept.txt"))
+		return err == nil && string(b) == "kept\n"
+	}, func() string { return "the mount is not back" })
+	if out, err := exec.Command(faztBin, "--data", t.TempDir(), "proc", "restart").CombinedOutput(); err == nil || !strings.Contains(string(out), "no kernel is running") {
+		t.Fatalf("restart without a kernel: %v %s", err, out)
+	}
+}
