@@ -260,9 +260,6 @@ type Sums struct {
 	Entries   []Sum `json:"entries"`
 }
 
-// maxSums bounds a manifest.
-const maxSums = 1_000_000
-
 // sums answers the manifest of the tree at p: every entry below it, with
 // the digests of regular files, computed without reading content.
 func (h *Handler) sums(ctx context.Context, w http.ResponseWriter, r *http.Request, root string) {
@@ -275,8 +272,8 @@ func (h *Handler) sums(ctx context.Context, w http.ResponseWriter, r *http.Reque
 }
 
 // Manifest lists every entry below root with the digests of its regular
-// files (computed without reading content), skipping what the client of
-// ctx may not see.
+// files (computed without reading content, see kernel.Manifester),
+// skipping what the client of ctx may not see.
 func Manifest(ctx context.Context, fsys *kernel.FS, root string) (Sums, error) {
 	var out Sums
 	bs, err := fsys.DigestBlockSize(ctx, root)
@@ -284,60 +281,17 @@ func Manifest(ctx context.Context, fsys *kernel.FS, root string) (Sums, error) {
 		return out, err
 	}
 	out.BlockSize = bs
-	if m, err := fsys.Manifest(ctx, root); err == nil {
-		for _, e := range m {
-			if LevelAt(ctx, path.Join(root, e.Path)) < Read {
-				continue
-			}
-			out.Entries = append(out.Entries, Sum{Path: e.Path, Mode: e.Mode, Size: e.Size, Digest: e.Digest, Target: e.Target})
-		}
-		return out, nil
-	} else if kernel.KindOf(err) != kernel.NotSupported {
+	m, err := fsys.Manifest(ctx, root)
+	if err != nil {
 		return out, err
 	}
-	var walk func(rel string) error
-	walk = func(rel string) error {
-		ents, err := fsys.ReadDir(ctx, path.Join(root, rel))
-		if err != nil {
-			return err
+	for _, e := range m {
+		if LevelAt(ctx, path.Join(root, e.Path)) < Read {
+			continue
 		}
-		for _, e := range ents {
-			if len(out.Entries) >= maxSums {
-				return kernel.E(kernel.TooLarge, "over a million entries")
-			}
-			p := path.Join(rel, e.Name)
-			full := path.Join(root, p)
-			if LevelAt(ctx, full) < Read {
-				continue
-			}
-			a, err := fsys.Lstat(ctx, full)
-			if kernel.KindOf(err) == kernel.NotExist {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			s := Sum{Path: p, Mode: a.Mode, Size: a.Size}
-			switch {
-			case a.IsRegular():
-				if s.Digest, err = fsys.Digest(ctx, full); err != nil {
-					return err
-				}
-			case a.IsSymlink():
-				if s.Target, err = fsys.Readlink(ctx, full); err != nil {
-					return err
-				}
-			}
-			out.Entries = append(out.Entries, s)
-			if a.IsDir() {
-				if err := walk(p); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		out.Entries = append(out.Entries, Sum{Path: e.Path, Mode: e.Mode, Size: e.Size, Digest: e.Digest, Target: e.Target})
 	}
-	return out, walk("")
+	return out, nil
 }
 
 // call writes the request to a call file and answers what the same open

@@ -32,15 +32,7 @@ func readSmall(ctx context.Context, t Tree, p string) (string, error) {
 }
 
 func writeSmall(ctx context.Context, t Tree, p, s string) error {
-	w, err := t.Create(ctx, p, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := io.WriteString(w, s); err != nil {
-		w.Close()
-		return err
-	}
-	return w.Close()
+	return put(ctx, t, p, strings.NewReader(s), 0o644)
 }
 
 // Live returns the id of the site's live deploy, "" if it was never

@@ -109,7 +109,8 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 	if resuming {
 		there = staging
 	}
-	p, err := plan(ctx, t, src, files, there, opt)
+	sums := digests{} // local digests, computed once for both plans
+	p, err := plan(ctx, t, src, files, there, sums, opt)
 	if err != nil {
 		return res, err
 	}
@@ -138,7 +139,7 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 	}
 	quiet := opt
 	quiet.Log = nil
-	if p, err = plan(ctx, t, src, files, there, quiet); err != nil {
+	if p, err = plan(ctx, t, src, files, there, sums, quiet); err != nil {
 		return res, err
 	}
 	if !resuming {
@@ -178,7 +179,10 @@ type syncPlan struct {
 func (p *syncPlan) empty() bool { return len(p.steps) == 0 }
 
 // plan compares the source with the tree at there (which may not exist).
-func plan(ctx context.Context, t Tree, src string, files []local, there string, opt Options) (*syncPlan, error) {
+// digests caches the digests of local files, by path.
+type digests map[string][]byte
+
+func plan(ctx context.Context, t Tree, src string, files []local, there string, cache digests, opt Options) (*syncPlan, error) {
 	p := &syncPlan{}
 	have := map[string]api.Sum{}
 	bs := int64(256 << 10)
@@ -218,9 +222,13 @@ func plan(ctx context.Context, t Tree, src string, files []local, there string, 
 		case f.mode.IsRegular():
 			p.res.Files++
 			if ok && hmode.IsRegular() && h.Size == f.size {
-				d, err := digest(filepath.Join(src, f.rel), bs, &buf)
-				if err != nil {
-					return nil, err
+				d, ok := cache[f.rel]
+				if !ok {
+					var err error
+					if d, err = digest(filepath.Join(src, f.rel), bs, &buf); err != nil {
+						return nil, err
+					}
+					cache[f.rel] = d
 				}
 				if bytes.Equal(d, h.Digest) {
 					p.res.Unchanged++
@@ -320,11 +328,16 @@ func upload(ctx context.Context, t Tree, src, dst string, perm fs.FileMode) erro
 		return err
 	}
 	defer f.Close()
-	w, err := t.Create(ctx, dst, perm)
+	return put(ctx, t, dst, f, perm)
+}
+
+// put writes what r holds to the file p of the tree.
+func put(ctx context.Context, t Tree, p string, r io.Reader, perm fs.FileMode) error {
+	w, err := t.Create(ctx, p, perm)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(w, f); err != nil {
+	if _, err := io.Copy(w, r); err != nil {
 		w.Close()
 		return err
 	}

@@ -441,15 +441,24 @@ func (ns *Namespace) Clone(ctx context.Context, ino, dir uint64, name string) (_
 // Digest returns the content digest of the regular file ino.
 func (ns *Namespace) Digest(ctx context.Context, ino uint64) (_ []byte, err error) {
 	defer ns.recovered("digest", &err)
-	b, local, err := ns.resolve(ino)
+	d, local, err := ns.digester(ino)
 	if err != nil {
 		return nil, err
 	}
+	return d.Digest(ctx, local)
+}
+
+// digester is the Digester that holds ino, and ino's local number.
+func (ns *Namespace) digester(ino uint64) (Digester, uint64, error) {
+	b, local, err := ns.resolve(ino)
+	if err != nil {
+		return nil, 0, err
+	}
 	d, ok := b.fs.(Digester)
 	if !ok {
-		return nil, E(NotSupported, "this file system has no digests")
+		return nil, 0, E(NotSupported, "this file system has no digests")
 	}
-	return d.Digest(ctx, local)
+	return d, local, nil
 }
 
 // Manifest lists the tree below dir with digests, or NotSupported.
@@ -468,13 +477,9 @@ func (ns *Namespace) Manifest(ctx context.Context, dir uint64) (_ []ManifestEntr
 
 // DigestBlockSize is the block size of the digests of ino's file system.
 func (ns *Namespace) DigestBlockSize(ino uint64) (int64, error) {
-	b, _, err := ns.resolve(ino)
+	d, _, err := ns.digester(ino)
 	if err != nil {
 		return 0, err
-	}
-	d, ok := b.fs.(Digester)
-	if !ok {
-		return 0, E(NotSupported, "this file system has no digests")
 	}
 	return d.BlockSize(), nil
 }

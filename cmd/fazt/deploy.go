@@ -26,7 +26,12 @@ func (f *syncFlags) add(c *cobra.Command) {
 	c.Flags().IntVar(&f.keep, "keep", deploy.DefaultKeep, "past deploys kept for rollback")
 }
 
-func runSync(c *cobra.Command, g *globals, src, site string, f syncFlags) error {
+// runSync deploys src to dest (SITE, fs/SITE or /fs/SITE).
+func runSync(c *cobra.Command, g *globals, src, dest string, f syncFlags) error {
+	site, err := siteOf(dest)
+	if err != nil {
+		return err
+	}
 	opt := deploy.Options{Delete: f.delete, DryRun: f.dryRun, Keep: f.keep, Who: who()}
 	if f.verbose || f.dryRun {
 		opt.Log = c.OutOrStdout()
@@ -96,13 +101,7 @@ fazt deploy rollback. An interrupted sync resumes where it stopped.
 		Example: `  fazt fs sync ./public /fs/blog --delete
   fazt --remote https://admin.example.com fs sync ./public /fs/blog --delete`,
 		Args: args(2, 2),
-		RunE: func(c *cobra.Command, a []string) error {
-			site, err := siteOf(a[1])
-			if err != nil {
-				return err
-			}
-			return runSync(c, g, a[0], site, f)
-		},
+		RunE: func(c *cobra.Command, a []string) error { return runSync(c, g, a[0], a[1], f) },
 	}
 	f.add(c)
 	return c
@@ -114,13 +113,7 @@ func newDeployCmd(g *globals) *cobra.Command {
 		Use:   "deploy SRC SITE",
 		Short: "Deploy a directory to a site (fazt fs sync SRC /fs/SITE); rollback, ls",
 		Args:  args(2, 2),
-		RunE: func(c *cobra.Command, a []string) error {
-			site, err := siteOf(a[1])
-			if err != nil {
-				return err
-			}
-			return runSync(c, g, a[0], site, f)
-		},
+		RunE:  func(c *cobra.Command, a []string) error { return runSync(c, g, a[0], a[1], f) },
 	}
 	f.add(c)
 	c.AddCommand(&cobra.Command{

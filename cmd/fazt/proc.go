@@ -100,13 +100,9 @@ detached, the database closed. Waits (up to a minute: the backup child sends wha
 is left first) until it has let go of the data directory.`,
 		Args: args(0, 0),
 		RunE: func(c *cobra.Command, _ []string) error {
-			dir, err := g.dataDir()
+			dir, h, err := runningKernel(g)
 			if err != nil {
 				return err
-			}
-			h, ok := proc.ReadHolder(dir)
-			if !ok {
-				return fmt.Errorf("no kernel is running for %s", dir)
 			}
 			if err := stopKernel(c.Context(), dir, h, time.Minute); err != nil {
 				return err
@@ -126,13 +122,9 @@ new one in the background with the same mount point, for instance after replacin
 the binary. Under a service manager, use its restart instead.`,
 		Args: args(0, 0),
 		RunE: func(c *cobra.Command, _ []string) error {
-			dir, err := g.dataDir()
+			dir, h, err := runningKernel(g)
 			if err != nil {
 				return err
-			}
-			h, ok := proc.ReadHolder(dir)
-			if !ok {
-				return fmt.Errorf("no kernel is running for %s", dir)
 			}
 			if err := stopKernel(c.Context(), dir, h, time.Minute); err != nil {
 				return err
@@ -145,6 +137,20 @@ the binary. Under a service manager, use its restart instead.`,
 			return nil
 		},
 	}
+}
+
+// runningKernel is the data directory and its running kernel, or an
+// error saying that none runs.
+func runningKernel(g *globals) (string, proc.Holder, error) {
+	dir, err := g.dataDir()
+	if err != nil {
+		return "", proc.Holder{}, err
+	}
+	h, ok := proc.ReadHolder(dir)
+	if !ok {
+		return "", proc.Holder{}, fmt.Errorf("no kernel is running for %s", dir)
+	}
+	return dir, h, nil
 }
 
 // stopKernel asks the kernel holding dir to stop ("stop" in /proc/ctl) and

@@ -8,6 +8,7 @@ import (
 	"path"
 
 	"github.com/fazt-sh/fazt/api"
+	"github.com/fazt-sh/fazt/deploy"
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/proc"
 )
@@ -17,23 +18,13 @@ import (
 // this process for the one command. Both end in the same kernel calls, so
 // the results are the same. Paths are absolute paths in the tree.
 type tree interface {
-	Stat(ctx context.Context, p string) (fs.FileInfo, error)
-	ReadDir(ctx context.Context, p string) ([]fs.FileInfo, error)
-	Open(ctx context.Context, p string) (io.ReadCloser, error)
-	// Create opens p for writing, creating or truncating it. For a file of
-	// /fs the new content is visible, all at once, when the writer is
+	// The operations a deploy needs (stat, list, read, write, make, remove,
+	// rename, clone, exchange, manifest): see deploy.Tree. For a file of
+	// /fs, what Create writes is visible, all at once, when the writer is
 	// closed; for a control file each line is applied as it is written.
-	Create(ctx context.Context, p string, perm fs.FileMode) (io.WriteCloser, error)
-	Mkdir(ctx context.Context, p string, perm fs.FileMode, parents bool) error
-	Remove(ctx context.Context, p string, recursive bool) error
-	Rename(ctx context.Context, from, to string) error
+	deploy.Tree
 	// Call writes a request to a call file and returns its answer.
 	Call(ctx context.Context, p string, request []byte) ([]byte, error)
-	// Clone copies src to dst by reference; Exchange swaps a and b
-	// atomically; Sums is the manifest of a tree.
-	Clone(ctx context.Context, src, dst string) error
-	Exchange(ctx context.Context, a, b string) error
-	Sums(ctx context.Context, p string) (api.Sums, error)
 	Close() error
 }
 

@@ -20,16 +20,20 @@ const backupTimeout = 30 * time.Minute
 // call asks the child; out receives the JSON answer. A failure the child
 // reports is Unavailable with its reason; one of reaching it is too.
 func (d *Driver) call(ctx context.Context, method, path string, out any) error {
-	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var dl net.Dialer
-		return dl.DialContext(ctx, "unix", d.socket)
-	}}
-	defer tr.CloseIdleConnections()
+	d.clientOnce.Do(func() {
+		// No keep-alives: a connection must not outlive a child that was
+		// restarted.
+		d.client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var dl net.Dialer
+				return dl.DialContext(ctx, "unix", d.socket)
+			}}}
+	})
 	req, err := http.NewRequestWithContext(ctx, method, "http://litestream"+path, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	resp, err := d.client.Do(req)
 	if err != nil {
 		return kernel.E(kernel.Unavailable, "the Litestream child does not answer: "+err.Error())
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -53,6 +54,9 @@ type Driver struct {
 	meta    string // Litestream's local state
 	socket  string
 	secrets string
+
+	clientOnce sync.Once
+	client     *http.Client // to the child's socket; made at the first call
 
 	// cmu serializes configuration changes, which restart the child, and
 	// guards started; it is held across the settings write on purpose (no
