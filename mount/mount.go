@@ -28,6 +28,7 @@ type Options struct {
 // Mount is a mounted namespace.
 type Mount struct {
 	dir    string
+	opt    Options
 	k      *kernel.Kernel
 	log    *slog.Logger
 	server *fuse.Server
@@ -62,7 +63,7 @@ func New(k *kernel.Kernel, dir string, opt Options) (*Mount, error) {
 	} else if mounted {
 		return nil, fmt.Errorf("%s is already a mount point", dir)
 	}
-	m := &Mount{dir: dir, k: k, log: k.Log}
+	m := &Mount{dir: dir, opt: opt, k: k, log: k.Log}
 	m.inval = newInvalidator(m)
 
 	sec := time.Second
@@ -100,6 +101,9 @@ func New(k *kernel.Kernel, dir string, opt Options) (*Mount, error) {
 	m.unsubscribe = k.NS.Subscribe(m.inval.add)
 	return m, nil
 }
+
+// Options are the options it was mounted with.
+func (m *Mount) Options() Options { return m.opt }
 
 // Dir is the mount point.
 func (m *Mount) Dir() string { return m.dir }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fazt-sh/fazt/api"
@@ -36,6 +37,9 @@ type Config struct {
 	LogOutput io.Writer
 	// LogLevel is the lowest level logged; the zero value is Info.
 	LogLevel slog.Level
+	// Handoff, if set, is what the previous kernel handed over in an
+	// upgrade: the kernel boots beside it and takes over in Run.
+	Handoff *Handoff
 }
 
 // System is a booted kernel with the parts it owns.
@@ -61,6 +65,14 @@ type System struct {
 
 	mu     sync.Mutex // guards mounts
 	mounts []*mount.Mount
+
+	handoff       *Handoff // what the previous kernel handed over, if this one was started by an upgrade
+	exitOnUnmount bool     // set by Run, passed on to a successor
+	serving       atomic.Bool
+
+	umu       sync.Mutex // guards upgrade and successor
+	upgrade   upgradeState
+	successor *os.File // closed to tell the next kernel to go on, once this one has let go
 }
 
 // DatabaseFile is the name of the database in the data directory.
@@ -104,7 +116,13 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 			s.Close()
 		}
 	}()
-	if s.lock, err = LockDataDir(dir); err != nil {
+	s.handoff = cfg.Handoff
+	if s.handoff != nil {
+		s.lock, err = AdoptLock(s.handoff.lock)
+	} else {
+		s.lock, err = LockDataDir(dir)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if s.db, err = storage.Open(ctx, filepath.Join(dir, DatabaseFile), storage.Options{Log: log, NoMigrate: true}); err != nil {
@@ -116,7 +134,7 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	if err := s.migrate(ctx, log); err != nil {
 		return nil, err
 	}
-	if s.fs, err = vfs.Open(ctx, s.db, vfs.Options{Log: log}); err != nil {
+	if s.fs, err = vfs.Open(ctx, s.db, vfs.Options{Log: log, Shared: s.handoff != nil}); err != nil {
 		return nil, err
 	}
 	k := kernel.New(cfg.Version, log)
@@ -237,6 +255,18 @@ func (s *System) Close() error {
 	if s.Kernel != nil {
 		s.Kernel.Events.Close() // readers of /proc/events see the end
 	}
+	if s.handoff != nil {
+		s.handoff.close() // what was not taken over, if start-up failed
+	}
+	s.umu.Lock()
+	next := s.successor
+	s.umu.Unlock()
+	if next != nil {
+		// Nothing more is written here: the next kernel may go on, while
+		// this one's backup child sends what is left.
+		errs = append(errs, s.db.Commit(context.Background()))
+		next.Close()
+	}
 	if s.repl != nil {
 		// What is committed reaches the replica before the child stops.
 		if s.db != nil {
@@ -248,7 +278,7 @@ func (s *System) Close() error {
 		errs = append(errs, s.db.Close())
 	}
 	if s.lock != nil {
-		errs = append(errs, s.lock.Release())
+		errs = append(errs, s.lock.Release(next != nil))
 	}
 	return errors.Join(errs...)
 }

@@ -50,6 +50,28 @@ func LockDataDir(dir string) (*Lock, error) {
 	return l, nil
 }
 
+// AdoptLock takes over the lock that the previous kernel handed over in an
+// upgrade: f shares its open file, so the flock is already held; this
+// checks that it is. The file names the previous kernel until Rename.
+func AdoptLock(f *os.File) (*Lock, error) {
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("the handed-over lock is not held: %w", err)
+	}
+	return &Lock{f: f}, nil
+}
+
+// file is the lock's open file, to hand over to a new kernel.
+func (l *Lock) file() *os.File {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f
+}
+
+// Rename names this process as the holder again (a kernel that took the
+// lock over from the previous one, once that one is gone).
+func (l *Lock) Rename() error { return l.write() }
+
 func busy(dir string) error {
 	msg := "a fazt kernel is already running for " + dir
 	if h, ok := ReadHolder(dir); ok {
@@ -112,14 +134,17 @@ func (l *Lock) write() error {
 	return err
 }
 
-// Release gives the lock up.
-func (l *Lock) Release() error {
+// Release gives the lock up. After an upgrade the new kernel still holds
+// it, through its copy of the open file, and its name stays.
+func (l *Lock) Release(handedOver bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
 		return nil
 	}
-	l.f.Truncate(0)
+	if !handedOver {
+		l.f.Truncate(0)
+	}
 	err := l.f.Close() // closing drops the flock
 	l.f = nil
 	return err

@@ -33,13 +33,17 @@ func (s *System) migrate(ctx context.Context, log *slog.Logger) error {
 }
 
 func (s *System) backupBeforeMigrate(ctx context.Context, log *slog.Logger) error {
-	snap, err := s.repl.Backup(ctx)
-	if err == nil {
-		log.Info("backed up to the replica before migrating", "txid", snap.TXID)
-		return nil
-	}
-	if kernel.KindOf(err) != kernel.NotSupported {
-		log.Warn("cannot back up to the replica before migrating; keeping a copy instead", "err", err)
+	// In an upgrade, the replica belongs to the previous kernel's backup
+	// child until it has let go: a copy it is.
+	if s.handoff == nil {
+		snap, err := s.repl.Backup(ctx)
+		if err == nil {
+			log.Info("backed up to the replica before migrating", "txid", snap.TXID)
+			return nil
+		}
+		if kernel.KindOf(err) != kernel.NotSupported {
+			log.Warn("cannot back up to the replica before migrating; keeping a copy instead", "err", err)
+		}
 	}
 	p := filepath.Join(s.DataDir, DatabaseFile+".before-migration-"+time.Now().UTC().Format("20060102T150405Z"))
 	if err := s.db.CopyTo(ctx, p); err != nil {

@@ -3,6 +3,7 @@ package proc
 import (
 	"context"
 	"fmt"
+	"github.com/coreos/go-systemd/v22/daemon"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -64,6 +65,29 @@ func (s *System) Run(ctx context.Context, opt RunOptions) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	s.exitOnUnmount = opt.ExitOnUnmount
+
+	mounts := []mountSpec{}
+	if opt.Mount != "" {
+		mounts = append(mounts, mountSpec{Dir: opt.Mount, Options: opt.MountOptions})
+	}
+	if h := s.handoff; h != nil {
+		// Booted beside the previous kernel: say so, wait until it has let
+		// go, then serve what it served.
+		s.web.Inherit(h.listeners)
+		h.listeners = nil
+		h.report(nil)
+		s.Kernel.Log.Info("upgrade: ready; waiting for the previous kernel to let go", "from", h.From())
+		if err := h.wait(ctx); err != nil {
+			ready(err)
+			return err
+		}
+		if err := s.takeOver(ctx); err != nil {
+			ready(err)
+			return err
+		}
+		mounts = append(mounts, h.spec.Mounts...)
+	}
 
 	srv, err := api.Listen(s.Kernel, s.SocketPath())
 	if err != nil {
@@ -74,14 +98,21 @@ func (s *System) Run(ctx context.Context, opt RunOptions) error {
 	defer srv.Close(5 * time.Second)
 
 	var gone <-chan struct{}
-	if opt.Mount != "" {
-		m, err := s.Mount(opt.Mount, opt.MountOptions)
+	for i, ms := range mounts {
+		m, err := s.Mount(ms.Dir, ms.Options)
 		if err != nil {
-			ready(err)
-			return err
+			if s.handoff == nil {
+				ready(err)
+				return err
+			}
+			// Serving the sites matters more than the mount: keep going.
+			s.Kernel.Log.Error("upgrade: cannot mount again", "dir", ms.Dir, "err", err)
+			continue
 		}
 		s.Kernel.Log.Info("mounted", "dir", m.Dir())
-		gone = s.Watch(m)
+		if g := s.Watch(m); i == 0 {
+			gone = g
+		}
 	}
 	if err := s.OpenNet(ctx); err != nil {
 		ready(err)
@@ -93,13 +124,27 @@ func (s *System) Run(ctx context.Context, opt RunOptions) error {
 		return err
 	}
 	ready(nil)
+	s.serving.Store(true)
+	defer s.serving.Store(false)
+	// Under systemd (Type=notify): started, or, after an upgrade, the main
+	// process now.
+	daemon.SdNotify(false, fmt.Sprintf("READY=1\nMAINPID=%d", os.Getpid()))
 	for {
 		select {
 		case <-ctx.Done():
 			s.Kernel.Log.Info("stopping", "reason", context.Cause(ctx))
+			daemon.SdNotify(false, daemon.SdNotifyStopping)
 			return nil
 		case <-s.stopReq:
-			s.Kernel.Log.Info("stopping", "reason", "stop in /proc/ctl")
+			s.umu.Lock()
+			upgrading := s.successor != nil
+			s.umu.Unlock()
+			if upgrading {
+				s.Kernel.Log.Info("stopping", "reason", "upgraded: handing over to the new kernel")
+			} else {
+				s.Kernel.Log.Info("stopping", "reason", "stop in /proc/ctl")
+				daemon.SdNotify(false, daemon.SdNotifyStopping)
+			}
 			return nil
 		case <-gone:
 			if opt.ExitOnUnmount {
@@ -108,4 +153,21 @@ func (s *System) Run(ctx context.Context, opt RunOptions) error {
 			gone = nil
 		}
 	}
+}
+
+// takeOver makes this kernel, started by an upgrade, the only one once
+// the previous kernel has let go: what it cached at start-up may have
+// changed since, and what that kernel left behind is now collectable.
+func (s *System) takeOver(ctx context.Context) error {
+	if err := s.fs.Resync(ctx); err != nil {
+		return err
+	}
+	if err := s.routes.Load(ctx); err != nil {
+		return err
+	}
+	if err := s.lock.Rename(); err != nil {
+		s.Kernel.Log.Warn("cannot name this kernel in the lock file", "err", err)
+	}
+	s.Kernel.Log.Info("upgrade: took over", "from", s.handoff.From())
+	return nil
 }

@@ -1,8 +1,6 @@
 package proc
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,8 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/fazt-sh/fazt/kernel"
 )
 
 // LogFile is the background kernel's log, in the data directory.
@@ -55,29 +51,16 @@ func Spawn(dataDir string, args []string, timeout time.Duration) error {
 		return err
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-
-	line := make(chan string, 1)
 	go func() {
-		s, _ := bufio.NewReader(r).ReadString('\n')
-		line <- strings.TrimSpace(s)
+		exited <- cmd.Wait()
+		close(exited)
 	}()
-	select {
-	case s := <-line:
-		switch {
-		case s == "ok":
-			return nil
-		case strings.HasPrefix(s, "error: "):
-			<-exited
-			return errors.New(strings.TrimPrefix(s, "error: "))
-		}
-		// The pipe closed without a word: the child died.
-		err := <-exited
-		return fmt.Errorf("the kernel exited (%v); its log says:\n%s", err, tail(logPath, 10))
-	case <-time.After(timeout):
+
+	if err := awaitReady(r, exited, timeout); err != nil {
 		cmd.Process.Kill()
-		return kernel.E(kernel.Unavailable, fmt.Sprintf("the kernel did not start within %v; see %s", timeout, logPath))
+		return fmt.Errorf("the kernel did not start: %w; its log (%s) says:\n%s", err, logPath, tail(logPath, 10))
 	}
+	return nil
 }
 
 // ReportReady tells the process that spawned this kernel how start-up went,
@@ -86,10 +69,13 @@ func ReportReady(fd int, err error) {
 	if fd <= 0 {
 		return
 	}
-	f := os.NewFile(uintptr(fd), "ready")
-	if f == nil {
-		return
+	if f := os.NewFile(uintptr(fd), "ready"); f != nil {
+		writeReady(f, err)
 	}
+}
+
+// writeReady writes "ok" or the error on f, and closes it.
+func writeReady(f *os.File, err error) {
 	defer f.Close()
 	if err != nil {
 		fmt.Fprintf(f, "error: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))

@@ -71,6 +71,38 @@ func (s *System) procTree() *ctl.Tree {
 				s.Kernel.Events.Publish("proc", "mount", m.Dir())
 				return nil
 			}},
+		{Verb: "upgrade", Args: []string{"PATH"}, Variadic: true,
+			Help: "replace the binary with PATH (absolute) and hand over to it; sha256=HEX checks it, timeout=DURATION bounds its start (1m)",
+			Run: func(ctx context.Context, a []string) error {
+				req := UpgradeRequest{From: a[0]}
+				for _, o := range a[1:] {
+					k, v, _ := strings.Cut(o, "=")
+					switch k {
+					case "sha256":
+						req.SHA256 = v
+					case "timeout":
+						d, err := time.ParseDuration(v)
+						if err != nil || d <= 0 {
+							return kernel.E(kernel.Invalid, "bad timeout "+v+" (e.g. 30s)")
+						}
+						req.Timeout = d
+					default:
+						return kernel.E(kernel.Invalid, "unknown upgrade option "+o+" (sha256=HEX, timeout=DURATION)")
+					}
+				}
+				return s.Upgrade(ctx, req)
+			}},
+		{Verb: "rollback", Help: "upgrade back to the previous binary (kept as fazt.prev by the last upgrade)",
+			Run: func(ctx context.Context, _ []string) error {
+				exe, err := os.Executable()
+				if err != nil {
+					return kernel.Wrap(kernel.Internal, err)
+				}
+				if _, err := os.Stat(exe + PrevSuffix); err != nil {
+					return kernel.E(kernel.NotExist, "no previous binary: "+exe+PrevSuffix+" does not exist")
+				}
+				return s.Upgrade(ctx, UpgradeRequest{From: exe + PrevSuffix})
+			}},
 		{Verb: "stop", Help: "stop the kernel: unmount, close the database, exit",
 			Run: func(ctx context.Context, _ []string) error {
 				s.Kernel.Events.Publish("proc", "stop")
@@ -116,5 +148,6 @@ func (s *System) status(ctx context.Context) ([]byte, error) {
 	kv("cache_bytes", s.fs.CacheBytes())
 	kv("mounts", strings.Join(mounts, " "))
 	kv("socket", strings.ReplaceAll(s.SocketPath(), " ", `\040`))
+	s.upgradeStatus(kv)
 	return []byte(b.String()), nil
 }

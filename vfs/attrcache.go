@@ -77,6 +77,15 @@ func (c *attrCache) put(a kernel.Attr, entry *dentKey, g uint64) {
 	}
 }
 
+// reset forgets everything: another process may have changed the tree.
+func (c *attrCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.attrs)
+	clear(c.dents)
+}
+
 // forget drops what change ch touched and returns the new generation.
 func (c *attrCache) forget(ch kernel.Change) uint64 {
 	c.mu.Lock()

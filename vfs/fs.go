@@ -33,6 +33,11 @@ type Options struct {
 	// before storing it as chunks; 0 means 8 MiB.
 	SpillBytes int64
 	Log        *slog.Logger
+	// Shared says another process may still be writing the tree (a kernel
+	// handing over to this one in an upgrade): Open then neither collects
+	// crash leftovers (the other process's open files look like them) nor
+	// trusts its counters; call Resync once the other process is done.
+	Shared bool
 }
 
 // FS is the /fs tree. It implements kernel.FileSystem, kernel.Writer and
@@ -98,17 +103,40 @@ func Open(ctx context.Context, db *storage.DB, opt Options) (*FS, error) {
 		return nil, fmt.Errorf("vfs: bad block size %q", bs)
 	}
 	f.blockSize = n
-	if err := f.recover(ctx); err != nil {
-		return nil, fmt.Errorf("vfs: recovery: %w", err)
+	if opt.Shared {
+		// Counters for what start-up itself makes; Resync reads them again.
+		return f, f.readCounters(ctx)
 	}
+	if err := f.Resync(ctx); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Resync makes the tree the only writer of the database again: it collects
+// crash leftovers, reads its counters and forgets cached attributes. Open
+// does it, unless Shared; call it only while no other process writes.
+func (f *FS) Resync(ctx context.Context) error {
+	if err := f.recover(ctx); err != nil {
+		return fmt.Errorf("vfs: recovery: %w", err)
+	}
+	if err := f.readCounters(ctx); err != nil {
+		return err
+	}
+	f.attrs.reset()
+	return nil
+}
+
+// readCounters sets the next inode and chunk ids from the database.
+func (f *FS) readCounters(ctx context.Context) error {
 	var lastIno uint64
 	var lastChunk int64
 	if err := f.row(ctx, `SELECT (SELECT COALESCE(MAX(ino), 1) FROM inodes), (SELECT COALESCE(MAX(id), 0) FROM chunks)`, nil, &lastIno, &lastChunk); err != nil {
-		return nil, fmt.Errorf("vfs: counters: %w", err)
+		return fmt.Errorf("vfs: counters: %w", err)
 	}
 	f.lastIno.Store(lastIno)
 	f.lastChunk.Store(lastChunk)
-	return f, nil
+	return nil
 }
 
 // recover deletes orphaned inodes and unreferenced chunks, and gives the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fazt-sh/fazt/api"
@@ -20,7 +21,8 @@ func newProcCmd(g *globals) *cobra.Command {
 		Use:   "proc",
 		Short: "The kernel process: start it, and see how it is doing",
 	}
-	c.AddCommand(newProcStartCmd(g), newProcStopCmd(g), newProcRestartCmd(g), newProcStatusCmd(g))
+	c.AddCommand(newProcStartCmd(g), newProcStopCmd(g), newProcRestartCmd(g), newProcStatusCmd(g),
+		newProcUpgradeCmd(g), newProcRollbackCmd(g))
 	return c
 }
 
@@ -59,7 +61,11 @@ Only one kernel runs per data directory; a second one is refused.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
-			sys, err := proc.Boot(c.Context(), proc.Config{DataDir: dir, Version: version})
+			handoff, err := proc.InheritedHandoff()
+			if err != nil {
+				return err
+			}
+			sys, err := proc.Boot(c.Context(), proc.Config{DataDir: dir, Version: version, Handoff: handoff})
 			if err != nil {
 				proc.ReportReady(readyFD, err)
 				return err
@@ -204,4 +210,116 @@ files, mounts (the "key value" lines of /proc/status). Fails if no kernel runs.`
 			return err
 		},
 	}
+}
+
+func newProcUpgradeCmd(g *globals) *cobra.Command {
+	var (
+		from, sum string
+		timeout   time.Duration
+	)
+	c := &cobra.Command{
+		Use:   "upgrade --from PATH",
+		Short: "Replace the running binary and hand over to it without refusing a connection",
+		Long: `Upgrade the running kernel to the binary at PATH (writes "upgrade PATH" to
+/proc/ctl). The new binary is checked (it runs and reports a fazt version for
+this platform; with --sha256, it has that digest), the old one is kept next to
+it as fazt.prev, the new one is renamed into place and started with the
+listening sockets. Once it is ready, the old kernel stops accepting, lets its
+requests finish, unmounts and exits; the new one serves and mounts again.
+If the new binary is not ready within --timeout, it is stopped, the old binary
+is put back and keeps serving, and /proc/status says why.
+
+With --remote, PATH is a path on the server.`,
+		Example: `  fazt proc upgrade --from /tmp/fazt-v1.4.0
+  fazt proc upgrade --from ./fazt --sha256 $(cat fazt.sha256)`,
+		Args: args(0, 0),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if from == "" {
+				return fmt.Errorf("--from PATH is required: the new binary")
+			}
+			if g.remoteURL() == "" {
+				abs, err := filepath.Abs(from)
+				if err != nil {
+					return err
+				}
+				from = abs
+			}
+			cmd := "upgrade " + from
+			if sum != "" {
+				cmd += " sha256=" + sum
+			}
+			if timeout > 0 {
+				cmd += " timeout=" + timeout.String()
+			}
+			return handOver(c, g, cmd)
+		},
+	}
+	c.Flags().StringVar(&from, "from", "", "the new binary")
+	c.Flags().StringVar(&sum, "sha256", "", "refuse the binary unless it has this SHA-256 (hex)")
+	c.Flags().DurationVar(&timeout, "timeout", 0, "how long the new kernel may take to be ready (default 1m)")
+	return c
+}
+
+func newProcRollbackCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rollback",
+		Short: "Upgrade back to the previous binary (fazt.prev)",
+		Long: `Hand the kernel over to the binary the last upgrade replaced (kept next to the
+running one as fazt.prev), as fazt proc upgrade does; the replaced one becomes
+fazt.prev in turn, so a second rollback rolls forward. Writes "rollback" to
+/proc/ctl.`,
+		Args: args(0, 0),
+		RunE: func(c *cobra.Command, _ []string) error { return handOver(c, g, "rollback") },
+	}
+}
+
+// handOver writes an upgrade command to /proc/ctl of the running kernel
+// and waits until the new kernel serves.
+func handOver(c *cobra.Command, g *globals, cmd string) error {
+	ctx := c.Context()
+	if g.remoteURL() == "" {
+		if _, _, err := runningKernel(g); err != nil {
+			return err
+		}
+	}
+	t, err := openTree(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	before, err := readStatus(ctx, t)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(ctx, t, "/proc/ctl", []byte(cmd+"\n")); err != nil {
+		return err
+	}
+	// The new kernel answers once the old one has let go.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		time.Sleep(50 * time.Millisecond)
+		after, err := readStatus(ctx, t)
+		if err == nil && after["pid"] != before["pid"] {
+			fmt.Fprintf(c.OutOrStdout(), "fazt: upgraded %s -> %s (pid %s -> %s)\n", before["version"], after["version"], before["pid"], after["pid"])
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the new kernel was ready, but does not answer after a minute (%v); see the log", err)
+		}
+	}
+}
+
+// readStatus reads /proc/status as a map.
+func readStatus(ctx context.Context, t tree) (map[string]string, error) {
+	b, err := readFile(ctx, t, "/proc/status")
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok {
+			m[k] = v
+		}
+	}
+	return m, nil
 }

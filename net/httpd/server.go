@@ -39,8 +39,9 @@ type Server struct {
 
 	mu        sync.Mutex // guards the fields below
 	running   bool
-	listeners [2]*listener // by scheme
-	errs      [2]string    // by scheme: why the configured address could not be bound
+	inherited map[string]net.Listener // by scheme name: sockets handed over by the previous kernel
+	listeners [2]*listener            // by scheme
+	errs      [2]string               // by scheme: why the configured address could not be bound
 	unsub     func()
 }
 
