@@ -267,7 +267,7 @@ func TestBackupRoundTripS3(t *testing.T) {
 
 	// The restored database serves the same files, read by real tools.
 	latest := restore(t, in)
-	other := &instance{t: t, home: filepath.Join(t.TempDir(), "data"), mnt: filepath.Join(t.TempDir(), "mnt")}
+	other := &instance{t: t, home: filepath.Join(t.TempDir(), "data"), mnt: filepath.Join(t.TempDir(), "mnt"), bin: faztBin}
 	os.MkdirAll(other.home, 0o700)
 	if err := os.Rename(latest, filepath.Join(other.home, "fazt.db")); err != nil {
 		t.Fatal(err)
@@ -520,7 +520,7 @@ func TestRestoreOnNewMachine(t *testing.T) {
 	}
 	sameDump(t, "new machine", want, dump(t, filepath.Join(home, "fazt.db")))
 	// Restored from its replica, the database replicates to it again.
-	nm := &instance{t: t, home: home, mnt: filepath.Join(t.TempDir(), "mnt")}
+	nm := &instance{t: t, home: home, mnt: filepath.Join(t.TempDir(), "mnt"), bin: faztBin}
 	nm.mount()
 	t.Cleanup(nm.cleanup)
 	if st := status(t, nm); st["paused"] != "no" {

@@ -275,7 +275,7 @@ func TestCLIAndMountAgree(t *testing.T) {
 func TestMountThroughRunningKernel(t *testing.T) {
 	fusetest.Require(t)
 	base := t.TempDir()
-	in := &instance{t: t, home: filepath.Join(base, "data"), mnt: filepath.Join(base, "mnt")}
+	in := &instance{t: t, home: filepath.Join(base, "data"), mnt: filepath.Join(base, "mnt"), bin: faztBin}
 	t.Cleanup(in.cleanup)
 	start := exec.Command(faztBin, "--data", in.home, "proc", "start")
 	start.Dir = "/"

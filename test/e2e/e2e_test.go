@@ -52,13 +52,19 @@ type instance struct {
 	t    *testing.T
 	home string
 	mnt  string
+	bin  string // the fazt binary it runs: faztBin unless the test upgrades it
 }
 
 func newInstance(t *testing.T, extra ...string) *instance {
 	t.Helper()
+	return newInstanceOf(t, faztBin, extra...)
+}
+
+func newInstanceOf(t *testing.T, bin string, extra ...string) *instance {
+	t.Helper()
 	fusetest.Require(t)
 	base := t.TempDir()
-	in := &instance{t: t, home: filepath.Join(base, "data"), mnt: filepath.Join(base, "mnt")}
+	in := &instance{t: t, home: filepath.Join(base, "data"), mnt: filepath.Join(base, "mnt"), bin: bin}
 	in.mount(extra...)
 	t.Cleanup(in.cleanup)
 	return in
@@ -80,7 +86,7 @@ func (in *instance) log() string {
 // cleanup unmounts (lazily, whatever state the test left) and waits for the
 // kernel to let go of the data directory.
 func (in *instance) cleanup() {
-	exec.Command(faztBin, "--data", in.home, "fs", "umount", "--lazy", in.mnt).Run()
+	exec.Command(in.bin, "--data", in.home, "fs", "umount", "--lazy", in.mnt).Run()
 	exec.Command("umount", "-l", in.mnt).Run()
 	deadline := time.Now().Add(10 * time.Second)
 	for pid := in.pid(); pid != 0 && time.Now().Before(deadline); pid = in.pid() {
@@ -114,7 +120,7 @@ func (in *instance) pid() int {
 
 // fazt runs the binary on this instance's data directory.
 func (in *instance) fazt(args ...string) (string, error) {
-	cmd := exec.Command(faztBin, append([]string{"--data", in.home}, args...)...)
+	cmd := exec.Command(in.bin, append([]string{"--data", in.home}, args...)...)
 	cmd.Dir = "/"
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -333,11 +339,11 @@ func TestEditors(t *testing.T) {
 // The CLI works on the same tree in-process and through a running kernel.
 func TestCLI(t *testing.T) {
 	base := t.TempDir()
-	in := &instance{t: t, home: filepath.Join(base, "data"), mnt: filepath.Join(base, "mnt")}
+	in := &instance{t: t, home: filepath.Join(base, "data"), mnt: filepath.Join(base, "mnt"), bin: faztBin}
 	t.Cleanup(in.cleanup)
 	run := func(stdin string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(faztBin, append([]string{"--data", in.home}, args...)...)
+		cmd := exec.Command(in.bin, append([]string{"--data", in.home}, args...)...)
 		cmd.Stdin = strings.NewReader(stdin)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -472,7 +478,7 @@ func TestFullDisk(t *testing.T) {
 		t.Fatalf("mount tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", small).Run() })
-	in := &instance{t: t, home: filepath.Join(small, "data"), mnt: filepath.Join(t.TempDir(), "mnt")}
+	in := &instance{t: t, home: filepath.Join(small, "data"), mnt: filepath.Join(t.TempDir(), "mnt"), bin: faztBin}
 	in.mount()
 	t.Cleanup(in.cleanup)
 
@@ -511,6 +517,16 @@ func fileSum(p string) (string, error) {
 // kill -9 of the kernel in the middle of an rsync: after a restart the
 // database is intact and every file is its old or its new content, whole.
 func TestKillDuringRsync(t *testing.T) {
+	if _, err := interruptRsync(t, syscall.SIGKILL); err == nil {
+		t.Log("rsync finished before the kill; the checks still hold")
+	}
+}
+
+// interruptRsync sends sig to the kernel while rsync replaces a site in
+// the mount, checks that rsync ends (with an error, or done), that the
+// database is whole and every file is old or new, and that rsync can then
+// finish. It returns the kernel's log at its end and rsync's error.
+func interruptRsync(t *testing.T, sig syscall.Signal) (string, error) {
 	in := newInstance(t)
 	base := t.TempDir()
 	oldSite, newSite := filepath.Join(base, "old"), filepath.Join(base, "new")
@@ -543,13 +559,18 @@ func TestKillDuringRsync(t *testing.T) {
 	if pid == 0 {
 		t.Fatal("no kernel pid")
 	}
-	syscall.Kill(pid, syscall.SIGKILL)
-	if err := rsync.Wait(); err == nil {
-		t.Log("rsync finished before the kill; the check below still holds")
+	syscall.Kill(pid, sig)
+	waited := make(chan error, 1)
+	go func() { waited <- rsync.Wait() }()
+	var rsyncErr error
+	select {
+	case rsyncErr = <-waited:
+	case <-time.After(time.Minute):
+		rsync.Process.Kill()
+		t.Fatalf("rsync still runs a minute after the kernel got %v", sig)
 	}
-	for in.pid() != 0 {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(t, time.Minute, func() bool { return in.pid() == 0 }, func() string { return "the kernel holds on:\n" + in.log() })
+	kernelLog := in.log()
 	integrity(t, in.home)
 	in.mount() // cleans the stale mount first
 
@@ -583,6 +604,7 @@ func TestKillDuringRsync(t *testing.T) {
 	if want, got := checksums(t, newSite), checksums(t, dst); want != got {
 		t.Fatalf("after resuming:\n%s", diffLines(want, got))
 	}
+	return kernelLog, rsyncErr
 }
 
 // fazt proc restart: a new kernel on the same mount, the data kept.

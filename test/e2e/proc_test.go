@@ -1,0 +1,361 @@
+package e2e
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3"
+)
+
+var (
+	nextOnce sync.Once
+	nextBin  string
+	nextErr  error
+)
+
+// faztNext is the same source built as version e2e-next: the binary the
+// upgrade tests upgrade to.
+func faztNext(t *testing.T) string {
+	t.Helper()
+	nextOnce.Do(func() {
+		nextBin = filepath.Join(filepath.Dir(faztBin), "fazt-next")
+		gocmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+		out, err := exec.Command(gocmd, "build", "-tags", "", "-ldflags", "-X main.version=e2e-next", "-o", nextBin, "../../cmd/fazt").CombinedOutput()
+		if err != nil {
+			nextErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if nextErr != nil {
+		t.Fatal(nextErr)
+	}
+	return nextBin
+}
+
+// installedCopy copies bin to a directory of the test's own, as an
+// installed binary that upgrades may replace.
+func installedCopy(t *testing.T, bin string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "fazt")
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// servedSite sets up a site routed on a loopback port and returns its URL
+// and the page it serves.
+func servedSite(t *testing.T, in *instance) (string, string) {
+	t.Helper()
+	port := freePort(t)
+	page := "<!doctype html><title>up</title>" + strings.Repeat("<p>served</p>", 100) + "\n"
+	os.MkdirAll(in.path("fs/up"), 0o755)
+	if err := os.WriteFile(in.path("fs/up/index.html"), []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh(t, fmt.Sprintf("cd %s && echo 127.0.0.1:%d > net/http && echo up > net/routes/127.0.0.1", q(in.mnt), port))
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	waitUntil(t, 10*time.Second, func() bool {
+		r, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		return string(b) == page
+	}, func() string { return "the site is not served" })
+	return url, page
+}
+
+// load requests url from several clients until stop is closed: half of
+// them keep connections alive, half open one per request. Every answer
+// must be the whole page.
+type load struct {
+	ok, failed atomic.Int64
+	mu         sync.Mutex // guards errs
+	errs       []string
+	wg         sync.WaitGroup
+	stop       chan struct{}
+}
+
+func startLoad(url, page string) *load {
+	l := &load{stop: make(chan struct{})}
+	deadline := time.Now().Add(2 * time.Minute) // bounded whatever happens
+	for i := range 4 {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: i%2 == 1}}
+			for n := 0; n < 100000 && time.Now().Before(deadline); n++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				var local string
+				req, _ := http.NewRequest("GET", url, nil)
+				req = req.WithContext(httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) { local = ci.Conn.LocalAddr().String() }}))
+				r, err := c.Do(req)
+				if err == nil {
+					var b []byte
+					b, err = io.ReadAll(r.Body)
+					r.Body.Close()
+					if err == nil && (r.StatusCode != 200 || string(b) != page) {
+						err = fmt.Errorf("status %d, %d bytes", r.StatusCode, len(b))
+					}
+				}
+				if err != nil {
+					l.failed.Add(1)
+					l.mu.Lock()
+					if len(l.errs) < 10 {
+						l.errs = append(l.errs, err.Error()+" local "+local+" at "+time.Now().Format("15:04:05.000000"))
+					}
+					l.mu.Unlock()
+					continue
+				}
+				l.ok.Add(1)
+			}
+		}()
+	}
+	return l
+}
+
+// end stops the load and fails the test if any request failed.
+func (l *load) end(t *testing.T) {
+	t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	t.Logf("load: %d requests served, %d failed", l.ok.Load(), l.failed.Load())
+	if l.failed.Load() > 0 || l.ok.Load() == 0 {
+		t.Fatalf("%d of %d requests failed: %s", l.failed.Load(), l.failed.Load()+l.ok.Load(), strings.Join(l.errs, "; "))
+	}
+}
+
+func procStatus(t *testing.T, in *instance) map[string]string {
+	t.Helper()
+	out, err := in.fazt("proc", "status")
+	if err != nil {
+		t.Fatalf("proc status: %v %s", err, out)
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// Upgrades while clients hammer the site: not one request fails, the new
+// version serves, the mount comes back, and rollback returns to the old.
+func TestUpgradeUnderLoad(t *testing.T) {
+	next := faztNext(t)
+	bin := installedCopy(t, faztBin)
+	in := newInstanceOf(t, bin)
+	url, page := servedSite(t, in)
+	oldSum, _ := fileSum(bin)
+	nextSum, _ := fileSum(next)
+
+	l := startLoad(url, page)
+	time.Sleep(300 * time.Millisecond)
+	for round, want := range []string{"e2e-next", "e2e", "e2e-next"} {
+		before := procStatus(t, in)
+		var out string
+		var err error
+		if want == "e2e-next" {
+			out, err = in.fazt("proc", "upgrade", "--from", next, "--sha256", nextSum)
+		} else {
+			out, err = in.fazt("proc", "rollback")
+		}
+		if err != nil {
+			l.end(t)
+			t.Fatalf("round %d: %v %s\nlog:\n%s", round, err, out, in.log())
+		}
+		after := procStatus(t, in)
+		if after["version"] != want || after["pid"] == before["pid"] {
+			t.Fatalf("round %d: %s; status after: %v", round, out, after)
+		}
+		if after["upgraded_from"] != fmt.Sprintf("%s (pid %s)", before["version"], before["pid"]) {
+			t.Fatalf("round %d: upgraded_from %q", round, after["upgraded_from"])
+		}
+		// The binary in place is the new one; the old one is kept beside it.
+		cur, _ := fileSum(bin)
+		prev, _ := fileSum(bin + ".prev")
+		if want == "e2e-next" && (cur != nextSum || prev != oldSum) || want == "e2e" && (cur != oldSum || prev != nextSum) {
+			t.Fatalf("round %d: binary %s, prev %s", round, cur, prev)
+		}
+		// The mount is back, and writable.
+		waitUntil(t, 10*time.Second, func() bool {
+			return os.WriteFile(in.path(fmt.Sprintf("fs/up/round%d.txt", round)), []byte(want), 0o644) == nil
+		}, func() string { return "the mount is not back:\n" + in.log() })
+		time.Sleep(200 * time.Millisecond)
+	}
+	if l.failed.Load() > 0 {
+		t.Log(in.log())
+	}
+	l.end(t)
+	if b, err := os.ReadFile(in.path("fs/up/round0.txt")); err != nil || string(b) != "e2e-next" {
+		t.Fatalf("a file written after the first upgrade: %q %v", b, err)
+	}
+	integrityWhileRunning(t, in)
+}
+
+// integrityWhileRunning checks the database of a running kernel.
+func integrityWhileRunning(t *testing.T, in *instance) {
+	t.Helper()
+	if out, err := in.fazt("storage", "integrity-check"); err != nil {
+		t.Fatalf("integrity check: %v %s", err, out)
+	}
+}
+
+// Upgrades to binaries that are not fazt, exit at once, never become
+// ready or do not match their digest: refused or rolled back, the old
+// binary back in place, the kernel serving throughout.
+func TestUpgradeRollsBack(t *testing.T) {
+	bin := installedCopy(t, faztBin)
+	in := newInstanceOf(t, bin)
+	url, page := servedSite(t, in)
+	sum, _ := fileSum(bin)
+	pid := in.pid()
+	dir := t.TempDir()
+	script := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	platform := runtime.GOOS + "/" + runtime.GOARCH
+	version := `if [ "$1" = version ]; then echo "fazt v9 go1 ` + platform + `"; exit 0; fi; `
+	exits := script("exits", version+`echo "cannot start: test" >&2; exit 3`)
+	hangs := script("hangs", version+`exec sleep 600`)
+	notFazt := script("not-fazt", `echo hello`)
+	otherArch := script("other-arch", `echo "fazt v9 go1 plan9/mips"`)
+
+	l := startLoad(url, page)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--from", exits}, "exited at start (exit status 3); the old binary is back and serving"},
+		{[]string{"--from", hangs, "--timeout", "2s"}, "was not ready within 2s; the old binary is back and serving"},
+		{[]string{"--from", notFazt}, `is not fazt: its version says "hello"`},
+		{[]string{"--from", otherArch}, "is built for plan9/mips"},
+		{[]string{"--from", faztBin, "--sha256", strings.Repeat("0", 64)}, "has sha256"},
+		{[]string{"--from", filepath.Join(dir, "missing")}, "no such file or directory"},
+		{[]string{}, "--from PATH is required"},
+	} {
+		out, err := in.fazt(append([]string{"proc", "upgrade"}, c.args...)...)
+		if err == nil || !strings.Contains(out, c.want) {
+			l.end(t)
+			t.Fatalf("upgrade %v: %v %q, want %q", c.args, err, out, c.want)
+		}
+		if got, _ := fileSum(bin); got != sum {
+			t.Fatalf("upgrade %v: the binary in place changed", c.args)
+		}
+		if in.pid() != pid {
+			t.Fatalf("upgrade %v: the kernel changed (pid %d, was %d)", c.args, in.pid(), pid)
+		}
+	}
+	l.end(t)
+	st := procStatus(t, in)
+	if st["upgrade"] != "failed" || !strings.Contains(st["upgrade_error"], "no such file") {
+		t.Fatalf("status: upgrade %q, error %q", st["upgrade"], st["upgrade_error"])
+	}
+	if b, _ := exec.Command("pgrep", "-f", "sleep 600").Output(); len(b) > 0 {
+		t.Fatalf("the hanging binary was left running: %s", b)
+	}
+	// With no previous binary, rollback says so.
+	os.Remove(bin + ".prev")
+	if out, err := in.fazt("proc", "rollback"); err == nil || !strings.Contains(out, "no previous binary") {
+		t.Fatalf("rollback without fazt.prev: %v %s", err, out)
+	}
+}
+
+// An older binary runs on a database a newer fazt migrated (migrations
+// only add), and refuses one whose compatibility level it does not know.
+func TestOldBinaryOnNewerDB(t *testing.T) {
+	in := newInstance(t)
+	sh(t, "mkdir "+q(in.path("fs/blog"))+" && echo before > "+q(in.path("fs/blog/index.html"))+" && echo blog > "+q(in.path("net/routes/blog.test")))
+	if out, err := in.fazt("proc", "stop"); err != nil {
+		t.Fatalf("stop: %v %s", err, out)
+	}
+	// What a newer fazt's migration does: a table, a column, its record.
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(in.home, "fazt.db")+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	future := func(stmts ...string) {
+		t.Helper()
+		for _, s := range stmts {
+			if _, err := db.ExecContext(context.Background(), s); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+		}
+	}
+	future(`CREATE TABLE future_things (id INTEGER PRIMARY KEY, what TEXT NOT NULL)`,
+		`INSERT INTO future_things(what) VALUES ('kept')`,
+		`ALTER TABLE routes ADD COLUMN future_note TEXT`,
+		`INSERT INTO schema_migrations(name, sha256, applied_at) VALUES ('0099_future.sql', 'abc', 0)`)
+	db.Close()
+
+	in.mount()
+	if !strings.Contains(in.log(), "compatibility mode") {
+		t.Fatalf("no word of the newer schema in the log:\n%s", in.log())
+	}
+	sh(t, "echo after > "+q(in.path("fs/blog/index.html"))+" && echo blog > "+q(in.path("net/routes/new.test"))+" && rm "+q(in.path("net/routes/blog.test")))
+	if got := sh(t, "cat "+q(in.path("fs/blog/index.html"))+" && ls "+q(in.path("net/routes"))); got != "after\nnew.test\n" {
+		t.Fatalf("the old binary on the newer database: %q", got)
+	}
+	if out, err := in.fazt("storage", "integrity-check"); err != nil {
+		t.Fatalf("integrity: %v %s", err, out)
+	}
+	if out, err := in.fazt("proc", "stop"); err != nil {
+		t.Fatalf("stop: %v %s", err, out)
+	}
+	db, err = sql.Open("sqlite3", "file:"+filepath.Join(in.home, "fazt.db")+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var what string
+	if err := db.QueryRow(`SELECT what FROM future_things`).Scan(&what); err != nil || what != "kept" {
+		t.Fatalf("the newer table: %q %v", what, err)
+	}
+	// A level this binary does not know: refused, with the reason.
+	future(`INSERT OR REPLACE INTO fazt_meta(key, value) VALUES ('compat', '99')`)
+	db.Close()
+	out, err := in.fazt("fs", "mount", in.mnt)
+	if err == nil || !strings.Contains(out, "needs a newer fazt") {
+		t.Fatalf("start on a database of compatibility level 99: %v %s", err, out)
+	}
+}
+
+// SIGTERM while rsync copies into the mount: the kernel stops in order
+// (its log says so), rsync fails rather than hangs, and the database is
+// whole; the next kernel serves every file either old or new.
+func TestSigtermDuringRsync(t *testing.T) {
+	log, rsyncErr := interruptRsync(t, syscall.SIGTERM)
+	if !strings.Contains(log, "kernel stopped") {
+		t.Fatalf("the kernel did not stop in order:\n%s", log)
+	}
+	if rsyncErr == nil {
+		t.Log("rsync finished before the signal; the checks still hold")
+	}
+}
