@@ -44,9 +44,10 @@ need = missing=""; \
 	fi
 
 # Debian packages the tests drive: fuse3 (fusermount3), rsync, curl, setpriv,
-# rclone (a WebDAV client of the remote API).
+# rclone (a WebDAV client of the remote API), systemd (systemd-analyze verify
+# checks the unit fazt proc install writes; systemd need not be running).
 deps:
-	@$(call need,fusermount3:fuse3 rsync:rsync curl:curl setpriv:util-linux rclone:rclone)
+	@$(call need,fusermount3:fuse3 rsync:rsync curl:curl setpriv:util-linux rclone:rclone systemd-analyze:systemd)
 
 # Go tools the tests run, pinned, built into bin/: Let's Encrypt's Pebble (a
 # real ACME server) and its DNS server; versitygw (a real S3 server that

@@ -22,7 +22,7 @@ func newProcCmd(g *globals) *cobra.Command {
 		Short: "The kernel process: start it, and see how it is doing",
 	}
 	c.AddCommand(newProcStartCmd(g), newProcStopCmd(g), newProcRestartCmd(g), newProcStatusCmd(g),
-		newProcUpgradeCmd(g), newProcRollbackCmd(g))
+		newProcUpgradeCmd(g), newProcRollbackCmd(g), newProcInstallCmd(g), newProcUninstallCmd(g))
 	return c
 }
 

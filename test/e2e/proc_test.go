@@ -359,3 +359,55 @@ func TestSigtermDuringRsync(t *testing.T) {
 		t.Log("rsync finished before the signal; the checks still hold")
 	}
 }
+
+// fazt proc install copies the binary, writes a unit systemd-analyze
+// accepts, makes the directories; uninstall removes the unit only.
+func TestProcInstall(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil && os.Getenv("CI") == "" {
+		t.Skip("no systemd-analyze here")
+	}
+	d := t.TempDir()
+	bin, data, mnt := filepath.Join(d, "bin", "fazt"), filepath.Join(d, "data"), filepath.Join(d, "mnt")
+	out, err := exec.Command(faztBin, "--data", data, "proc", "install", "--bin", bin, "--unit-dir", d, "--mount", mnt, "--no-start").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "wrote "+filepath.Join(d, "fazt.service")) {
+		t.Fatalf("install: %v %s", err, out)
+	}
+	if a, b := must(fileSum(faztBin)), must(fileSum(bin)); a != b {
+		t.Fatal("the installed binary differs")
+	}
+	for _, dir := range []string{data, mnt} {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			t.Fatalf("%s: %v", dir, err)
+		}
+	}
+	if out, err := exec.Command("systemd-analyze", "verify", filepath.Join(d, "fazt.service")).CombinedOutput(); err != nil || len(out) > 0 {
+		t.Fatalf("systemd-analyze verify: %v %s", err, out)
+	}
+	unit, _ := os.ReadFile(filepath.Join(d, "fazt.service"))
+	if !strings.Contains(string(unit), "ExecStart="+bin+" --data "+data+" proc start --mount "+mnt) {
+		t.Fatalf("unit:\n%s", unit)
+	}
+	printed, err := exec.Command(faztBin, "--data", data, "proc", "install", "--bin", bin, "--mount", mnt, "--print").Output()
+	if err != nil || string(printed) != string(unit) {
+		t.Fatalf("--print: %v\n%s", err, printed)
+	}
+	if out, err := exec.Command(faztBin, "proc", "uninstall", "--unit-dir", d).CombinedOutput(); err != nil || !strings.Contains(string(out), "removed") {
+		t.Fatalf("uninstall: %v %s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(d, "fazt.service")); !os.IsNotExist(err) {
+		t.Fatalf("the unit is still there: %v", err)
+	}
+	if _, err := os.Stat(data); err != nil {
+		t.Fatal("uninstall removed the data directory")
+	}
+	if out, err := exec.Command(faztBin, "proc", "uninstall", "--unit-dir", d).CombinedOutput(); err == nil || !strings.Contains(string(out), "no service to uninstall") {
+		t.Fatalf("second uninstall: %v %s", err, out)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
