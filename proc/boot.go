@@ -69,6 +69,7 @@ type System struct {
 	handoff       *Handoff // what the previous kernel handed over, if this one was started by an upgrade
 	exitOnUnmount bool     // set by Run, passed on to a successor
 	serving       atomic.Bool
+	sheds         atomic.Int64 // times the caches were shed under memory pressure
 
 	umu       sync.Mutex // guards upgrade and successor
 	upgrade   upgradeState
@@ -139,6 +140,9 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	}
 	k := kernel.New(cfg.Version, log)
 	s.Kernel = k
+	if err := s.applyMemoryLimit(ctx); err != nil {
+		log.Warn("cannot read the memory limit; the runtime's stands", "err", err)
+	}
 	s.routes = route.NewTable(s.db, k.Events)
 	if err := s.routes.Load(ctx); err != nil {
 		return nil, err

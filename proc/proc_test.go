@@ -29,12 +29,14 @@ func TestBootStatusAndLock(t *testing.T) {
 		keys[k] = v
 	}
 	for _, k := range []string{"version", "pid", "started", "uptime_seconds", "goroutines", "heap_bytes", "sys_bytes",
-		"data_dir", "db_bytes", "wal_bytes", "open_files", "cache_bytes", "mounts", "socket"} {
+		"data_dir", "db_bytes", "wal_bytes", "open_files", "cache_bytes", "mounts", "socket",
+		"memory_limit_bytes", "memory_sheds", "net_http_addr", "net_https_addr", "driver_litestream",
+		"upgraded_from", "upgrade", "upgrade_at", "upgrade_error"} {
 		if _, ok := keys[k]; !ok {
 			t.Errorf("/proc/status has no %s", k)
 		}
 	}
-	if keys["version"] != "v-test" || keys["mounts"] != "-" || keys["data_dir"] != dir {
+	if keys["version"] != "v-test" || keys["mounts"] != "-" || keys["data_dir"] != dir || keys["driver_litestream"] != "off" || keys["upgrade"] != "-" {
 		t.Errorf("status: %v", keys)
 	}
 	if v, _ := sys.Kernel.FS.ReadFile(ctx, "/proc/version"); string(v) != "v-test\n" {

@@ -126,6 +126,9 @@ func (s *System) Run(ctx context.Context, opt RunOptions) error {
 	ready(nil)
 	s.serving.Store(true)
 	defer s.serving.Store(false)
+	mctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go s.watchMemory(mctx, 2*time.Second)
 	// Under systemd (Type=notify): started, or, after an upgrade, the main
 	// process now.
 	daemon.SdNotify(false, fmt.Sprintf("READY=1\nMAINPID=%d", os.Getpid()))

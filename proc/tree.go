@@ -47,6 +47,10 @@ func (s *System) procTree() *ctl.Tree {
 		return fmt.Sprintf("%.2f", time.Since(s.Kernel.Started).Seconds()), nil
 	}})
 	root.Status("status", s.status)
+	root.Value("memory_limit", ctl.Value{
+		Get: func(ctx context.Context) (string, error) { return s.db.Setting(ctx, memoryLimitSetting, "auto") },
+		Set: s.setMemoryLimit,
+	})
 	root.Log("log", s.logbuf)
 	root.Events("events", s.Kernel.Events)
 	root.Ctl("ctl", []ctl.Command{
@@ -148,6 +152,41 @@ func (s *System) status(ctx context.Context) ([]byte, error) {
 	kv("cache_bytes", s.fs.CacheBytes())
 	kv("mounts", strings.Join(mounts, " "))
 	kv("socket", strings.ReplaceAll(s.SocketPath(), " ", `\040`))
+	s.memoryStatus(kv)
+	for _, line := range s.web.Status() {
+		// The listeners: where they are bound, and why not when they
+		// are not.
+		if k, v, _ := strings.Cut(line, " "); strings.HasPrefix(k, "http") {
+			kv("net_"+k, v)
+		}
+	}
+	kv("driver_litestream", s.litestreamHealth(ctx))
 	s.upgradeStatus(kv)
 	return []byte(b.String()), nil
+}
+
+// litestreamHealth sums up the backup driver in a word or a few: off (no
+// replica), paused, running, or down with why.
+func (s *System) litestreamHealth(ctx context.Context) string {
+	b, err := s.repl.Status(ctx)
+	if err != nil {
+		return "unknown: " + strings.ReplaceAll(err.Error(), "\n", " ")
+	}
+	st := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok {
+			st[k] = v
+		}
+	}
+	switch {
+	case st["replica"] == "none":
+		return "off"
+	case st["paused"] == "yes":
+		return "paused"
+	case st["running"] != "yes":
+		return "down (restarts " + st["restarts"] + ", last exit " + st["last_exit"] + ")"
+	case st["last_error"] != "" && st["last_error"] != "-":
+		return "running, last error: " + st["last_error"]
+	}
+	return "running"
 }

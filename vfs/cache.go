@@ -62,3 +62,12 @@ func (c *chunkCache) Bytes() int64 {
 	defer c.mu.Unlock()
 	return c.bytes
 }
+
+// clear drops every entry.
+func (c *chunkCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lru.Init()
+	clear(c.m)
+	c.bytes = 0
+}

@@ -127,6 +127,10 @@ func (f *FS) Resync(ctx context.Context) error {
 	return nil
 }
 
+// ShedCache drops the cached chunks (under memory pressure); reads then
+// go to the database.
+func (f *FS) ShedCache() { f.cache.clear() }
+
 // readCounters sets the next inode and chunk ids from the database.
 func (f *FS) readCounters(ctx context.Context) error {
 	var lastIno uint64

@@ -126,3 +126,14 @@ func (c *cache) usage() (int, int64) {
 	defer c.mu.Unlock()
 	return c.lru.Len(), c.bytes
 }
+
+// clear drops every entry.
+func (c *cache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.lru.Init()
+	clear(c.byKey)
+	clear(c.byIno)
+	c.bytes = 0
+}

@@ -51,6 +51,9 @@ func New(k *kernel.Kernel, routes *route.Table, settings Settings) *Server {
 	return &Server{k: k, routes: routes, settings: settings, log: k.Log, cache: newCache(64 << 20)}
 }
 
+// ShedCache drops the cached responses (under memory pressure).
+func (s *Server) ShedCache() { s.cache.clear() }
+
 // SetAPI sets what serves the hosts routed to @api.
 func (s *Server) SetAPI(h http.Handler) { s.api = h }
 
