@@ -165,4 +165,3 @@ func (s *System) memoryStatus(kv func(string, any)) {
 	kv("memory_limit_bytes", memoryLimit())
 	kv("memory_sheds", s.sheds.Load())
 }
-
