@@ -7,8 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +27,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 type env struct {
 	k   *kernel.Kernel
+	fs  *vfs.FS
 	mnt string
 }
 
@@ -61,7 +65,7 @@ func mountTest(t *testing.T) *env {
 		m.Wait()
 		db.Close()
 	})
-	return &env{k: k, mnt: mnt}
+	return &env{k: k, fs: f, mnt: mnt}
 }
 
 // The POSIX suite, on a plain directory (proving the suite) and on fazt.
@@ -236,3 +240,49 @@ func TestRoot(t *testing.T) {
 		t.Fatalf("statfs: %+v %v", st, err)
 	}
 }
+
+// panicky is a file system whose lookup of "boom" panics.
+type panicky struct{ kernel.FileSystem }
+
+func (p panicky) Lookup(ctx context.Context, dir uint64, name string) (kernel.Attr, error) {
+	if name == "boom" {
+		var m map[string]int
+		m["x"]++ // a nil map: the kind of bug that must not take the mount down
+	}
+	return p.FileSystem.Lookup(ctx, dir, name)
+}
+
+// A panic under a FUSE request is EIO for the tool that made it, logged
+// with its stack; the mount goes on serving.
+func TestPanicThroughMount(t *testing.T) {
+	e := mountTest(t)
+	var logged bytes.Buffer
+	var mu sync.Mutex // guards logged
+	e.k.Log = slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logged.Write(p)
+	}), nil))
+	e.k.NS.Log = e.k.Log
+	if err := e.k.NS.Bind("p", panicky{e.fs}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		out, err := exec.Command("ls", filepath.Join(e.mnt, "p", "boom")).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "Input/output error") {
+			t.Fatalf("ls of a panicking lookup: %v %s", err, out)
+		}
+		if err := os.WriteFile(filepath.Join(e.mnt, "fs", "after.txt"), []byte("ok"), 0o644); err != nil {
+			t.Fatalf("after the panic: %v", err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logged.String(), "panic") || !strings.Contains(logged.String(), "stack=") {
+		t.Fatalf("log: %s", logged.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -177,3 +179,51 @@ func TestRedact(t *testing.T) {
 		t.Fatalf("redact kept the password: %s", got)
 	}
 }
+
+// A panic in the supervisor ends that child's run like a crash: logged
+// with its stack, counted, and the next run starts after the backoff.
+func TestSupervisorPanicRecovered(t *testing.T) {
+	var logged strings.Builder
+	var mu sync.Mutex // guards logged
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logged.Write(p)
+	}), nil))
+	runs := make(chan int, 10)
+	n := 0
+	beforeRun = func() {
+		n++
+		runs <- n
+		panic(fmt.Sprintf("injected %d", n))
+	}
+	defer func() { beforeRun = func() {} }()
+	s := newSupervisor(&Driver{opt: Options{Log: log}}, config{})
+	s.start()
+	for want := 1; want <= 2; want++ { // the second run comes after the backoff
+		select {
+		case got := <-runs:
+			if got != want {
+				t.Fatalf("run %d, want %d", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no run %d: the supervisor died with the panic", want)
+		}
+	}
+	s.stop()
+	s.mu.Lock()
+	restarts, last := s.restarts, s.lastExit
+	s.mu.Unlock()
+	if restarts < 1 || !strings.Contains(last, "panic: injected") {
+		t.Fatalf("restarts %d, last exit %q", restarts, last)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logged.String(), "panic in the supervisor") || !strings.Contains(logged.String(), "stack=") {
+		t.Fatalf("log: %s", logged.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

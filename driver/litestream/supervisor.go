@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -59,7 +60,7 @@ func (s *supervisor) loop() {
 	backoff := minBackoff
 	for {
 		started := time.Now()
-		err := s.runOnce()
+		err := s.runGuarded()
 		select {
 		case <-s.quit:
 			return
@@ -84,8 +85,32 @@ func (s *supervisor) loop() {
 	}
 }
 
+// beforeRun is called as each child is about to start: tests inject faults
+// here.
+var beforeRun = func() {}
+
+// runGuarded is runOnce with its panics turned into an ended child: logged
+// with the stack, the child (if started) killed, and started again after
+// the backoff like any child that died.
+func (s *supervisor) runGuarded() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.d.opt.Log.Error("litestream: panic in the supervisor", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			s.mu.Lock()
+			pid := s.pid
+			s.mu.Unlock()
+			if pid > 0 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return s.runOnce()
+}
+
 // runOnce runs one child until it ends or the supervisor stops.
 func (s *supervisor) runOnce() error {
+	beforeRun()
 	d := s.d
 	cmd := exec.Command(d.opt.Exe, "driver", "litestream", "run",
 		"--db", d.opt.DB.Path(), "--meta", d.meta, "--socket", d.socket,

@@ -433,3 +433,69 @@ func TestChangesUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d requests under changes, none bad", requests.Load())
 }
+
+// syncBuffer is a log destination written from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A panic in a request handler is a 500 for that request, logged with its
+// stack; the server goes on serving.
+func TestHandlerPanicRecovered(t *testing.T) {
+	ctx := context.Background()
+	var log syncBuffer
+	sys, err := proc.Boot(ctx, proc.Config{DataDir: t.TempDir(), Version: "v-http", LogOutput: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys.Web().SetAPI(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]int
+		m["boom"]++ // a nil map: a bug, not a crash
+	}))
+	if err := sys.Kernel.FS.WriteFile(ctx, "/net/http", []byte("127.0.0.1:0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.OpenNet(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sys.CloseNet(time.Second); sys.Close() })
+	s := &site{t: t, sys: sys, ctx: ctx}
+	for _, l := range sys.Web().Status() {
+		if v, ok := strings.CutPrefix(l, "http_addr "); ok {
+			s.base = "http://" + v
+		}
+	}
+	s.route("api.test", "@api")
+	s.write("/fs/blog/index.html", "fine\n")
+	s.route("blog.test", "blog")
+	for range 3 {
+		r := s.get("api.test", "/fs/")
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != 500 || strings.Contains(string(b), "nil map") {
+			t.Fatalf("panicking handler: %d %q", r.StatusCode, b)
+		}
+		r = s.get("blog.test", "/")
+		b, _ = io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != 200 || string(b) != "fine\n" {
+			t.Fatalf("after the panic: %d %q", r.StatusCode, b)
+		}
+	}
+	if l := log.String(); !strings.Contains(l, "http: panic") || !strings.Contains(l, "nil map") || !strings.Contains(l, "stack=") {
+		t.Fatalf("log:\n%s", l)
+	}
+}
