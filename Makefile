@@ -15,7 +15,7 @@ RACE_PKGS := ./kernel/... ./storage/... ./vfs/... ./ctl/... ./mount/... ./api/..
 
 export CGO_ENABLED := 1
 
-.PHONY: all build run stop deps tools check vet fmt-check test unit race e2e bench-fs bench-ctl bench-http bench-backup bench-deploy clean
+.PHONY: all build run stop deps tools check vet fmt-check test unit race e2e bench-fs bench-ctl bench-http bench-backup bench-deploy bench-upgrade clean
 
 all: build
 
@@ -105,6 +105,11 @@ bench-backup: deps tools build
 bench-deploy: deps build
 	@$(call need,sshd:openssh-server)
 	$(GO) run $(GOFLAGS_T) ./bench/deploybench -fazt $(BIN) $(BENCHFLAGS)
+
+# Replacing the kernel under load: fazt proc upgrade (sockets handed over)
+# against fazt proc restart (stop, then start).
+bench-upgrade: deps build
+	$(GO) run $(GOFLAGS_T) ./bench/upgradebench -fazt $(BIN) $(BENCHFLAGS)
 
 clean:
 	rm -rf bin

@@ -5,7 +5,8 @@
 //
 // # Start-up
 //
-// Boot takes the data directory's lock (one kernel per data directory),
+// Boot takes the data directory's lock (one kernel per data directory, or
+// the one handed over in an upgrade),
 // opens the database (storage, which applies migrations), opens the /fs tree
 // on it (vfs, which collects crash leftovers), and binds /fs and /proc into a
 // new kernel. Close undoes it in reverse.
@@ -17,6 +18,22 @@
 // session with its working directory at /, and returns when the child says
 // the mount is usable, through a pipe on file descriptor 3 ("ok", or the
 // error). The child logs to DATA/log/fazt.log.
+//
+// # Upgrades
+//
+// Upgrade (upgrade PATH in /proc/ctl) checks the new binary, swaps it in
+// (the old one kept as fazt.prev) and starts it with the listening
+// sockets, the data directory's lock and two pipes (handoff.go): the new
+// kernel boots beside the old one with its tree opened Shared, says ready,
+// and waits while the old kernel stops accepting, drains, unmounts and
+// commits; then it resyncs what it read meanwhile and serves. Connections
+// arriving in between wait in the sockets' backlog. A new kernel that is
+// not ready in time is killed and the old binary put back.
+//
+// # Memory
+//
+// The runtime's soft memory limit comes from /proc/memory_limit; past 80%
+// of it the caches are shed (memory.go).
 //
 // # Files
 //

@@ -23,7 +23,8 @@ const readme = `fazt: the whole system as one file tree.
   /fs/<site>/     the sites' files; read and write them with any tool
   /net/           routes/<host> (value: SITE, redirect URL or proxy URL),
                   ctl, status, err
-  /proc/          status, version, uptime, log, events, ctl, err
+  /proc/          status, version, uptime, memory_limit, log, events,
+                  ctl (stop, upgrade PATH, rollback, mount DIR), err
   /storage/       status, migrations/, backups/, ctl (backup...), err
 
 Kinds of file:
