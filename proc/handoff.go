@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/fazt-sh/fazt/mount"
@@ -64,6 +65,9 @@ func InheritedHandoff() (*Handoff, error) {
 		if !ok {
 			return nil
 		}
+		// Inherited descriptors are not close-on-exec: without it the
+		// backup child would hold the lock and the sockets.
+		syscall.CloseOnExec(fd)
 		return os.NewFile(uintptr(fd), name)
 	}
 	h.ready, h.goPipe, h.lock = file("ready"), file("go"), file("lock")

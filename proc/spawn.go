@@ -63,6 +63,15 @@ func Spawn(dataDir string, args []string, timeout time.Duration) error {
 	return nil
 }
 
+// KeepReadyFD makes the descriptor ReportReady will use close-on-exec, so
+// that the children the kernel starts before it is ready (the backup
+// child) do not hold it open. Call it first thing.
+func KeepReadyFD(fd int) {
+	if fd > 0 {
+		syscall.CloseOnExec(fd)
+	}
+}
+
 // ReportReady tells the process that spawned this kernel how start-up went,
 // on the file descriptor it passed, and closes it.
 func ReportReady(fd int, err error) {

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -197,8 +198,9 @@ func (s *System) startSuccessor(exe, version string, timeout time.Duration) (*os
 func awaitReady(r io.Reader, exited <-chan error, timeout time.Duration) error {
 	line := make(chan string, 1)
 	go func() {
-		b, _ := io.ReadAll(io.LimitReader(r, 64<<10))
-		s, _, _ := strings.Cut(string(b), "\n")
+		// One line, not to EOF: a child the kernel started may hold a
+		// copy of the pipe.
+		s, _ := bufio.NewReader(io.LimitReader(r, 64<<10)).ReadString('\n')
 		line <- strings.TrimSpace(s)
 	}()
 	select {

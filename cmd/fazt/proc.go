@@ -45,6 +45,7 @@ Only one kernel runs per data directory; a second one is refused.`,
 		Example: "  fazt proc start --mount /mnt/fazt",
 		Args:    args(0, 0),
 		RunE: func(c *cobra.Command, _ []string) error {
+			proc.KeepReadyFD(readyFD)
 			dir, err := g.dataDir()
 			if err != nil {
 				proc.ReportReady(readyFD, err)

@@ -170,6 +170,8 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	bin := installedCopy(t, faztBin)
 	in := newInstanceOf(t, bin)
 	url, page := servedSite(t, in)
+	// With continuous backups on: the backup child is handed over too.
+	sh(t, "echo file://"+t.TempDir()+" > "+q(in.path("driver/litestream/replicas/local")))
 	oldSum, _ := fileSum(bin)
 	nextSum, _ := fileSum(next)
 
@@ -215,6 +217,15 @@ func TestUpgradeUnderLoad(t *testing.T) {
 		t.Fatalf("a file written after the first upgrade: %q %v", b, err)
 	}
 	integrityWhileRunning(t, in)
+	waitUntil(t, 30*time.Second, func() bool { return procStatus(t, in)["driver_litestream"] == "running" },
+		func() string { return "the backup child: " + procStatus(t, in)["driver_litestream"] + "\n" + in.log() })
+	if out, err := in.fazt("storage", "backup"); err != nil {
+		t.Fatalf("a backup after the upgrades: %v %s", err, out)
+	}
+	// Nothing of the old kernels is left: one kernel, one backup child.
+	if out, _ := exec.Command("pgrep", "-f", "--", in.home).Output(); len(strings.Fields(string(out))) != 2 {
+		t.Fatalf("processes on the data directory: %q", out)
+	}
 }
 
 // integrityWhileRunning checks the database of a running kernel.
