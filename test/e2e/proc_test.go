@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -184,7 +185,13 @@ func TestUpgradeUnderLoad(t *testing.T) {
 		if want == "e2e-next" {
 			out, err = in.fazt("proc", "upgrade", "--from", next, "--sha256", nextSum)
 		} else {
-			out, err = in.fazt("proc", "rollback")
+			// Through the mount, as an operator would: the write returns
+			// once the new kernel is ready; the mount then comes back.
+			out, err = shErr("echo rollback > " + q(in.path("proc/ctl")))
+			if err == nil {
+				waitUntil(t, 30*time.Second, func() bool { return in.pid() != 0 && strconv.Itoa(in.pid()) != before["pid"] },
+					func() string { return "the new kernel did not take over:\n" + in.log() })
+			}
 		}
 		if err != nil {
 			l.end(t)
