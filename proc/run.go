@@ -3,12 +3,13 @@ package proc
 import (
 	"context"
 	"fmt"
-	"github.com/coreos/go-systemd/v22/daemon"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/fazt-sh/fazt/api"
 	"github.com/fazt-sh/fazt/mount"

@@ -272,34 +272,14 @@ func firstLine(s string) string {
 }
 
 // installBinary puts a copy of from in exe's place, keeping exe as
-// exe.prev, and returns how to undo it. The copy is made and synced next to
-// exe first, so the switch is one rename: exe is always one whole binary.
+// exe.prev, and returns how to undo it. from is opened first, so it may be
+// exe.prev itself (a rollback).
 func installBinary(exe, from string) (undo func() error, err error) {
-	dir := filepath.Dir(exe)
-	tmp, err := os.CreateTemp(dir, ".fazt-upgrade-*")
-	if err != nil {
-		return nil, kernel.Wrap(kernel.KindOf(err), fmt.Errorf("cannot write next to %s: %w", exe, err))
-	}
-	defer os.Remove(tmp.Name()) // gone by rename on success
 	src, err := os.Open(from)
 	if err != nil {
-		tmp.Close()
 		return nil, kernel.Wrap(kernel.KindOf(err), err)
 	}
-	_, err = io.Copy(tmp, src)
-	src.Close()
-	if err == nil {
-		err = tmp.Chmod(0o755)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, kernel.Wrap(kernel.KindOf(err), fmt.Errorf("copy the new binary next to %s: %w", exe, err))
-	}
+	defer src.Close()
 	prev := exe + PrevSuffix
 	if err := os.Remove(prev); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, kernel.Wrap(kernel.KindOf(err), err)
@@ -307,17 +287,45 @@ func installBinary(exe, from string) (undo func() error, err error) {
 	if err := os.Link(exe, prev); err != nil {
 		return nil, kernel.Wrap(kernel.KindOf(err), fmt.Errorf("keep the old binary: %w", err))
 	}
-	if err := os.Rename(tmp.Name(), exe); err != nil {
+	if err := WriteFileAtomic(exe, src, 0o755); err != nil {
 		return nil, kernel.Wrap(kernel.KindOf(err), fmt.Errorf("put the new binary in place: %w", err))
 	}
-	syncDir(dir)
 	return func() error {
 		if err := os.Rename(prev, exe); err != nil {
 			return err
 		}
-		syncDir(dir)
+		syncDir(filepath.Dir(exe))
 		return nil
 	}, nil
+}
+
+// WriteFileAtomic writes r to path through a synced temporary file in the
+// same directory renamed into place: path always holds either its old
+// content or all of the new (a binary being replaced, a unit file).
+func WriteFileAtomic(path string, r io.Reader, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // gone by the rename on success
+	_, err = io.Copy(f, r)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(path))
+	return nil
 }
 
 func syncDir(dir string) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -91,7 +92,7 @@ is printed; with --no-start, nothing is enabled or started.`,
 				}
 			}
 			unit := filepath.Join(unitDir, proc.UnitName)
-			if err := writeAtomic(unit, text, 0o644); err != nil {
+			if err := proc.WriteFileAtomic(unit, bytes.NewReader(text), 0o644); err != nil {
 				return fmt.Errorf("write the unit: %w", err)
 			}
 			fmt.Fprintf(out, "wrote %s (data in %s", unit, u.DataDir)
@@ -184,42 +185,15 @@ func sameFile(a, b string) (bool, error) {
 	return os.SameFile(sa, sb), nil
 }
 
-// copyExecutable copies src to dst through a temporary file renamed into
-// place, so a running dst is never half written.
+// copyExecutable installs a copy of src at dst.
 func copyExecutable(src, dst string) error {
-	b, err := os.ReadFile(src)
+	f, err := os.Open(src)
 	if err != nil {
 		return err
 	}
+	defer f.Close()
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	return writeAtomic(dst, b, 0o755)
-}
-
-// writeAtomic writes data to path through a synced temporary file renamed
-// into place.
-func writeAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return proc.WriteFileAtomic(dst, f, 0o755)
 }
