@@ -237,8 +237,8 @@ func ReadAnswer(ctx context.Context, f *kernel.File, n int64) ([]byte, error) {
 // required is the level an operation needs at its path.
 func required(method, op string) Level {
 	switch {
-	case method == http.MethodGet && (op == "stat" || op == "list"):
-		return Traverse
+	case method == http.MethodGet && (op == "stat" || op == "list" || op == "sums"):
+		return Traverse // list and sums leave out what the client may not read
 	case method == http.MethodGet, method == http.MethodPost && op == "clone":
 		return Read // a clone writes where it goes, checked there
 	}

@@ -85,7 +85,7 @@ func commit(ctx context.Context, t Tree, site string, hadLive bool, opt Options,
 	if who == "" {
 		who = "-"
 	}
-	if err := logLine(ctx, t, site, fmt.Sprintf("deploy %s files %d sent %d bytes %d removed %d by %s", id, res.Files, res.Uploaded, res.Bytes, res.Removed, who)); err != nil {
+	if err := logLine(ctx, t, site, fmt.Sprintf("deploy %s files %d sent %d bytes %d linked %d removed %d by %s", id, res.Files, res.Uploaded, res.Bytes, res.Linked, res.Removed, who)); err != nil {
 		return id, err
 	}
 	keep := opt.Keep

@@ -58,6 +58,7 @@ type Result struct {
 	Files     int    // files in the source
 	Uploaded  int    // files sent
 	Bytes     int64  // bytes sent
+	Linked    int    // files whose content fazt already held, referenced instead of sent
 	Unchanged int    // files already there
 	Removed   int    // entries removed (with Delete)
 	Dirs      int    // directories made
@@ -115,6 +116,11 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 		return res, err
 	}
 	if opt.DryRun || (p.empty() && !resuming) {
+		if opt.DryRun {
+			if err := p.link(ctx, t, src, staging, sums); err != nil {
+				return res, err
+			}
+		}
 		res = p.res
 		if !opt.DryRun {
 			res.ID, err = Live(ctx, t, site)
@@ -152,6 +158,9 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 			return res, err
 		}
 	}
+	if err := p.link(ctx, t, src, staging, sums); err != nil {
+		return res, err
+	}
 	res, err = p.apply(ctx, t, src, staging, opt.Progress)
 	if err != nil {
 		return res, err
@@ -167,6 +176,9 @@ type step struct {
 	rel  string
 	mode fs.FileMode
 	size int64
+	// from, for a send: a file of the tree with the same content and mode,
+	// cloned (chunks shared, nothing sent) instead
+	from string
 	// replace: something else is at rel and goes first
 	replace bool
 }
@@ -293,6 +305,18 @@ func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, progr
 			}
 		case "send":
 			g.Go(func() error {
+				if s.from != "" {
+					// The content is in the tree already: reference it.
+					// Should it have gone meanwhile, send it after all.
+					if err := t.Remove(gctx, dst, false); err != nil && kernel.KindOf(err) != kernel.NotExist {
+						return err
+					}
+					if err := t.Clone(gctx, s.from, dst); err == nil {
+						return nil
+					} else if kernel.KindOf(err) != kernel.NotExist {
+						return err
+					}
+				}
 				if err := upload(gctx, t, filepath.Join(src, s.rel), dst, s.mode); err != nil {
 					return err
 				}
@@ -307,6 +331,72 @@ func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, progr
 		}
 	}
 	return p.res, g.Wait()
+}
+
+// link finds, for the files about to be sent, the same content already in
+// the tree (any site, any past deploy, another path of this one) among what
+// the client may read, and marks those sends as clones of it: identical
+// content is stored, and travels, once. The manifest answered is filtered
+// by the client's access, so a token learns nothing of content it could
+// not read anyway.
+func (p *syncPlan) link(ctx context.Context, t Tree, src, staging string, sums digests) error {
+	pending := 0
+	for _, s := range p.steps {
+		if s.op == "send" {
+			pending++
+		}
+	}
+	if pending == 0 {
+		return nil
+	}
+	m, err := t.Sums(ctx, "/fs")
+	if err != nil {
+		if kernel.KindOf(err) == kernel.NotExist || kernel.KindOf(err) == kernel.Permission {
+			return nil // nothing readable to link to
+		}
+		return err
+	}
+	type where struct {
+		path string
+		mode fs.FileMode
+	}
+	known := map[string][]where{}
+	for _, e := range m.Entries {
+		mode := kernel.FileMode(e.Mode)
+		full := path.Join("/fs", e.Path)
+		if !mode.IsRegular() || full == staging || strings.HasPrefix(full, staging+"/") {
+			continue // the copy being changed is no source
+		}
+		known[string(e.Digest)] = append(known[string(e.Digest)], where{full, mode.Perm()})
+	}
+	bs := m.BlockSize
+	if bs <= 0 {
+		bs = 256 << 10
+	}
+	var buf []byte
+	for i := range p.steps {
+		s := &p.steps[i]
+		if s.op != "send" || s.size == 0 {
+			continue
+		}
+		d, ok := sums[s.rel]
+		if !ok {
+			if d, err = digest(filepath.Join(src, s.rel), bs, &buf); err != nil {
+				return err
+			}
+			sums[s.rel] = d
+		}
+		for _, w := range known[string(d)] {
+			if w.mode == s.mode {
+				s.from = w.path
+				p.res.Uploaded--
+				p.res.Bytes -= s.size
+				p.res.Linked++
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // uploaders is how many files travel at once.

@@ -57,12 +57,12 @@ func runSync(c *cobra.Command, g *globals, src, dest string, f syncFlags) error 
 		}
 		out := c.OutOrStdout()
 		if f.dryRun {
-			fmt.Fprintf(out, "fazt: dry run: %d files, %d to send (%d bytes), %d unchanged, %d to remove\n",
-				res.Files, res.Uploaded, res.Bytes, res.Unchanged, res.Removed)
+			fmt.Fprintf(out, "fazt: dry run: %d files, %d to send (%d bytes), %d to link, %d unchanged, %d to remove\n",
+				res.Files, res.Uploaded, res.Bytes, res.Linked, res.Unchanged, res.Removed)
 			return nil
 		}
-		fmt.Fprintf(out, "fazt: deployed %s as %s: %d files, %d sent (%d bytes), %d unchanged, %d removed\n",
-			site, res.ID, res.Files, res.Uploaded, res.Bytes, res.Unchanged, res.Removed)
+		fmt.Fprintf(out, "fazt: deployed %s as %s: %d files, %d sent (%d bytes), %d linked, %d unchanged, %d removed\n",
+			site, res.ID, res.Files, res.Uploaded, res.Bytes, res.Linked, res.Unchanged, res.Removed)
 		return nil
 	})
 }

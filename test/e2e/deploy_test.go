@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -295,4 +296,82 @@ func TestDeployLock(t *testing.T) {
 		t.Fatalf("the second deploy, after: %v %s", err, out)
 	}
 	sameTree(t, other, in.path("fs/blog"))
+}
+
+// Content fazt already holds is referenced, not sent: a second site with
+// the same files sends nothing, nor does a file moved within a site. A
+// scoped token links only to what it may read (no telling whether content
+// exists elsewhere), which includes its own site's history.
+func TestDeployDedup(t *testing.T) {
+	in := newInstance(t)
+	src := t.TempDir()
+	versionedSite(t, src, 3, 40)
+	// Bytes of content stored (the deploy's own small log and pointer
+	// files come on top).
+	stored := func() int {
+		t.Helper()
+		in.fazt("storage", "checkpoint") // what is committed, in the main file
+		db, err := sql.Open("sqlite3", "file:"+filepath.Join(in.home, "fazt.db")+"?mode=ro&_busy_timeout=5000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.QueryRow(`SELECT COALESCE(SUM(size), 0) FROM chunks`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if out, err := in.fazt("deploy", src, "alpha"); err != nil || !strings.Contains(out, "40 files, 40 sent") {
+		t.Fatalf("first site: %v %s", err, out)
+	}
+	before := stored()
+	out, err := in.fazt("deploy", src, "beta")
+	if err != nil || !strings.Contains(out, "40 files, 0 sent (0 bytes), 40 linked") {
+		t.Fatalf("second site with the same files: %v %s", err, out)
+	}
+	sameTree(t, src, in.path("fs/beta"))
+	if after := stored(); after-before > 1024 { // the site is 40 x 2 KB
+		t.Fatalf("stored bytes %d -> %d: content stored again", before, after)
+	}
+	// A file moved within the site.
+	os.MkdirAll(filepath.Join(src, "moved"), 0o755)
+	if err := os.Rename(filepath.Join(src, "d0", "f000.txt"), filepath.Join(src, "moved", "f000.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := in.fazt("deploy", src, "alpha", "--delete"); err != nil || !strings.Contains(out, "0 sent (0 bytes), 1 linked") {
+		t.Fatalf("a moved file: %v %s", err, out)
+	}
+	sameTree(t, src, in.path("fs/alpha"))
+	// The dry run says so too.
+	if out, err := in.fazt("deploy", src, "gamma", "--dry-run"); err != nil || !strings.Contains(out, "0 to send (0 bytes), 40 to link") {
+		t.Fatalf("dry run: %v %s", err, out)
+	}
+
+	// A token scoped to /fs/gamma cannot read alpha or beta: it sends all.
+	base := remoteSetup(t, in)
+	_, tok := mint(t, in, "ci", "write:/fs/gamma")
+	remote := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(faztBin, append([]string{"--remote", base}, args...)...)
+		cmd.Env = append(os.Environ(), "FAZT_TOKEN="+tok)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("remote %v: %v %s", args, err, out)
+		}
+		return string(out)
+	}
+	if out := remote("deploy", src, "gamma"); !strings.Contains(out, "40 sent") || !strings.Contains(out, " 0 linked") {
+		t.Fatalf("scoped deploy: %s", out)
+	}
+	// Its own history it may read: going back to an earlier version of the
+	// files links them from the past deploy.
+	v3 := t.TempDir()
+	sh(t, "cp -a "+q(src+"/.")+" "+q(v3)) // version 3, aside
+	versionedSite(t, src, 4, 40)
+	remote("deploy", src, "gamma", "--delete")
+	if out := remote("deploy", v3, "gamma", "--delete"); !strings.Contains(out, "0 sent (0 bytes), 40 linked") {
+		t.Fatalf("back to version 3: %s", out)
+	}
+	sameTree(t, v3, in.path("fs/gamma"))
 }
