@@ -213,6 +213,18 @@ func (c *Client) Exchange(ctx context.Context, p, to string) error {
 }
 
 // Sums returns the manifest of the tree at p (op=sums).
+// Whoami returns the name the server knows this client by: its token's
+// name, or "" through the local socket.
+func (c *Client) Whoami(ctx context.Context) (string, error) {
+	var w Whoami
+	resp, err := c.do(ctx, http.MethodGet, "/", url.Values{"op": {"whoami"}}, nil)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	return w.Name, json.NewDecoder(resp.Body).Decode(&w)
+}
+
 func (c *Client) Sums(ctx context.Context, p string) (Sums, error) {
 	var s Sums
 	resp, err := c.do(ctx, http.MethodGet, p, url.Values{"op": {"sums"}}, nil)

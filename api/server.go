@@ -76,6 +76,20 @@ func WithAccess(ctx context.Context, a Access) context.Context {
 	return context.WithValue(ctx, accessKey{}, a)
 }
 
+type clientKey struct{}
+
+// WithClientName names the remote client of ctx's requests (the token's
+// name), for op=whoami.
+func WithClientName(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, clientKey{}, name)
+}
+
+// ClientName is the name of ctx's remote client, "" for the local socket.
+func ClientName(ctx context.Context) string {
+	n, _ := ctx.Value(clientKey{}).(string)
+	return n
+}
+
 // LevelAt is the level of ctx's client at p.
 func LevelAt(ctx context.Context, p string) Level {
 	if a, ok := ctx.Value(accessKey{}).(Access); ok {
@@ -210,6 +224,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case r.Method == http.MethodGet && q.Get("op") == "sums":
 		h.sums(ctx, w, r, p)
+	case r.Method == http.MethodGet && q.Get("op") == "whoami":
+		writeJSON(w, Whoami{Name: ClientName(ctx)})
 	default:
 		h.fail(w, r, kernel.At(r.Method, p, kernel.E(kernel.Invalid, "unknown operation")))
 	}
@@ -237,12 +253,18 @@ func ReadAnswer(ctx context.Context, f *kernel.File, n int64) ([]byte, error) {
 // required is the level an operation needs at its path.
 func required(method, op string) Level {
 	switch {
-	case method == http.MethodGet && (op == "stat" || op == "list" || op == "sums"):
+	case method == http.MethodGet && (op == "stat" || op == "list" || op == "sums" || op == "whoami"):
 		return Traverse // list and sums leave out what the client may not read
 	case method == http.MethodGet, method == http.MethodPost && op == "clone":
 		return Read // a clone writes where it goes, checked there
 	}
 	return Write
+}
+
+// Whoami is who the API takes the client for (op=whoami): the name of
+// its token, or "" through the local socket.
+type Whoami struct {
+	Name string `json:"name"`
 }
 
 // Sum is one entry of a tree's manifest (op=sums).

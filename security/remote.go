@@ -45,6 +45,7 @@ func (a *Authority) Remote(tree http.Handler) http.Handler {
 			return
 		}
 		ctx := api.WithAccess(r.Context(), func(p string) api.Level { return LevelOf(g.Scopes, p) })
+		ctx = api.WithClientName(ctx, g.Name)
 		tree.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

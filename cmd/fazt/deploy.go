@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/user"
@@ -32,7 +33,7 @@ func runSync(c *cobra.Command, g *globals, src, dest string, f syncFlags) error 
 	if err != nil {
 		return err
 	}
-	opt := deploy.Options{Delete: f.delete, DryRun: f.dryRun, Keep: f.keep, Who: who()}
+	opt := deploy.Options{Delete: f.delete, DryRun: f.dryRun, Keep: f.keep}
 	if f.verbose || f.dryRun {
 		opt.Log = c.OutOrStdout()
 	}
@@ -51,6 +52,7 @@ func runSync(c *cobra.Command, g *globals, src, dest string, f syncFlags) error 
 		}
 	}
 	return withTree(c.Context(), g, func(t tree) error {
+		opt.Who = who(c.Context(), t)
 		res, err := deploy.Sync(c.Context(), t, src, site, opt)
 		if err != nil {
 			return err
@@ -67,14 +69,21 @@ func runSync(c *cobra.Command, g *globals, src, dest string, f syncFlags) error 
 	})
 }
 
-// who names the deployer in the site's log.
-func who() string {
+// who names the deployer in the site's log: user@host, and over the
+// remote API the token's name first (what the server vouches for).
+func who(ctx context.Context, t tree) string {
 	name := "?"
 	if u, err := user.Current(); err == nil {
 		name = u.Username
 	}
 	host, _ := os.Hostname()
-	return name + "@" + host
+	local := name + "@" + host
+	if at, ok := t.(apiTree); ok {
+		if tok, err := at.c.Whoami(ctx); err == nil && tok != "" {
+			return "token:" + tok + " (" + local + ")"
+		}
+	}
+	return local
 }
 
 // siteOf reads a sync destination: SITE, fs/SITE or /fs/SITE.

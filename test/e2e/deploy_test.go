@@ -247,6 +247,10 @@ func TestDeployRemoteScoped(t *testing.T) {
 		}
 	}
 	sameTree(t, src, in.path("fs/blog"))
+	// The log names the token, as the server knows it.
+	if log := sh(t, "cat "+q(in.path("fs/.deploys/blog/.log"))); !strings.Contains(log, "by token:ci (") {
+		t.Fatalf("the site's log: %s", log)
+	}
 	if out, err := remote("deploy", "rollback", "blog"); err != nil {
 		t.Fatalf("remote rollback: %v %s", err, out)
 	}
