@@ -6,6 +6,7 @@ import (
 	"io"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,42 @@ import (
 // per deploy and rollback).
 func liveFile(site string) string { return historyDir(site) + "/.live" }
 func logFile(site string) string  { return historyDir(site) + "/.log" }
+func keepFile(site string) string { return historyDir(site) + "/.keep" }
+
+// Keep is how many past deploys the site keeps: its setting (SetKeep), or
+// DefaultKeep.
+func Keep(ctx context.Context, t Tree, site string) (int, error) {
+	if err := validSite(site); err != nil {
+		return 0, err
+	}
+	s, err := readSmall(ctx, t, keepFile(site))
+	if err != nil || strings.TrimSpace(s) == "" {
+		return DefaultKeep, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 {
+		return DefaultKeep, nil // a hand-edited value that makes no sense
+	}
+	return n, nil
+}
+
+// SetKeep sets how many past deploys the site keeps (at least 1), kept in
+// /fs/.deploys/SITE/.keep, and removes those beyond it now.
+func SetKeep(ctx context.Context, t Tree, site string, n int) error {
+	if err := validSite(site); err != nil {
+		return err
+	}
+	if n < 1 {
+		return kernel.E(kernel.Invalid, fmt.Sprintf("keep %d: at least 1 past deploy is kept (the one rollback goes to)", n))
+	}
+	if err := t.Mkdir(ctx, historyDir(site), 0o755, true); err != nil && kernel.KindOf(err) != kernel.Exist {
+		return err
+	}
+	if err := writeSmall(ctx, t, keepFile(site), strconv.Itoa(n)+"\n"); err != nil {
+		return err
+	}
+	return prune(ctx, t, site, n)
+}
 
 func readSmall(ctx context.Context, t Tree, p string) (string, error) {
 	r, err := t.Open(ctx, p)
@@ -90,7 +127,10 @@ func commit(ctx context.Context, t Tree, site string, hadLive bool, opt Options,
 	}
 	keep := opt.Keep
 	if keep <= 0 {
-		keep = DefaultKeep
+		var err error
+		if keep, err = Keep(ctx, t, site); err != nil {
+			return id, err
+		}
 	}
 	return id, prune(ctx, t, site, keep)
 }

@@ -43,7 +43,7 @@ type Options struct {
 	DryRun bool      // say what would change, change nothing
 	Who    string    // recorded with the deploy
 	Log    io.Writer // one line per change when set
-	Keep   int       // past deploys kept; 0 is DefaultKeep
+	Keep   int       // past deploys kept; 0 is the site's setting (Keep)
 	// Progress, if set, is told after each file sent: files and bytes
 	// sent so far, of how many.
 	Progress func(files, ofFiles int, bytes, ofBytes int64)

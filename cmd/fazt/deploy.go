@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +25,7 @@ func (f *syncFlags) add(c *cobra.Command) {
 	c.Flags().BoolVar(&f.delete, "delete", false, "remove files the source does not have")
 	c.Flags().BoolVarP(&f.dryRun, "dry-run", "n", false, "say what would change, change nothing")
 	c.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "a line per file sent or removed")
-	c.Flags().IntVar(&f.keep, "keep", deploy.DefaultKeep, "past deploys kept for rollback")
+	c.Flags().IntVar(&f.keep, "keep", 0, "past deploys kept for rollback, this time (default: the site's setting, fazt deploy keep)")
 }
 
 // runSync deploys src to dest (SITE, fs/SITE or /fs/SITE).
@@ -140,6 +141,34 @@ func newDeployCmd(g *globals) *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(c.OutOrStdout(), "fazt: %s is at %s again\n", a[0], got)
+				return nil
+			})
+		},
+	}, &cobra.Command{
+		Use:   "keep SITE [N]",
+		Short: "Print, or set, how many past deploys the site keeps (10 unless set)",
+		Long: `Print how many past deploys SITE keeps for rollback, or set it to N (at least
+1), in /fs/.deploys/SITE/.keep. Setting it lower removes the oldest past deploys
+beyond N at once; their content goes when nothing else references it.`,
+		Args: args(1, 2),
+		RunE: func(c *cobra.Command, a []string) error {
+			return withTree(c.Context(), g, func(t tree) error {
+				if len(a) == 1 {
+					n, err := deploy.Keep(c.Context(), t, a[0])
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(c.OutOrStdout(), n)
+					return nil
+				}
+				n, err := strconv.Atoi(a[1])
+				if err != nil {
+					return usageError{fmt.Errorf("N is a number of deploys, not %q", a[1])}
+				}
+				if err := deploy.SetKeep(c.Context(), t, a[0], n); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.OutOrStdout(), "fazt: %s keeps %d past deploys\n", a[0], n)
 				return nil
 			})
 		},

@@ -310,22 +310,7 @@ func TestDeployDedup(t *testing.T) {
 	in := newInstance(t)
 	src := t.TempDir()
 	versionedSite(t, src, 3, 40)
-	// Bytes of content stored (the deploy's own small log and pointer
-	// files come on top).
-	stored := func() int {
-		t.Helper()
-		in.fazt("storage", "checkpoint") // what is committed, in the main file
-		db, err := sql.Open("sqlite3", "file:"+filepath.Join(in.home, "fazt.db")+"?mode=ro&_busy_timeout=5000")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		var n int
-		if err := db.QueryRow(`SELECT COALESCE(SUM(size), 0) FROM chunks`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	stored := func() int { return storedBytes(t, in) }
 	if out, err := in.fazt("deploy", src, "alpha"); err != nil || !strings.Contains(out, "40 files, 40 sent") {
 		t.Fatalf("first site: %v %s", err, out)
 	}
@@ -378,4 +363,66 @@ func TestDeployDedup(t *testing.T) {
 		t.Fatalf("back to version 3: %s", out)
 	}
 	sameTree(t, v3, in.path("fs/gamma"))
+}
+
+// storedBytes is the content the database holds, in bytes (what is
+// committed, once checkpointed).
+func storedBytes(t *testing.T, in *instance) int {
+	t.Helper()
+	in.fazt("storage", "checkpoint")
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(in.home, "fazt.db")+"?mode=ro&_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT COALESCE(SUM(size), 0) FROM chunks`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Retention is a setting of the site; past deploys beyond it go, and so
+// does their content once nothing references it.
+func TestDeployRetention(t *testing.T) {
+	in := newInstance(t)
+	src := t.TempDir()
+	if out, err := in.fazt("deploy", "keep", "blog"); err != nil || out != "10\n" {
+		t.Fatalf("default: %v %q", err, out)
+	}
+	if out, err := in.fazt("deploy", "keep", "blog", "0"); err == nil || !strings.Contains(out, "at least 1") {
+		t.Fatalf("keep 0: %v %s", err, out)
+	}
+	if out, err := in.fazt("deploy", "keep", "blog", "2"); err != nil || !strings.Contains(out, "keeps 2") {
+		t.Fatalf("keep 2: %v %s", err, out)
+	}
+	var sizes []int
+	for v := 1; v <= 5; v++ {
+		versionedSite(t, src, v, 20) // every version new content
+		if out, err := in.fazt("deploy", src, "blog", "--delete"); err != nil {
+			t.Fatalf("deploy %d: %v %s", v, err, out)
+		}
+		sizes = append(sizes, storedBytes(t, in))
+	}
+	out, err := in.fazt("deploy", "ls", "blog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out, "\n"); n != 3 { // 2 past + the live one
+		t.Fatalf("deploy ls with keep 2:\n%s", out)
+	}
+	// Live plus two past versions are stored, not five: the content of
+	// pruned deploys is gone (each version is about 50 KB).
+	if sizes[4] > sizes[2]+10<<10 {
+		t.Fatalf("stored bytes by deploy: %v", sizes)
+	}
+	if out, err := in.fazt("deploy", "keep", "blog", "1"); err != nil {
+		t.Fatalf("keep 1: %v %s", err, out)
+	}
+	if after := storedBytes(t, in); after >= sizes[4] {
+		t.Fatalf("lowering keep freed nothing: %d -> %d", sizes[4], after)
+	}
+	if out, _ := in.fazt("deploy", "ls", "blog"); strings.Count(out, "\n") != 2 {
+		t.Fatalf("deploy ls with keep 1:\n%s", out)
+	}
 }
