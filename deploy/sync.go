@@ -242,7 +242,7 @@ func plan(ctx context.Context, t Tree, src string, files []local, there string, 
 					}
 					cache[f.rel] = d
 				}
-				if bytes.Equal(d, h.Digest) {
+				if bytes.Equal(d, h.Digest) && hmode.Perm() == f.mode.Perm() {
 					p.res.Unchanged++
 					continue
 				}
@@ -250,7 +250,10 @@ func plan(ctx context.Context, t Tree, src string, files []local, there string, 
 			say("send %s (%d bytes)", f.rel, f.size)
 			p.res.Uploaded++
 			p.res.Bytes += f.size
-			p.steps = append(p.steps, step{op: "send", rel: f.rel, mode: f.mode.Perm(), size: f.size, replace: ok && hmode.IsDir()})
+			// A file's mode is set when it is made: one of another mode
+			// (or a directory) goes first.
+			replace := ok && (hmode.IsDir() || hmode.Perm() != f.mode.Perm())
+			p.steps = append(p.steps, step{op: "send", rel: f.rel, mode: f.mode.Perm(), size: f.size, replace: replace})
 		default:
 			say("skip %s: only files and directories are sent", f.rel)
 		}

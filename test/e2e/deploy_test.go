@@ -332,6 +332,20 @@ func TestDeployDedup(t *testing.T) {
 		t.Fatalf("a moved file: %v %s", err, out)
 	}
 	sameTree(t, src, in.path("fs/alpha"))
+	// A mode change alone is deployed.
+	if err := os.Chmod(filepath.Join(src, "d1", "f001.txt"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := in.fazt("deploy", src, "alpha"); err != nil || !strings.Contains(out, "1 sent") {
+		t.Fatalf("a mode change: %v %s", err, out)
+	}
+	if st, err := os.Stat(in.path("fs/alpha/d1/f001.txt")); err != nil || st.Mode().Perm() != 0o755 {
+		t.Fatalf("mode after the deploy: %v %v", st.Mode(), err)
+	}
+	if out, err := in.fazt("deploy", src, "alpha"); err != nil || !strings.Contains(out, " 0 sent") {
+		t.Fatalf("again: %v %s", err, out)
+	}
+	os.Chmod(filepath.Join(src, "d1", "f001.txt"), 0o644)
 	// The dry run says so too.
 	if out, err := in.fazt("deploy", src, "gamma", "--dry-run"); err != nil || !strings.Contains(out, "0 to send (0 bytes), 40 to link") {
 		t.Fatalf("dry run: %v %s", err, out)
