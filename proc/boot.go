@@ -188,7 +188,7 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := k.NS.Bind("deploys", s.fs.View(hist.Ino)); err != nil {
+	if err := k.NS.Bind("deploys", s.deploysTree(s.fs.View(hist.Ino))); err != nil {
 		return nil, err
 	}
 	return s, nil

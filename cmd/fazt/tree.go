@@ -57,81 +57,17 @@ func openTree(ctx context.Context, g *globals) (tree, error) {
 		if err != nil {
 			return nil, err
 		}
-		return kernelTree{sys: sys}, nil
+		return kernelTree{KernelTree: deploy.KernelTree{FS: sys.Kernel.FS}, sys: sys}, nil
 	}
 }
 
 // kernelTree works on a kernel in this process.
-type kernelTree struct{ sys *proc.System }
+type kernelTree struct {
+	deploy.KernelTree
+	sys *proc.System
+}
 
 func (t kernelTree) fs() *kernel.FS { return t.sys.Kernel.FS }
-
-func (t kernelTree) Stat(ctx context.Context, p string) (fs.FileInfo, error) {
-	a, err := t.fs().Lstat(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	return kernel.FileInfo(path.Base(p), a), nil
-}
-
-func (t kernelTree) ReadDir(ctx context.Context, p string) ([]fs.FileInfo, error) {
-	ents, err := t.fs().ReadDir(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]fs.FileInfo, 0, len(ents))
-	for _, e := range ents {
-		a, err := t.fs().Lstat(ctx, path.Join(p, e.Name))
-		if kernel.KindOf(err) == kernel.NotExist {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, kernel.FileInfo(e.Name, a))
-	}
-	return out, nil
-}
-
-func (t kernelTree) Open(ctx context.Context, p string) (io.ReadCloser, error) {
-	f, err := t.fs().Open(ctx, p, kernel.ORdonly, 0)
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{f.Reader(ctx), f}, nil
-}
-
-func (t kernelTree) Create(ctx context.Context, p string, perm fs.FileMode) (io.WriteCloser, error) {
-	f, err := t.fs().Open(ctx, p, kernel.OWronly|kernel.OCreate|kernel.OTrunc, uint32(perm.Perm()))
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		io.Writer
-		io.Closer
-	}{f.Writer(ctx), f}, nil
-}
-
-func (t kernelTree) Mkdir(ctx context.Context, p string, perm fs.FileMode, parents bool) error {
-	if parents {
-		return t.fs().MkdirAll(ctx, p, uint32(perm.Perm()))
-	}
-	return t.fs().Mkdir(ctx, p, uint32(perm.Perm()))
-}
-
-func (t kernelTree) Remove(ctx context.Context, p string, recursive bool) error {
-	if recursive {
-		return t.fs().RemoveAll(ctx, p)
-	}
-	return t.fs().Remove(ctx, p)
-}
-
-func (t kernelTree) Rename(ctx context.Context, from, to string) error {
-	return t.fs().Rename(ctx, from, to)
-}
 
 func (t kernelTree) Call(ctx context.Context, p string, request []byte) ([]byte, error) {
 	f, err := t.fs().Open(ctx, p, kernel.ORdwr, 0)
@@ -146,18 +82,6 @@ func (t kernelTree) Call(ctx context.Context, p string, request []byte) ([]byte,
 		return nil, err
 	}
 	return api.ReadAnswer(ctx, f, int64(len(request)))
-}
-
-func (t kernelTree) Clone(ctx context.Context, src, dst string) error {
-	return t.fs().Clone(ctx, src, dst)
-}
-
-func (t kernelTree) Exchange(ctx context.Context, a, b string) error {
-	return t.fs().Exchange(ctx, a, b)
-}
-
-func (t kernelTree) Sums(ctx context.Context, p string) (api.Sums, error) {
-	return api.Manifest(ctx, t.fs(), p)
 }
 
 func (t kernelTree) Close() error { return t.sys.Close() }

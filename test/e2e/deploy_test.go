@@ -440,3 +440,51 @@ func TestDeployRetention(t *testing.T) {
 		t.Fatalf("deploy ls with keep 1:\n%s", out)
 	}
 }
+
+// /deploys/ctl rolls back and sets retention with echo, as the CLI does;
+// bad input is an error with its reason in /deploys/err.
+func TestDeployCtl(t *testing.T) {
+	in := newInstance(t)
+	src := t.TempDir()
+	var ids []string
+	for v := 1; v <= 3; v++ {
+		versionedSite(t, src, v, 5)
+		if out, err := in.fazt("deploy", src, "blog"); err != nil {
+			t.Fatalf("deploy %d: %v %s", v, err, out)
+		}
+		ids = append(ids, strings.TrimSpace(sh(t, "cat "+q(in.path("fs/.deploys/blog/.live")))))
+	}
+	if got := sh(t, "ls "+q(in.path("deploys"))); got != "blog\nctl\nerr\n" {
+		t.Fatalf("ls /deploys: %q", got)
+	}
+	if help := sh(t, "cat "+q(in.path("deploys/ctl"))); !strings.Contains(help, "rollback SITE [ID]") || !strings.Contains(help, "keep SITE N") {
+		t.Fatalf("help: %s", help)
+	}
+	version := func() string { return sh(t, "head -c 9 "+q(in.path("fs/blog/d0/f000.txt"))) }
+	if out, err := shErr("echo rollback blog > " + q(in.path("deploys/ctl"))); err != nil {
+		t.Fatalf("rollback: %v %s\n%s", err, out, sh(t, "cat "+q(in.path("deploys/err"))))
+	}
+	waitUntil(t, 5*time.Second, func() bool { return version() == "version 2" }, func() string { return version() })
+	sh(t, "echo rollback blog "+ids[0]+" > "+q(in.path("deploys/ctl")))
+	waitUntil(t, 5*time.Second, func() bool { return version() == "version 1" }, func() string { return version() })
+	if out, err := shErr("echo rollback blog 20990101T000000.000Z > " + q(in.path("deploys/ctl"))); err == nil || !strings.Contains(out, "No such file") {
+		t.Fatalf("rollback to an unknown deploy: %v %s", err, out)
+	}
+	if e := sh(t, "cat "+q(in.path("deploys/err"))); !strings.Contains(e, "no past deploy 20990101T000000.000Z of blog") {
+		t.Fatalf("/deploys/err: %q", e)
+	}
+	if out, err := shErr("echo keep blog 0 > " + q(in.path("deploys/ctl"))); err == nil || !strings.Contains(out, "Invalid argument") {
+		t.Fatalf("keep 0: %v %s", err, out)
+	}
+	sh(t, "echo keep blog 1 > "+q(in.path("deploys/ctl")))
+	if out, err := in.fazt("deploy", "keep", "blog"); err != nil || out != "1\n" {
+		t.Fatalf("keep after the ctl write: %v %q", err, out)
+	}
+	if n := strings.Count(sh(t, "ls "+q(in.path("deploys/blog"))), "\n"); n != 1 {
+		t.Fatalf("past deploys after keep 1: %d", n)
+	}
+	// The past deploys stay read-only.
+	if out, err := shErr("echo x > " + q(in.path("deploys/blog/new.txt"))); err == nil || !strings.Contains(out, "Read-only") {
+		t.Fatalf("write into /deploys: %v %s", err, out)
+	}
+}
