@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -152,5 +154,68 @@ func TestSocketIsPrivate(t *testing.T) {
 	srv.Close(0)
 	if _, err := os.Stat(p); !os.IsNotExist(err) {
 		t.Fatal("socket left after Close")
+	}
+}
+
+// op=link clones many files in one request; for a scoped client a source
+// it may not read is "missing", exactly like one that does not exist, and
+// a destination outside its scope is refused.
+func TestLink(t *testing.T) {
+	ctx := context.Background()
+	sys, c := boot(t)
+	fs := sys.Kernel.FS
+	for p, v := range map[string]string{"/fs/a/x.txt": "x", "/fs/secret/s.txt": "s", "/fs/b/old.txt": "old"} {
+		if err := fs.MkdirAll(ctx, filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := fs.WriteFile(ctx, p, []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	missing, err := c.Link(ctx, []api.LinkPair{{From: "/fs/a/x.txt", To: "/fs/b/x.txt"}, {From: "/fs/a/none", To: "/fs/b/n.txt"},
+		{From: "/fs/a/x.txt", To: "/fs/b/old.txt"}})
+	if err != nil || len(missing) != 1 || missing[0] != 1 {
+		t.Fatalf("link: %v %v", missing, err)
+	}
+	for _, p := range []string{"/fs/b/x.txt", "/fs/b/old.txt"} {
+		if b, err := fs.ReadFile(ctx, p); err != nil || string(b) != "x" {
+			t.Fatalf("%s: %q %v", p, b, err)
+		}
+	}
+	// A client that may read /fs/a and write /fs/b only.
+	scoped := func(p string) api.Level {
+		switch {
+		case p == "/" || p == "/fs":
+			return api.Traverse
+		case strings.HasPrefix(p, "/fs/a"):
+			return api.Read
+		case strings.HasPrefix(p, "/fs/b"):
+			return api.Write
+		}
+		return api.None
+	}
+	link := func(pairs []api.LinkPair) (*httptest.ResponseRecorder, string) {
+		body, _ := json.Marshal(pairs)
+		req := httptest.NewRequest(http.MethodPost, "/?op=link", bytes.NewReader(body))
+		req = req.WithContext(api.WithAccess(req.Context(), scoped))
+		rec := httptest.NewRecorder()
+		(&api.Handler{K: sys.Kernel}).ServeHTTP(rec, req)
+		return rec, rec.Body.String()
+	}
+	rec, body := link([]api.LinkPair{{From: "/fs/secret/s.txt", To: "/fs/b/s.txt"}, {From: "/fs/secret/none", To: "/fs/b/t.txt"}, {From: "/fs/a/x.txt", To: "/fs/b/y.txt"}})
+	if rec.Code != 200 || !strings.Contains(body, `"missing":[0,1]`) {
+		t.Fatalf("scoped link: %d %s", rec.Code, body)
+	}
+	if _, err := fs.Stat(ctx, "/fs/b/s.txt"); kernel.KindOf(err) != kernel.NotExist {
+		t.Fatal("a file the client may not read was linked")
+	}
+	if b, _ := fs.ReadFile(ctx, "/fs/b/y.txt"); string(b) != "x" {
+		t.Fatalf("y.txt: %q", b)
+	}
+	if rec, body := link([]api.LinkPair{{From: "/fs/a/x.txt", To: "/fs/secret/x.txt"}}); rec.Code != 404 {
+		t.Fatalf("link out of scope: %d %s", rec.Code, body)
+	}
+	if rec, body := link([]api.LinkPair{{From: "/fs/a/x.txt", To: "/fs/a/x2.txt"}}); rec.Code != 403 {
+		t.Fatalf("link into a read-only place: %d %s", rec.Code, body)
 	}
 }

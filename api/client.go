@@ -213,6 +213,22 @@ func (c *Client) Exchange(ctx context.Context, p, to string) error {
 }
 
 // Sums returns the manifest of the tree at p (op=sums).
+// Link asks the server to clone each pair's From at its To (op=link) and
+// returns the indexes of the pairs whose From was not there.
+func (c *Client) Link(ctx context.Context, pairs []LinkPair) ([]int, error) {
+	body, err := json.Marshal(pairs)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.do(ctx, http.MethodPost, "/", url.Values{"op": {"link"}}, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var a LinkAnswer
+	return a.Missing, json.NewDecoder(resp.Body).Decode(&a)
+}
+
 // Whoami returns the name the server knows this client by: its token's
 // name, or "" through the local socket.
 func (c *Client) Whoami(ctx context.Context) (string, error) {

@@ -224,6 +224,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case r.Method == http.MethodGet && q.Get("op") == "sums":
 		h.sums(ctx, w, r, p)
+	case r.Method == http.MethodPost && q.Get("op") == "link":
+		h.link(ctx, w, r)
 	case r.Method == http.MethodGet && q.Get("op") == "whoami":
 		writeJSON(w, Whoami{Name: ClientName(ctx)})
 	default:
@@ -253,12 +255,81 @@ func ReadAnswer(ctx context.Context, f *kernel.File, n int64) ([]byte, error) {
 // required is the level an operation needs at its path.
 func required(method, op string) Level {
 	switch {
-	case method == http.MethodGet && (op == "stat" || op == "list" || op == "sums" || op == "whoami"):
+	case method == http.MethodGet && (op == "stat" || op == "list" || op == "sums" || op == "whoami"),
+		method == http.MethodPost && op == "link": // each pair is checked on its own
 		return Traverse // list and sums leave out what the client may not read
 	case method == http.MethodGet, method == http.MethodPost && op == "clone":
 		return Read // a clone writes where it goes, checked there
 	}
 	return Write
+}
+
+// LinkPair asks for a copy of From at To that shares its content (op=link).
+type LinkPair struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// LinkAnswer lists the pairs of an op=link whose From was not there (by
+// index): the client sends those files instead.
+type LinkAnswer struct {
+	Missing []int `json:"missing"`
+}
+
+// MaxLinks bounds the pairs of one op=link request.
+const MaxLinks = 10000
+
+// link clones many files in one request: what a deploy asks for content
+// the tree already holds.
+func (h *Handler) link(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+	var pairs []LinkPair
+	if err := json.NewDecoder(io.LimitReader(r.Body, 8<<20)).Decode(&pairs); err != nil {
+		h.fail(w, r, kernel.At("link", "/", kernel.Wrap(kernel.Invalid, err)))
+		return
+	}
+	ans, err := Link(ctx, h.K.FS, pairs)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, ans)
+}
+
+// Link makes each pair's To a clone of its From (replacing a file there),
+// with the access of ctx's client: From read, To written. A From that is
+// missing (or hidden) is reported, not an error.
+func Link(ctx context.Context, fsys *kernel.FS, pairs []LinkPair) (LinkAnswer, error) {
+	ans := LinkAnswer{Missing: []int{}}
+	if len(pairs) > MaxLinks {
+		return ans, kernel.At("link", "/", kernel.E(kernel.TooLarge, fmt.Sprintf("over %d pairs in one request", MaxLinks)))
+	}
+	for i, p := range pairs {
+		from, err := kernel.CleanPath(p.From)
+		if err != nil {
+			return ans, kernel.At("link", p.From, err)
+		}
+		to, err := kernel.CleanPath(p.To)
+		if err != nil {
+			return ans, kernel.At("link", p.To, err)
+		}
+		if err := need(ctx, "link", to, Write); err != nil {
+			return ans, err
+		}
+		if LevelAt(ctx, from) < Read {
+			ans.Missing = append(ans.Missing, i)
+			continue
+		}
+		if err := fsys.Remove(ctx, to); err != nil && kernel.KindOf(err) != kernel.NotExist {
+			return ans, kernel.At("link", to, err)
+		}
+		switch err := fsys.Clone(ctx, from, to); {
+		case kernel.KindOf(err) == kernel.NotExist:
+			ans.Missing = append(ans.Missing, i)
+		case err != nil:
+			return ans, kernel.At("link", to, err)
+		}
+	}
+	return ans, nil
 }
 
 // Whoami is who the API takes the client for (op=whoami): the name of

@@ -94,3 +94,8 @@ func (t KernelTree) Exchange(ctx context.Context, a, b string) error {
 func (t KernelTree) Sums(ctx context.Context, p string) (api.Sums, error) {
 	return api.Manifest(ctx, t.FS, p)
 }
+
+func (t KernelTree) Link(ctx context.Context, pairs []api.LinkPair) ([]int, error) {
+	a, err := api.Link(ctx, t.FS, pairs)
+	return a.Missing, err
+}

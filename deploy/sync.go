@@ -35,6 +35,9 @@ type Tree interface {
 	Clone(ctx context.Context, src, dst string) error
 	Exchange(ctx context.Context, a, b string) error
 	Sums(ctx context.Context, p string) (api.Sums, error)
+	// Link makes each pair's To a clone of its From, and returns the
+	// indexes of the pairs whose From was not there.
+	Link(ctx context.Context, pairs []api.LinkPair) ([]int, error)
 }
 
 // Options of a sync.
@@ -186,6 +189,8 @@ type step struct {
 type syncPlan struct {
 	steps []step
 	res   Result
+	there string             // the tree compared against
+	have  map[string]api.Sum // its manifest, by relative path
 }
 
 func (p *syncPlan) empty() bool { return len(p.steps) == 0 }
@@ -195,8 +200,8 @@ func (p *syncPlan) empty() bool { return len(p.steps) == 0 }
 type digests map[string][]byte
 
 func plan(ctx context.Context, t Tree, src string, files []local, there string, cache digests, opt Options) (*syncPlan, error) {
-	p := &syncPlan{}
 	have := map[string]api.Sum{}
+	p := &syncPlan{there: there, have: have}
 	bs := int64(256 << 10)
 	if _, err := t.Stat(ctx, there); err == nil {
 		sums, err := t.Sums(ctx, there)
@@ -287,8 +292,24 @@ func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, progr
 	// before the files that need them.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(uploaders)
-	var mu sync.Mutex // guards files, sent
+	var mu sync.Mutex // guards files, sent and p.res
 	files, sent := 0, int64(0)
+	send := func(s step) {
+		dst := path.Join(staging, s.rel)
+		g.Go(func() error {
+			if err := upload(gctx, t, filepath.Join(src, s.rel), dst, s.mode); err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			files, sent = files+1, sent+s.size
+			if progress != nil {
+				progress(files, p.res.Uploaded, sent, p.res.Bytes)
+			}
+			return nil
+		})
+	}
+	var links []step
 	for _, s := range p.steps {
 		if gctx.Err() != nil {
 			break
@@ -307,74 +328,95 @@ func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, progr
 				return p.res, err
 			}
 		case "send":
-			g.Go(func() error {
-				if s.from != "" {
-					// The content is in the tree already: reference it.
-					// Should it have gone meanwhile, send it after all.
-					if err := t.Remove(gctx, dst, false); err != nil && kernel.KindOf(err) != kernel.NotExist {
-						return err
-					}
-					if err := t.Clone(gctx, s.from, dst); err == nil {
-						return nil
-					} else if kernel.KindOf(err) != kernel.NotExist {
-						return err
-					}
-				}
-				if err := upload(gctx, t, filepath.Join(src, s.rel), dst, s.mode); err != nil {
-					return err
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				files, sent = files+1, sent+s.size
-				if progress != nil {
-					progress(files, p.res.Uploaded, sent, p.res.Bytes)
-				}
-				return nil
-			})
+			if s.from != "" {
+				links = append(links, s)
+				continue
+			}
+			send(s)
+		}
+	}
+	// The content already in the tree: referenced, many files a request,
+	// once the directories are made. What has gone meanwhile is sent.
+	for len(links) > 0 && gctx.Err() == nil {
+		batch := links[:min(len(links), linkBatch)]
+		links = links[len(batch):]
+		pairs := make([]api.LinkPair, len(batch))
+		for i, s := range batch {
+			pairs[i] = api.LinkPair{From: s.from, To: path.Join(staging, s.rel)}
+		}
+		missing, err := t.Link(gctx, pairs)
+		if err != nil {
+			g.Wait()
+			return p.res, err
+		}
+		for _, i := range missing {
+			if i < 0 || i >= len(batch) {
+				continue
+			}
+			mu.Lock()
+			p.res.Linked--
+			p.res.Uploaded++
+			p.res.Bytes += batch[i].size
+			mu.Unlock()
+			send(batch[i])
 		}
 	}
 	return p.res, g.Wait()
 }
 
+// linkBatch is how many files one link request references.
+const linkBatch = 1000
+
 // link finds, for the files about to be sent, the same content already in
-// the tree (any site, any past deploy, another path of this one) among what
-// the client may read, and marks those sends as clones of it: identical
-// content is stored, and travels, once. The manifest answered is filtered
-// by the client's access, so a token learns nothing of content it could
-// not read anyway.
+// the tree, and marks those sends as clones of it: identical content is
+// stored, and travels, once. The tree compared against (the live site: a
+// moved or copied file) is always a source, at no cost; the rest of /fs
+// (other sites, past deploys) only when there is much to send, since its
+// manifest costs about what sending a few MB on a fast link does. The
+// manifest answered is filtered by the client's access, so a token learns
+// nothing of content it could not read anyway.
 func (p *syncPlan) link(ctx context.Context, t Tree, src, staging string, sums digests) error {
-	pending := 0
+	var toSend int64
 	for _, s := range p.steps {
 		if s.op == "send" {
-			pending++
+			toSend += s.size
 		}
 	}
-	if pending == 0 {
+	if toSend == 0 {
 		return nil
-	}
-	m, err := t.Sums(ctx, "/fs")
-	if err != nil {
-		if kernel.KindOf(err) == kernel.NotExist || kernel.KindOf(err) == kernel.Permission {
-			return nil // nothing readable to link to
-		}
-		return err
 	}
 	type where struct {
 		path string
 		mode fs.FileMode
 	}
 	known := map[string][]where{}
-	for _, e := range m.Entries {
-		mode := kernel.FileMode(e.Mode)
-		full := path.Join("/fs", e.Path)
-		if !mode.IsRegular() || full == staging || strings.HasPrefix(full, staging+"/") {
-			continue // the copy being changed is no source
+	add := func(root string, entries []api.Sum) {
+		for _, e := range entries {
+			mode := kernel.FileMode(e.Mode)
+			full := path.Join(root, e.Path)
+			if !mode.IsRegular() || full == staging || strings.HasPrefix(full, staging+"/") {
+				continue // the copy being changed is no source
+			}
+			known[string(e.Digest)] = append(known[string(e.Digest)], where{full, mode.Perm()})
 		}
-		known[string(e.Digest)] = append(known[string(e.Digest)], where{full, mode.Perm()})
 	}
-	bs := m.BlockSize
-	if bs <= 0 {
-		bs = 256 << 10
+	own := make([]api.Sum, 0, len(p.have))
+	for _, e := range p.have {
+		own = append(own, e)
+	}
+	add(p.there, own)
+	bs := int64(256 << 10)
+	if toSend >= linkAllFrom {
+		m, err := t.Sums(ctx, "/fs")
+		switch {
+		case err == nil:
+			add("/fs", m.Entries)
+			if m.BlockSize > 0 {
+				bs = m.BlockSize
+			}
+		case kernel.KindOf(err) != kernel.NotExist && kernel.KindOf(err) != kernel.Permission:
+			return err
+		}
 	}
 	var buf []byte
 	for i := range p.steps {
@@ -384,6 +426,7 @@ func (p *syncPlan) link(ctx context.Context, t Tree, src, staging string, sums d
 		}
 		d, ok := sums[s.rel]
 		if !ok {
+			var err error
 			if d, err = digest(filepath.Join(src, s.rel), bs, &buf); err != nil {
 				return err
 			}
@@ -401,6 +444,10 @@ func (p *syncPlan) link(ctx context.Context, t Tree, src, staging string, sums d
 	}
 	return nil
 }
+
+// linkAllFrom is how much there must be to send before the whole of /fs
+// is looked at for content to link to.
+const linkAllFrom = 4 << 20
 
 // uploaders is how many files travel at once.
 const uploaders = 4

@@ -302,6 +302,20 @@ func TestDeployLock(t *testing.T) {
 	sameTree(t, other, in.path("fs/blog"))
 }
 
+// bigSite writes n files of 128 KB, each its own content for version.
+func bigSite(t *testing.T, dir string, version, n int) {
+	t.Helper()
+	os.RemoveAll(dir)
+	for i := 0; i < n; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("d%d/f%03d.txt", i%4, i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		head := fmt.Sprintf("version %d file %d\n", version, i)
+		if err := os.WriteFile(p, []byte(head+strings.Repeat(head, 128<<10/len(head))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // Content fazt already holds is referenced, not sent: a second site with
 // the same files sends nothing, nor does a file moved within a site. A
 // scoped token links only to what it may read (no telling whether content
@@ -309,7 +323,7 @@ func TestDeployLock(t *testing.T) {
 func TestDeployDedup(t *testing.T) {
 	in := newInstance(t)
 	src := t.TempDir()
-	versionedSite(t, src, 3, 40)
+	bigSite(t, src, 3, 40) // 5 MB: past what makes the whole of /fs worth looking at
 	stored := func() int { return storedBytes(t, in) }
 	if out, err := in.fazt("deploy", src, "alpha"); err != nil || !strings.Contains(out, "40 files, 40 sent") {
 		t.Fatalf("first site: %v %s", err, out)
@@ -320,7 +334,7 @@ func TestDeployDedup(t *testing.T) {
 		t.Fatalf("second site with the same files: %v %s", err, out)
 	}
 	sameTree(t, src, in.path("fs/beta"))
-	if after := stored(); after-before > 1024 { // the site is 40 x 2 KB
+	if after := stored(); after-before > 1024 { // the site is 40 x 128 KB
 		t.Fatalf("stored bytes %d -> %d: content stored again", before, after)
 	}
 	// A file moved within the site.
@@ -371,7 +385,7 @@ func TestDeployDedup(t *testing.T) {
 	// files links them from the past deploy.
 	v3 := t.TempDir()
 	sh(t, "cp -a "+q(src+"/.")+" "+q(v3)) // version 3, aside
-	versionedSite(t, src, 4, 40)
+	bigSite(t, src, 4, 40)
 	remote("deploy", src, "gamma", "--delete")
 	if out := remote("deploy", v3, "gamma", "--delete"); !strings.Contains(out, "0 sent (0 bytes), 40 linked") {
 		t.Fatalf("back to version 3: %s", out)
