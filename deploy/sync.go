@@ -47,6 +47,11 @@ type Options struct {
 	Who    string    // recorded with the deploy
 	Log    io.Writer // one line per change when set
 	Keep   int       // past deploys kept; 0 is the site's setting (Keep)
+	// LinkAcross also looks for the content to send in the rest of /fs
+	// (what the client may read), when there are at least 4 MB to send:
+	// worth it when sending is slow (a remote deploy). Otherwise only the
+	// live tree is a link source; the content is stored once either way.
+	LinkAcross bool
 	// Progress, if set, is told after each file sent: files and bytes
 	// sent so far, of how many.
 	Progress func(files, ofFiles int, bytes, ofBytes int64)
@@ -120,7 +125,7 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 	}
 	if opt.DryRun || (p.empty() && !resuming) {
 		if opt.DryRun {
-			if err := p.link(ctx, t, src, staging, sums); err != nil {
+			if err := p.link(ctx, t, src, staging, sums, opt.LinkAcross); err != nil {
 				return res, err
 			}
 		}
@@ -161,7 +166,7 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 			return res, err
 		}
 	}
-	if err := p.link(ctx, t, src, staging, sums); err != nil {
+	if err := p.link(ctx, t, src, staging, sums, opt.LinkAcross); err != nil {
 		return res, err
 	}
 	res, err = p.apply(ctx, t, src, staging, opt.Progress)
@@ -368,14 +373,15 @@ func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, progr
 const linkBatch = 1000
 
 // link finds, for the files about to be sent, the same content already in
-// the tree, and marks those sends as clones of it: identical content is
-// stored, and travels, once. The tree compared against (the live site: a
-// moved or copied file) is always a source, at no cost; the rest of /fs
-// (other sites, past deploys) only when there is much to send, since its
-// manifest costs about what sending a few MB on a fast link does. The
-// manifest answered is filtered by the client's access, so a token learns
-// nothing of content it could not read anyway.
-func (p *syncPlan) link(ctx context.Context, t Tree, src, staging string, sums digests) error {
+// the tree, and marks those sends as clones of it, so that it does not
+// travel again (the database stores each block once whoever sends it). The
+// tree compared against (the live site: a moved or copied file) is always a
+// source, at no cost; with across, the rest of /fs (other sites, past
+// deploys) too when there is much to send: its manifest costs about 20 us
+// a file (1.5 s for 80,000), which pays over a slow link, not through the
+// local socket. The manifest answered is filtered by the client's access,
+// so a token learns nothing of content it could not read anyway.
+func (p *syncPlan) link(ctx context.Context, t Tree, src, staging string, sums digests, across bool) error {
 	var toSend int64
 	for _, s := range p.steps {
 		if s.op == "send" {
@@ -406,7 +412,7 @@ func (p *syncPlan) link(ctx context.Context, t Tree, src, staging string, sums d
 	}
 	add(p.there, own)
 	bs := int64(256 << 10)
-	if toSend >= linkAllFrom {
+	if across && toSend >= linkAllFrom {
 		m, err := t.Sums(ctx, "/fs")
 		switch {
 		case err == nil:

@@ -34,7 +34,8 @@ func runSync(c *cobra.Command, g *globals, src, dest string, f syncFlags) error 
 	if err != nil {
 		return err
 	}
-	opt := deploy.Options{Delete: f.delete, DryRun: f.dryRun, Keep: f.keep}
+	// Remotely, content fazt holds anywhere is linked rather than sent.
+	opt := deploy.Options{Delete: f.delete, DryRun: f.dryRun, Keep: f.keep, LinkAcross: g.remoteURL() != ""}
 	if f.verbose || f.dryRun {
 		opt.Log = c.OutOrStdout()
 	}

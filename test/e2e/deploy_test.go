@@ -316,10 +316,11 @@ func bigSite(t *testing.T, dir string, version, n int) {
 	}
 }
 
-// Content fazt already holds is referenced, not sent: a second site with
-// the same files sends nothing, nor does a file moved within a site. A
-// scoped token links only to what it may read (no telling whether content
-// exists elsewhere), which includes its own site's history.
+// Content fazt already holds is stored once, and over the remote API not
+// sent again: a second site with the same files sends nothing; a moved file
+// is linked from the live tree. A scoped token links only to what it may
+// read (no telling whether content exists elsewhere), which includes its own
+// site's history.
 func TestDeployDedup(t *testing.T) {
 	in := newInstance(t)
 	src := t.TempDir()
@@ -329,15 +330,44 @@ func TestDeployDedup(t *testing.T) {
 		t.Fatalf("first site: %v %s", err, out)
 	}
 	before := stored()
-	out, err := in.fazt("deploy", src, "beta")
-	if err != nil || !strings.Contains(out, "40 files, 0 sent (0 bytes), 40 linked") {
-		t.Fatalf("second site with the same files: %v %s", err, out)
+	// Locally the files travel (no network to spare) but are stored once.
+	if out, err := in.fazt("deploy", src, "beta"); err != nil || !strings.Contains(out, "40 files, 40 sent") {
+		t.Fatalf("second site, locally: %v %s", err, out)
 	}
-	sameTree(t, src, in.path("fs/beta"))
 	if after := stored(); after-before > 1024 { // the site is 40 x 128 KB
 		t.Fatalf("stored bytes %d -> %d: content stored again", before, after)
 	}
-	// A file moved within the site.
+	sameTree(t, src, in.path("fs/beta"))
+
+	base := remoteSetup(t, in)
+	token := func(name string, scopes ...string) func(args ...string) string {
+		_, tok := mint(t, in, name, scopes...)
+		return func(args ...string) string {
+			t.Helper()
+			cmd := exec.Command(faztBin, append([]string{"--remote", base}, args...)...)
+			cmd.Env = append(os.Environ(), "FAZT_TOKEN="+tok)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("remote %v: %v %s", args, err, out)
+			}
+			return string(out)
+		}
+	}
+	// A token that may read all of /fs: the same files to a third site,
+	// remotely, travel not at all.
+	reader := token("reader", "read:/fs", "write:/fs/gamma")
+	if out := reader("deploy", src, "gamma", "--dry-run"); !strings.Contains(out, "0 to send (0 bytes), 40 to link") {
+		t.Fatalf("dry run: %s", out)
+	}
+	if out := reader("deploy", src, "gamma"); !strings.Contains(out, "40 files, 0 sent (0 bytes), 40 linked") {
+		t.Fatalf("third site, remotely: %s", out)
+	}
+	sameTree(t, src, in.path("fs/gamma"))
+	if after := stored(); after-before > 2048 {
+		t.Fatalf("stored bytes %d -> %d", before, after)
+	}
+
+	// A file moved within the site: linked from the live tree, even locally.
 	os.MkdirAll(filepath.Join(src, "moved"), 0o755)
 	if err := os.Rename(filepath.Join(src, "d0", "f000.txt"), filepath.Join(src, "moved", "f000.txt")); err != nil {
 		t.Fatal(err)
@@ -360,25 +390,10 @@ func TestDeployDedup(t *testing.T) {
 		t.Fatalf("again: %v %s", err, out)
 	}
 	os.Chmod(filepath.Join(src, "d1", "f001.txt"), 0o644)
-	// The dry run says so too.
-	if out, err := in.fazt("deploy", src, "gamma", "--dry-run"); err != nil || !strings.Contains(out, "0 to send (0 bytes), 40 to link") {
-		t.Fatalf("dry run: %v %s", err, out)
-	}
 
-	// A token scoped to /fs/gamma cannot read alpha or beta: it sends all.
-	base := remoteSetup(t, in)
-	_, tok := mint(t, in, "ci", "write:/fs/gamma")
-	remote := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(faztBin, append([]string{"--remote", base}, args...)...)
-		cmd.Env = append(os.Environ(), "FAZT_TOKEN="+tok)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("remote %v: %v %s", args, err, out)
-		}
-		return string(out)
-	}
-	if out := remote("deploy", src, "gamma"); !strings.Contains(out, "40 sent") || !strings.Contains(out, " 0 linked") {
+	// A token scoped to /fs/delta cannot read the other sites: it sends all.
+	ci := token("ci", "write:/fs/delta")
+	if out := ci("deploy", src, "delta"); !strings.Contains(out, "40 sent") || !strings.Contains(out, " 0 linked") {
 		t.Fatalf("scoped deploy: %s", out)
 	}
 	// Its own history it may read: going back to an earlier version of the
@@ -386,11 +401,11 @@ func TestDeployDedup(t *testing.T) {
 	v3 := t.TempDir()
 	sh(t, "cp -a "+q(src+"/.")+" "+q(v3)) // version 3, aside
 	bigSite(t, src, 4, 40)
-	remote("deploy", src, "gamma", "--delete")
-	if out := remote("deploy", v3, "gamma", "--delete"); !strings.Contains(out, "0 sent (0 bytes), 40 linked") {
+	ci("deploy", src, "delta", "--delete")
+	if out := ci("deploy", v3, "delta", "--delete"); !strings.Contains(out, "0 sent (0 bytes), 40 linked") {
 		t.Fatalf("back to version 3: %s", out)
 	}
-	sameTree(t, v3, in.path("fs/gamma"))
+	sameTree(t, v3, in.path("fs/delta"))
 }
 
 // storedBytes is the content the database holds, in bytes (what is
