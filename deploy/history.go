@@ -180,10 +180,17 @@ func prune(ctx context.Context, t Tree, site string, keep int) error {
 
 // Rollback makes the past deploy id live again (the newest past one when
 // id is ""), in one step; the tree it replaces becomes a past deploy.
-func Rollback(ctx context.Context, t Tree, site, id string) (string, error) {
+func Rollback(ctx context.Context, t Tree, site, id, who string) (string, error) {
 	if err := validSite(site); err != nil {
 		return "", err
 	}
+	// Not while a deploy of the site runs: its switch would keep the
+	// rolled-back tree as a past deploy.
+	unlock, err := lock(ctx, t, site, who)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	ids, err := Past(ctx, t, site)
 	if err != nil {
 		return "", err

@@ -38,7 +38,7 @@ func (s *System) deploysTree(view *vfs.View) *deploysTree {
 				if len(a) == 2 {
 					id = a[1]
 				}
-				got, err := deploy.Rollback(ctx, tree, a[0], id)
+				got, err := deploy.Rollback(ctx, tree, a[0], id, "/deploys/ctl")
 				if err == nil {
 					s.Kernel.Events.Publish("deploy", "rollback", a[0], got)
 				}

@@ -137,7 +137,7 @@ func newDeployCmd(g *globals) *cobra.Command {
 				id = a[1]
 			}
 			return withTree(c.Context(), g, func(t tree) error {
-				got, err := deploy.Rollback(c.Context(), t, a[0], id)
+				got, err := deploy.Rollback(c.Context(), t, a[0], id, who(c.Context(), t))
 				if err != nil {
 					return err
 				}

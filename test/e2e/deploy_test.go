@@ -287,6 +287,13 @@ func TestDeployLock(t *testing.T) {
 	if err == nil || !strings.Contains(out, "another deploy of blog is running") {
 		t.Fatalf("a concurrent deploy: %v %s", err, out)
 	}
+	// Nor a rollback, from the CLI or the mount.
+	if out, err := in.fazt("deploy", "rollback", "blog"); err == nil || !strings.Contains(out, "another deploy of blog is running") {
+		t.Fatalf("a rollback during a deploy: %v %s", err, out)
+	}
+	if out, err := shErr("echo rollback blog > " + q(in.path("deploys/ctl"))); err == nil || !strings.Contains(out, "busy") {
+		t.Fatalf("a rollback through /deploys/ctl during a deploy: %v %s", err, out)
+	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("first deploy: %v %s", err, buf.String())
 	}
