@@ -20,15 +20,19 @@ const lockName = "fazt.lock"
 // directory. The file names the holder: "pid N" and one "mount DIR" line per
 // mount, for the error that a second kernel gets.
 type Lock struct {
-	mu     sync.Mutex // guards f and mounts
+	mu     sync.Mutex // guards f, mounts and exitOnUnmount
 	f      *os.File
 	mounts []string
+	// exitOnUnmount: the kernel stops when its mount goes away (started
+	// by fazt fs mount), so that a restart starts it the same way
+	exitOnUnmount bool
 }
 
 // Holder describes the kernel that holds a data directory.
 type Holder struct {
-	PID    int
-	Mounts []string
+	PID           int
+	Mounts        []string
+	ExitOnUnmount bool
 }
 
 // LockDataDir takes the lock of dir, failing with a Busy error that names
@@ -68,6 +72,14 @@ func (l *Lock) file() *os.File {
 	return l.f
 }
 
+// SetExitOnUnmount records that the kernel stops when its mount goes away.
+func (l *Lock) SetExitOnUnmount(v bool) error {
+	l.mu.Lock()
+	l.exitOnUnmount = v
+	l.mu.Unlock()
+	return l.write()
+}
+
 // Rename names this process as the holder again (a kernel that took the
 // lock over from the previous one, once that one is gone).
 func (l *Lock) Rename() error { return l.write() }
@@ -105,6 +117,8 @@ func ReadHolder(dir string) (Holder, bool) {
 			h.PID, _ = strconv.Atoi(val)
 		case "mount":
 			h.Mounts = append(h.Mounts, val)
+		case "exit-on-umount":
+			h.ExitOnUnmount = true
 		}
 	}
 	return h, true
@@ -126,6 +140,9 @@ func (l *Lock) write() error {
 	fmt.Fprintf(&b, "pid %d\n", os.Getpid())
 	for _, m := range l.mounts {
 		fmt.Fprintf(&b, "mount %s\n", m)
+	}
+	if l.exitOnUnmount {
+		b.WriteString("exit-on-umount yes\n")
 	}
 	if err := l.f.Truncate(0); err != nil {
 		return err

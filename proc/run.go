@@ -124,6 +124,9 @@ func (s *System) Run(ctx context.Context, opt RunOptions) error {
 		ready(err)
 		return err
 	}
+	if err := s.lock.SetExitOnUnmount(opt.ExitOnUnmount); err != nil {
+		s.Kernel.Log.Warn("cannot record how the kernel runs in the lock file", "err", err)
+	}
 	ready(nil)
 	s.serving.Store(true)
 	defer s.serving.Store(false)

@@ -185,6 +185,9 @@ func startKernel(dir string, h proc.Holder) error {
 	if len(h.Mounts) > 0 {
 		args = append(args, "--mount", h.Mounts[0])
 	}
+	if h.ExitOnUnmount {
+		args = append(args, "--exit-on-umount")
+	}
 	return proc.Spawn(dir, args, time.Minute)
 }
 
