@@ -213,6 +213,15 @@ func (c *Client) Exchange(ctx context.Context, p, to string) error {
 }
 
 // Sums returns the manifest of the tree at p (op=sums).
+// Symlink makes p a symbolic link to target.
+func (c *Client) Symlink(ctx context.Context, target, p string) error {
+	resp, err := c.do(ctx, http.MethodPost, p, url.Values{"op": {"symlink"}, "target": {target}}, nil)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
+}
+
 // Link asks the server to clone each pair's From at its To (op=link) and
 // returns the indexes of the pairs whose From was not there.
 func (c *Client) Link(ctx context.Context, pairs []LinkPair) ([]int, error) {

@@ -224,6 +224,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case r.Method == http.MethodGet && q.Get("op") == "sums":
 		h.sums(ctx, w, r, p)
+	case r.Method == http.MethodPost && q.Get("op") == "symlink":
+		target := q.Get("target")
+		if target == "" || strings.IndexByte(target, 0) >= 0 || len(target) > 4096 {
+			h.fail(w, r, kernel.At("symlink", p, kernel.E(kernel.Invalid, "a symbolic link needs a target (no NUL, at most 4096 bytes)")))
+			return
+		}
+		h.done(w, r, fsys.Symlink(ctx, target, p))
 	case r.Method == http.MethodPost && q.Get("op") == "link":
 		h.link(ctx, w, r)
 	case r.Method == http.MethodGet && q.Get("op") == "whoami":

@@ -99,3 +99,7 @@ func (t KernelTree) Link(ctx context.Context, pairs []api.LinkPair) ([]int, erro
 	a, err := api.Link(ctx, t.FS, pairs)
 	return a.Missing, err
 }
+
+func (t KernelTree) Symlink(ctx context.Context, target, p string) error {
+	return t.FS.Symlink(ctx, target, p)
+}

@@ -35,6 +35,7 @@ type Tree interface {
 	Clone(ctx context.Context, src, dst string) error
 	Exchange(ctx context.Context, a, b string) error
 	Sums(ctx context.Context, p string) (api.Sums, error)
+	Symlink(ctx context.Context, target, p string) error
 	// Link makes each pair's To a clone of its From, and returns the
 	// indexes of the pairs whose From was not there.
 	Link(ctx context.Context, pairs []api.LinkPair) ([]int, error)
@@ -180,13 +181,15 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 
 // step is one change of a plan.
 type step struct {
-	op   string // "mkdir", "send", "remove"
+	op   string // "mkdir", "send", "symlink", "remove"
 	rel  string
 	mode fs.FileMode
 	size int64
 	// from, for a send: a file of the tree with the same content and mode,
 	// cloned (chunks shared, nothing sent) instead
 	from string
+	// target, for a symlink
+	target string
 	// replace: something else is at rel and goes first
 	replace bool
 }
@@ -264,8 +267,17 @@ func plan(ctx context.Context, t Tree, src string, files []local, there string, 
 			// (or a directory) goes first.
 			replace := ok && (hmode.IsDir() || hmode.Perm() != f.mode.Perm())
 			p.steps = append(p.steps, step{op: "send", rel: f.rel, mode: f.mode.Perm(), size: f.size, replace: replace})
+		case f.mode&fs.ModeSymlink != 0:
+			p.res.Files++
+			if ok && hmode&fs.ModeSymlink != 0 && h.Target == f.target {
+				p.res.Unchanged++
+				continue
+			}
+			say("symlink %s -> %s", f.rel, f.target)
+			p.res.Uploaded++
+			p.steps = append(p.steps, step{op: "symlink", rel: f.rel, target: f.target, replace: ok})
 		default:
-			say("skip %s: only files and directories are sent", f.rel)
+			say("skip %s: only files, directories and symbolic links are sent", f.rel)
 		}
 	}
 	if opt.Delete {
@@ -329,6 +341,11 @@ func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, progr
 		switch s.op {
 		case "mkdir":
 			if err := t.Mkdir(ctx, dst, s.mode, false); err != nil && kernel.KindOf(err) != kernel.Exist { // Exist: made by an interrupted sync
+				g.Wait()
+				return p.res, err
+			}
+		case "symlink":
+			if err := t.Symlink(ctx, s.target, dst); err != nil {
 				g.Wait()
 				return p.res, err
 			}

@@ -139,6 +139,10 @@ func (t apiTree) Exchange(ctx context.Context, a, b string) error { return t.c.E
 
 func (t apiTree) Sums(ctx context.Context, p string) (api.Sums, error) { return t.c.Sums(ctx, p) }
 
+func (t apiTree) Symlink(ctx context.Context, target, p string) error {
+	return t.c.Symlink(ctx, target, p)
+}
+
 func (t apiTree) Link(ctx context.Context, pairs []api.LinkPair) ([]int, error) {
 	return t.c.Link(ctx, pairs)
 }

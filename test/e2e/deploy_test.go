@@ -524,3 +524,46 @@ func TestDeployCtl(t *testing.T) {
 		t.Fatalf("write into /deploys: %v %s", err, out)
 	}
 }
+
+// Symbolic links in the source are deployed as links (locally and
+// remotely), changed when their target changes, left alone otherwise.
+func TestDeploySymlinks(t *testing.T) {
+	in := newInstance(t)
+	src := t.TempDir()
+	versionedSite(t, src, 1, 4)
+	for link, target := range map[string]string{"latest.txt": "d0/f000.txt", "docs": "d1", "d2/up": "../d0/f000.txt"} {
+		if err := os.Symlink(target, filepath.Join(src, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := in.fazt("deploy", src, "blog"); err != nil || !strings.Contains(out, "7 files, 7 sent") {
+		t.Fatalf("deploy: %v %s", err, out)
+	}
+	check := func(link, want string) {
+		t.Helper()
+		waitUntil(t, 5*time.Second, func() bool {
+			got, err := os.Readlink(in.path("fs/blog/" + link))
+			return err == nil && got == want
+		}, func() string { got, err := os.Readlink(in.path("fs/blog/" + link)); return fmt.Sprint(got, err) })
+	}
+	check("latest.txt", "d0/f000.txt")
+	check("docs", "d1")
+	check("d2/up", "../d0/f000.txt")
+	if got := sh(t, "cat "+q(in.path("fs/blog/latest.txt"))); !strings.HasPrefix(got, "version 1 file 0") {
+		t.Fatalf("through the link: %q", got)
+	}
+	if out, err := in.fazt("deploy", src, "blog"); err != nil || !strings.Contains(out, "0 sent") {
+		t.Fatalf("no-op: %v %s", err, out)
+	}
+	// A new target, remotely.
+	os.Remove(filepath.Join(src, "latest.txt"))
+	os.Symlink("d0/f001.txt", filepath.Join(src, "latest.txt"))
+	base := remoteSetup(t, in)
+	_, tok := mint(t, in, "ci", "write:/fs/blog")
+	cmd := exec.Command(faztBin, "--remote", base, "deploy", src, "blog")
+	cmd.Env = append(os.Environ(), "FAZT_TOKEN="+tok)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "1 sent") {
+		t.Fatalf("remote deploy of a changed link: %v %s", err, out)
+	}
+	check("latest.txt", "d0/f001.txt")
+}
