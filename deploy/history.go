@@ -69,7 +69,7 @@ func readSmall(ctx context.Context, t Tree, p string) (string, error) {
 }
 
 func writeSmall(ctx context.Context, t Tree, p, s string) error {
-	return put(ctx, t, p, strings.NewReader(s), 0o644)
+	return Put(ctx, t, p, strings.NewReader(s), 0o644)
 }
 
 // Live returns the id of the site's live deploy, "" if it was never

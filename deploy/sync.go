@@ -314,7 +314,7 @@ func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, progr
 	send := func(s step) {
 		dst := path.Join(staging, s.rel)
 		g.Go(func() error {
-			if err := upload(gctx, t, filepath.Join(src, s.rel), dst, s.mode); err != nil {
+			if err := Upload(gctx, t, filepath.Join(src, s.rel), dst, s.mode); err != nil {
 				return err
 			}
 			mu.Lock()
@@ -484,18 +484,19 @@ func under(p string, removed map[string]bool) bool {
 	return false
 }
 
-// upload writes a local file to the tree.
-func upload(ctx context.Context, t Tree, src, dst string, perm fs.FileMode) error {
+// Upload writes the local file src to the file dst of the tree.
+func Upload(ctx context.Context, t Tree, src, dst string, perm fs.FileMode) error {
 	f, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return put(ctx, t, dst, f, perm)
+	return Put(ctx, t, dst, f, perm)
 }
 
-// put writes what r holds to the file p of the tree.
-func put(ctx context.Context, t Tree, p string, r io.Reader, perm fs.FileMode) error {
+// Put writes what r holds to the file p of the tree; it is all there, at
+// once, when Put returns.
+func Put(ctx context.Context, t Tree, p string, r io.Reader, perm fs.FileMode) error {
 	w, err := t.Create(ctx, p, perm)
 	if err != nil {
 		return err

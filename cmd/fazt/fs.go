@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fazt-sh/fazt/api"
+	"github.com/fazt-sh/fazt/deploy"
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/mount"
 	"github.com/fazt-sh/fazt/proc"
@@ -290,7 +291,7 @@ readers see the old content or the new, never a part. Permission bits are kept.`
 			return withTree(c.Context(), g, func(t tree) error {
 				ctx := c.Context()
 				if a[0] == "-" {
-					return putReader(ctx, t, os.Stdin, dst, 0o644)
+					return deploy.Put(ctx, t, dst, os.Stdin, 0o644)
 				}
 				st, err := os.Stat(a[0])
 				if err != nil {
@@ -305,33 +306,12 @@ readers see the old content or the new, never a part. Permission bits are kept.`
 					}
 					return putDir(ctx, t, a[0], dst)
 				}
-				return putFile(ctx, t, a[0], dst, st.Mode())
+				return deploy.Upload(ctx, t, a[0], dst, st.Mode())
 			})
 		},
 	}
 	c.Flags().BoolVarP(&recursive, "recursive", "r", false, "copy a directory and everything in it")
 	return c
-}
-
-func putFile(ctx context.Context, t tree, src, dst string, mode fs.FileMode) error {
-	f, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return putReader(ctx, t, f, dst, mode)
-}
-
-func putReader(ctx context.Context, t tree, r io.Reader, dst string, mode fs.FileMode) error {
-	w, err := t.Create(ctx, dst, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(w, r); err != nil {
-		w.Close()
-		return err
-	}
-	return w.Close()
 }
 
 func putDir(ctx context.Context, t tree, src, dst string) error {
@@ -352,7 +332,7 @@ func putDir(ctx context.Context, t tree, src, dst string) error {
 		case d.IsDir():
 			return t.Mkdir(ctx, target, info.Mode().Perm(), true)
 		case d.Type().IsRegular():
-			return putFile(ctx, t, p, target, info.Mode())
+			return deploy.Upload(ctx, t, p, target, info.Mode())
 		default:
 			fmt.Fprintf(os.Stderr, "fazt: skipping %s: not a regular file\n", p)
 			return nil
