@@ -161,33 +161,11 @@ func (s *System) status(ctx context.Context) ([]byte, error) {
 			kv("net_"+k, v)
 		}
 	}
-	kv("driver_litestream", s.litestreamHealth(ctx))
+	health, err := s.repl.Health(ctx)
+	if err != nil {
+		health = "unknown: " + strings.ReplaceAll(err.Error(), "\n", " ")
+	}
+	kv("driver_litestream", health)
 	s.upgradeStatus(kv)
 	return []byte(b.String()), nil
-}
-
-// litestreamHealth sums up the backup driver in a word or a few: off (no
-// replica), paused, running, or down with why.
-func (s *System) litestreamHealth(ctx context.Context) string {
-	b, err := s.repl.Status(ctx)
-	if err != nil {
-		return "unknown: " + strings.ReplaceAll(err.Error(), "\n", " ")
-	}
-	st := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, " "); ok {
-			st[k] = v
-		}
-	}
-	switch {
-	case st["replica"] == "none":
-		return "off"
-	case st["paused"] == "yes":
-		return "paused"
-	case st["running"] != "yes":
-		return "down (restarts " + st["restarts"] + ", last exit " + st["last_exit"] + ")"
-	case st["last_error"] != "" && st["last_error"] != "-":
-		return "running, last error: " + st["last_error"]
-	}
-	return "running"
 }

@@ -123,6 +123,32 @@ func (d *Driver) Backups(ctx context.Context) (Backups, error) {
 	return b, err
 }
 
+// Health sums the driver up in a few words, for /proc/status: off (no
+// replica), paused, running, or down with why. It does not ask the child
+// (/driver/litestream/status does, for lag and errors).
+func (d *Driver) Health(ctx context.Context) (string, error) {
+	c, err := d.config(ctx)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case c.url == "":
+		return "off", nil
+	case c.paused:
+		return "paused", nil
+	}
+	s := d.current()
+	if s == nil {
+		return "down (not started)", nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running {
+		return "running", nil
+	}
+	return fmt.Sprintf("down (restarts %d, last exit %s)", s.restarts, dash(s.lastExit)), nil
+}
+
 // Status renders /driver/litestream/status: "key value" lines.
 func (d *Driver) Status(ctx context.Context) ([]byte, error) {
 	var b strings.Builder
