@@ -235,12 +235,7 @@ func TestDeployRemoteScoped(t *testing.T) {
 	_, tok := mint(t, in, "ci", "write:/fs/blog")
 	src := t.TempDir()
 	versionedSite(t, src, 3, 25)
-	remote := func(args ...string) (string, error) {
-		cmd := exec.Command(faztBin, append([]string{"--remote", base}, args...)...)
-		cmd.Env = append(os.Environ(), "FAZT_TOKEN="+tok)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	remote := remoteCLI(t, base, tok)
 	for i := 0; i < 2; i++ {
 		if out, err := remote("deploy", src, "blog", "--delete"); err != nil {
 			t.Fatalf("remote deploy: %v %s", err, out)
@@ -349,15 +344,14 @@ func TestDeployDedup(t *testing.T) {
 	base := remoteSetup(t, in)
 	token := func(name string, scopes ...string) func(args ...string) string {
 		_, tok := mint(t, in, name, scopes...)
+		remote := remoteCLI(t, base, tok)
 		return func(args ...string) string {
 			t.Helper()
-			cmd := exec.Command(faztBin, append([]string{"--remote", base}, args...)...)
-			cmd.Env = append(os.Environ(), "FAZT_TOKEN="+tok)
-			out, err := cmd.CombinedOutput()
+			out, err := remote(args...)
 			if err != nil {
 				t.Fatalf("remote %v: %v %s", args, err, out)
 			}
-			return string(out)
+			return out
 		}
 	}
 	// A token that may read all of /fs: the same files to a third site,
@@ -560,9 +554,7 @@ func TestDeploySymlinks(t *testing.T) {
 	os.Symlink("d0/f001.txt", filepath.Join(src, "latest.txt"))
 	base := remoteSetup(t, in)
 	_, tok := mint(t, in, "ci", "write:/fs/blog")
-	cmd := exec.Command(faztBin, "--remote", base, "deploy", src, "blog")
-	cmd.Env = append(os.Environ(), "FAZT_TOKEN="+tok)
-	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "1 sent") {
+	if out, err := remoteCLI(t, base, tok)("deploy", src, "blog"); err != nil || !strings.Contains(out, "1 sent") {
 		t.Fatalf("remote deploy of a changed link: %v %s", err, out)
 	}
 	check("latest.txt", "d0/f001.txt")

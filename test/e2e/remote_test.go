@@ -35,6 +35,20 @@ echo private > fs/other/secret.txt`, q(in.mnt), port))
 }
 
 // mint makes a token with the CLI and returns its id and secret.
+// remoteCLI runs fazt --remote base with token tok (and a configuration
+// directory of its own), returning its output.
+func remoteCLI(t *testing.T, base, tok string) func(args ...string) (string, error) {
+	conf := t.TempDir()
+	return func(args ...string) (string, error) {
+		cmd := exec.Command(faztBin, append([]string{"--remote", base}, args...)...)
+		cmd.Env = append(os.Environ(), "FAZT_TOKEN="+tok, "XDG_CONFIG_HOME="+conf)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := cmd.Run()
+		return out.String(), err
+	}
+}
+
 func mint(t *testing.T, in *instance, name string, scopes ...string) (string, string) {
 	t.Helper()
 	args := []string{"security", "token", "new", "--name", name, "--ttl", "1h"}
@@ -114,14 +128,7 @@ func TestRemoteScopes(t *testing.T) {
 	}
 
 	// The CLI, remotely.
-	remote := func(args ...string) (string, error) {
-		cmd := exec.Command(faztBin, append([]string{"--remote", base}, args...)...)
-		cmd.Env = append(os.Environ(), "FAZT_TOKEN="+tok, "XDG_CONFIG_HOME="+t.TempDir())
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		return out.String(), err
-	}
+	remote := remoteCLI(t, base, tok)
 	src := t.TempDir()
 	site(t, src, 7, 20)
 	if out, err := remote("fs", "put", "-r", src, "/fs/blog/site"); err != nil {
