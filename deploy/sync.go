@@ -413,27 +413,25 @@ func (p *syncPlan) link(ctx context.Context, t Tree, src, staging string, sums d
 		mode fs.FileMode
 	}
 	known := map[string][]where{}
-	add := func(root string, entries []api.Sum) {
-		for _, e := range entries {
-			mode := kernel.FileMode(e.Mode)
-			full := path.Join(root, e.Path)
-			if !mode.IsRegular() || full == staging || strings.HasPrefix(full, staging+"/") {
-				continue // the copy being changed is no source
-			}
-			known[string(e.Digest)] = append(known[string(e.Digest)], where{full, mode.Perm()})
+	add := func(root string, e api.Sum) {
+		mode := kernel.FileMode(e.Mode)
+		full := path.Join(root, e.Path)
+		if !mode.IsRegular() || full == staging || strings.HasPrefix(full, staging+"/") {
+			return // the copy being changed is no source
 		}
+		known[string(e.Digest)] = append(known[string(e.Digest)], where{full, mode.Perm()})
 	}
-	own := make([]api.Sum, 0, len(p.have))
 	for _, e := range p.have {
-		own = append(own, e)
+		add(p.there, e)
 	}
-	add(p.there, own)
 	bs := int64(256 << 10)
 	if across && toSend >= linkAllFrom {
 		m, err := t.Sums(ctx, "/fs")
 		switch {
 		case err == nil:
-			add("/fs", m.Entries)
+			for _, e := range m.Entries {
+				add("/fs", e)
+			}
 			if m.BlockSize > 0 {
 				bs = m.BlockSize
 			}
