@@ -53,10 +53,10 @@ func (e *Events) Publish(subsystem, what string, args ...string) {
 	e.wake = make(chan struct{})
 }
 
-func escapeField(s string) string {
-	r := strings.NewReplacer(" ", `\040`, "\n", `\012`, "\t", `\011`, `\`, `\134`)
-	return r.Replace(s)
-}
+// fieldEscaper keeps each field of an event line one word.
+var fieldEscaper = strings.NewReplacer(" ", `\040`, "\n", `\012`, "\t", `\011`, `\`, `\134`)
+
+func escapeField(s string) string { return fieldEscaper.Replace(s) }
 
 // Cursor returns the position of the next line to be published: a new
 // reader's starting point.

@@ -261,7 +261,7 @@ func (f *FS) readBlock(ctx context.Context, ino uint64, idx, want int64, present
 	b := make([]byte, want)
 	err := f.db.View(ctx, func(tx *storage.Tx) error {
 		var data []byte
-		if err := tx.QueryRow(`SELECT d.data FROM blocks b JOIN chunk_data d ON d.id = b.chunk WHERE b.ino = ? AND b.idx = ?`, ino, idx).Scan(&data); err != nil {
+		if err := tx.QueryRow(`SELECT data FROM chunk_data WHERE id = (SELECT chunk FROM blocks WHERE ino = ? AND idx = ?)`, ino, idx).Scan(&data); err != nil {
 			return err
 		}
 		copy(b, data)

@@ -272,8 +272,7 @@ func (f *FS) Lookup(ctx context.Context, dir uint64, name string) (kernel.Attr, 
 		return f.finish(a), nil
 	}
 	g := f.attrs.generation()
-	a, err := f.attrRow(ctx, `SELECT `+attrCols+` FROM dentries d JOIN inodes i ON i.ino = d.ino
-		WHERE d.parent = ? AND d.name = ?`, dir, name)
+	a, err := f.attrRow(ctx, `SELECT `+attrCols+` FROM inodes i WHERE i.ino = `+entryIno, dir, name)
 	if err != nil {
 		if kernel.KindOf(err) == kernel.NotExist {
 			return kernel.Attr{}, kernel.E(kernel.NotExist, "no such file or directory")

@@ -35,8 +35,7 @@ func (f *FS) Publish(ctx context.Context, rel string, inline int64) (*kernel.Con
 		var a kernel.Attr
 		for i := 0; i < len(parts); i++ {
 			var target *string
-			row := tx.QueryRow(`SELECT `+attrCols+`, i.target FROM dentries d JOIN inodes i ON i.ino = d.ino
-				WHERE d.parent = ? AND d.name = ?`, cur, parts[i])
+			row := tx.QueryRow(`SELECT `+attrCols+`, i.target FROM inodes i WHERE i.ino = `+entryIno, cur, parts[i])
 			var err error
 			if a, err = scanAttrTarget(row, &target); err != nil {
 				if kernel.KindOf(err) == kernel.NotExist {
