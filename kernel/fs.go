@@ -137,6 +137,23 @@ type Cloner interface {
 	Clone(ctx context.Context, ino, dir uint64, name string, cred Cred) (Attr, error)
 }
 
+// FileAt is one file of FilesWriter.WriteFiles: dir/name gets data.
+type FileAt struct {
+	Dir  uint64
+	Name string
+	Mode uint32 // permission bits
+	Data []byte
+}
+
+// FilesWriter is a Writer that makes many files in one change: what a
+// deploy sends. Each file replaces what its name holds (unless that is a
+// directory), as a rename over it would; readers see all of them or none.
+// On an error nothing is changed, and failed is the index of the file it
+// concerns (-1 if none).
+type FilesWriter interface {
+	WriteFiles(ctx context.Context, files []FileAt, cred Cred) (failed int, err error)
+}
+
 // Digester is a FileSystem that knows a digest of each regular file's
 // content without reading it: equal contents, equal digests.
 type Digester interface {

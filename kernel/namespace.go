@@ -438,6 +438,39 @@ func (ns *Namespace) Clone(ctx context.Context, ino, dir uint64, name string) (_
 	return b.attr(c.Clone(ctx, ino&localMask, local, name, CredFrom(ctx)))
 }
 
+// WriteFiles makes files in one change of their file system (see
+// FilesWriter); they must all be on the same one. failed is the index of
+// the file an error concerns, -1 if none.
+func (ns *Namespace) WriteFiles(ctx context.Context, files []FileAt) (failed int, err error) {
+	defer ns.recovered("writefiles", &err)
+	if len(files) == 0 {
+		return -1, nil
+	}
+	local := make([]FileAt, len(files))
+	var b *binding
+	for i, f := range files {
+		if err := ValidName(f.Name); err != nil {
+			return i, err
+		}
+		fb, dir, err := ns.writer(f.Dir)
+		if err != nil {
+			return i, err
+		}
+		if b == nil {
+			b = fb
+		} else if fb != b {
+			return i, E(CrossDevice, "files of one write on different file systems")
+		}
+		local[i] = f
+		local[i].Dir = dir
+	}
+	fw, ok := b.w.(FilesWriter)
+	if !ok {
+		return -1, E(NotSupported, "this file system cannot write many files at once")
+	}
+	return fw.WriteFiles(ctx, local, CredFrom(ctx))
+}
+
 // Digest returns the content digest of the regular file ino.
 func (ns *Namespace) Digest(ctx context.Context, ino uint64) (_ []byte, err error) {
 	defer ns.recovered("digest", &err)

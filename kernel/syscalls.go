@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"path"
 	"strings"
@@ -147,6 +148,67 @@ func (f *FS) WriteFile(ctx context.Context, p string, data []byte, perm uint32) 
 		return err
 	}
 	return fl.Close()
+}
+
+// NewFile is one file of WriteFiles.
+type NewFile struct {
+	Path string
+	Mode uint32 // permission bits
+	Data []byte
+}
+
+// MaxWriteFiles bounds the bytes of one WriteFiles: it is one transaction.
+const MaxWriteFiles = 64 << 20
+
+// WriteFiles writes many files at once: each replaces what is at its path
+// (not a directory), and readers see all of them or none. Their
+// directories must exist. Where the file system can (FilesWriter) it is
+// one change, much cheaper than a create, write and close per file;
+// elsewhere the files are written one by one.
+func (f *FS) WriteFiles(ctx context.Context, files []NewFile) error {
+	var total int64
+	for _, nf := range files {
+		total += int64(len(nf.Data))
+	}
+	if total > MaxWriteFiles {
+		return At("write", "/", E(TooLarge, fmt.Sprintf("over %d bytes in one write of many files", MaxWriteFiles)))
+	}
+	at := make([]FileAt, len(files))
+	dirs := map[string]Attr{} // each directory is walked once
+	for i, nf := range files {
+		p, err := CleanPath(nf.Path)
+		if err != nil {
+			return At("write", nf.Path, err)
+		}
+		dir, name := path.Split(p)
+		d, ok := dirs[dir]
+		if !ok {
+			if d, name, err = f.ns.walkParent(ctx, p); err != nil {
+				return At("write", p, err)
+			}
+			dirs[dir] = d
+		}
+		at[i] = FileAt{Dir: d.Ino, Name: name, Mode: nf.Mode & 0o7777, Data: nf.Data}
+	}
+	failed, err := f.ns.WriteFiles(ctx, at)
+	if KindOf(err) == NotSupported {
+		for _, nf := range files {
+			if err := f.WriteFile(ctx, nf.Path, nf.Data, nf.Mode); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err != nil {
+		if failed >= 0 && failed < len(files) {
+			return At("write", files[failed].Path, err)
+		}
+		return At("write", "/", err)
+	}
+	for _, nf := range files {
+		f.announce("write", path.Clean(nf.Path))
+	}
+	return nil
 }
 
 // Mkdir makes the directory p.

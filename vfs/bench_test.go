@@ -63,3 +63,60 @@ func BenchmarkGetattrRow(b *testing.B) {
 		e.fs.Getattr(e.ctx, 1)
 	}
 }
+
+// BenchmarkDeployFile is what a deploy does per file of a site (about
+// 12 KiB a file, 37 files a directory), through the kernel's path calls:
+// open with O_CREAT|O_TRUNC, write, close.
+func BenchmarkDeployFile(b *testing.B) {
+	e := newEnv(&testing.T{}, Options{})
+	ctx := e.ctx
+	data := make([]byte, 12<<10)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		dir := fmt.Sprintf("/fs/site/d%05d", i/37)
+		if i%37 == 0 {
+			if err := e.k.FS.MkdirAll(ctx, dir, 0o755); err != nil {
+				b.Fatal(err)
+			}
+		}
+		data[0], data[1], data[2] = byte(i), byte(i>>8), byte(i>>16)
+		f, err := e.k.FS.Open(ctx, fmt.Sprintf("%s/f%03d.html", dir, i%37), kernel.OWronly|kernel.OCreate|kernel.OTrunc, 0o644)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.Writer(ctx).Write(data); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWriteFiles is BenchmarkDeployFile's work through WriteFiles, 100
+// files a call: the cost per file.
+func BenchmarkWriteFiles(b *testing.B) {
+	e := newEnv(&testing.T{}, Options{})
+	ctx := e.ctx
+	var batch []kernel.NewFile
+	for i := 0; i < b.N; i++ {
+		dir := fmt.Sprintf("/fs/site/d%05d", i/37)
+		if i%37 == 0 {
+			if err := e.k.FS.MkdirAll(ctx, dir, 0o755); err != nil {
+				b.Fatal(err)
+			}
+		}
+		data := make([]byte, 12<<10)
+		data[0], data[1], data[2] = byte(i), byte(i>>8), byte(i>>16)
+		batch = append(batch, kernel.NewFile{Path: fmt.Sprintf("%s/f%03d.html", dir, i%37), Mode: 0o644, Data: data})
+		if len(batch) == 100 || i == b.N-1 {
+			if err := e.k.FS.WriteFiles(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+}
