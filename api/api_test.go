@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -217,5 +218,93 @@ func TestLink(t *testing.T) {
 	}
 	if rec, body := link([]api.LinkPair{{From: "/fs/a/x.txt", To: "/fs/a/x2.txt"}}); rec.Code != 403 {
 		t.Fatalf("link into a read-only place: %d %s", rec.Code, body)
+	}
+}
+
+func TestWriteFiles(t *testing.T) {
+	ctx := context.Background()
+	sys, c := boot(t)
+	fs := sys.Kernel.FS
+	for _, d := range []string{"/fs/b/css", "/fs/c"} {
+		if err := fs.MkdirAll(ctx, d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := strings.Repeat("n", 200) // past a plain tar header's 100 bytes
+	files := []kernel.NewFile{
+		{Path: "/fs/b/index.html", Mode: 0o644, Data: []byte("<h1>b</h1>")},
+		{Path: "/fs/b/css/" + long, Mode: 0o600, Data: bytes.Repeat([]byte("x"), 300_000)},
+		{Path: "/fs/b/empty", Mode: 0o644},
+	}
+	if err := c.WriteFiles(ctx, files); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := fs.ReadFile(ctx, f.Path)
+		a, _ := fs.Stat(ctx, f.Path)
+		if err != nil || !bytes.Equal(b, f.Data) || a.Mode&0o7777 != f.Mode {
+			t.Fatalf("%s: %d bytes, mode %o, %v", f.Path, len(b), a.Mode, err)
+		}
+	}
+	// Across directories: the request goes to their common parent.
+	if err := c.WriteFiles(ctx, []kernel.NewFile{{Path: "/fs/b/x", Data: []byte("x")}, {Path: "/fs/c/y", Data: []byte("y")}}); err != nil {
+		t.Fatal(err)
+	}
+	// A missing directory fails the whole request, naming the file.
+	err := c.WriteFiles(ctx, []kernel.NewFile{{Path: "/fs/b/z", Data: []byte("z")}, {Path: "/fs/b/none/z", Data: []byte("z")}})
+	if kernel.KindOf(err) != kernel.NotExist || !strings.Contains(err.Error(), "/fs/b/none/z") {
+		t.Fatalf("missing directory: %v", err)
+	}
+	if _, err := fs.Stat(ctx, "/fs/b/z"); kernel.KindOf(err) != kernel.NotExist {
+		t.Fatal("a failed request wrote a file")
+	}
+
+	// A client that may write /fs/b only: a file elsewhere in the stream
+	// refuses the request.
+	scoped := func(p string) api.Level {
+		switch {
+		case p == "/" || p == "/fs":
+			return api.Traverse
+		case p == "/fs/b" || strings.HasPrefix(p, "/fs/b/"):
+			return api.Write
+		}
+		return api.None
+	}
+	post := func(root string, entries map[string]string, typ byte) (int, string) {
+		var body bytes.Buffer
+		tw := tar.NewWriter(&body)
+		for name, v := range entries {
+			tw.WriteHeader(&tar.Header{Typeflag: typ, Name: name, Mode: 0o644, Size: int64(len(v))})
+			io.WriteString(tw, v)
+		}
+		tw.Close()
+		req := httptest.NewRequest(http.MethodPost, root+"?op=files", &body)
+		req = req.WithContext(api.WithAccess(req.Context(), scoped))
+		rec := httptest.NewRecorder()
+		(&api.Handler{K: sys.Kernel}).ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := post("/fs", map[string]string{"b/ok": "ok", "c/evil": "evil"}, tar.TypeReg); code != 404 {
+		t.Fatalf("a file outside the scope: %d %s", code, body)
+	}
+	if code, body := post("/fs/b", map[string]string{"../c/evil": "evil"}, tar.TypeReg); code != 400 {
+		t.Fatalf("a name climbing out: %d %s", code, body)
+	}
+	if code, body := post("/fs/b", map[string]string{"link": ""}, tar.TypeSymlink); code != 400 {
+		t.Fatalf("a symbolic link: %d %s", code, body)
+	}
+	for _, p := range []string{"/fs/c/evil", "/fs/b/ok"} {
+		if _, err := fs.Stat(ctx, p); kernel.KindOf(err) != kernel.NotExist {
+			t.Fatalf("%s written by a refused request", p)
+		}
+	}
+	if code, body := post("/fs/b", map[string]string{"ok": "ok"}, tar.TypeReg); code != 204 {
+		t.Fatalf("a file in scope: %d %s", code, body)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/fs/b?op=files", strings.NewReader(strings.Repeat("not tar ", 100)))
+	rec := httptest.NewRecorder()
+	(&api.Handler{K: sys.Kernel}).ServeHTTP(rec, req)
+	if rec.Code != 400 {
+		t.Fatalf("not a tar stream: %d %s", rec.Code, rec.Body)
 	}
 }

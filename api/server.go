@@ -233,6 +233,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.done(w, r, fsys.Symlink(ctx, target, p))
 	case r.Method == http.MethodPost && q.Get("op") == "link":
 		h.link(ctx, w, r)
+	case r.Method == http.MethodPost && q.Get("op") == "files":
+		h.files(ctx, w, r, p)
 	case r.Method == http.MethodGet && q.Get("op") == "whoami":
 		writeJSON(w, Whoami{Name: ClientName(ctx)})
 	default:
@@ -263,7 +265,7 @@ func ReadAnswer(ctx context.Context, f *kernel.File, n int64) ([]byte, error) {
 func required(method, op string) Level {
 	switch {
 	case method == http.MethodGet && (op == "stat" || op == "list" || op == "sums" || op == "whoami"),
-		method == http.MethodPost && op == "link": // each pair is checked on its own
+		method == http.MethodPost && (op == "link" || op == "files"): // each pair or file is checked on its own
 		return Traverse // list and sums leave out what the client may not read
 	case method == http.MethodGet, method == http.MethodPost && op == "clone":
 		return Read // a clone writes where it goes, checked there
