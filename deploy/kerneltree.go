@@ -100,6 +100,10 @@ func (t KernelTree) Link(ctx context.Context, pairs []api.LinkPair) ([]int, erro
 	return a.Missing, err
 }
 
+func (t KernelTree) WriteFiles(ctx context.Context, files []kernel.NewFile) error {
+	return t.FS.WriteFiles(ctx, files)
+}
+
 func (t KernelTree) Symlink(ctx context.Context, target, p string) error {
 	return t.FS.Symlink(ctx, target, p)
 }

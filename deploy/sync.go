@@ -39,6 +39,9 @@ type Tree interface {
 	// Link makes each pair's To a clone of its From, and returns the
 	// indexes of the pairs whose From was not there.
 	Link(ctx context.Context, pairs []api.LinkPair) ([]int, error)
+	// WriteFiles writes many small files at once (all or none); their
+	// directories exist.
+	WriteFiles(ctx context.Context, files []kernel.NewFile) error
 }
 
 // Options of a sync.
@@ -311,18 +314,52 @@ func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, progr
 	g.SetLimit(uploaders)
 	var mu sync.Mutex // guards files, sent and p.res
 	files, sent := 0, int64(0)
-	send := func(s step) {
-		dst := path.Join(staging, s.rel)
+	done := func(n int, bytes int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		files, sent = files+n, sent+bytes
+		if progress != nil {
+			progress(files, p.res.Uploaded, sent, p.res.Bytes)
+		}
+	}
+	// Small files travel many a request (one change of the tree for all),
+	// large ones streamed one a request.
+	var pending []kernel.NewFile
+	var pendingSize int64
+	flush := func() {
+		if len(pending) == 0 {
+			return
+		}
+		b, size := pending, pendingSize
+		pending, pendingSize = nil, 0
 		g.Go(func() error {
-			if err := Upload(gctx, t, filepath.Join(src, s.rel), dst, s.mode); err != nil {
+			for i := range b {
+				data, err := os.ReadFile(filepath.Join(src, b[i].Path))
+				if err != nil {
+					return err
+				}
+				b[i].Path, b[i].Data = path.Join(staging, b[i].Path), data
+			}
+			if err := t.WriteFiles(gctx, b); err != nil {
 				return err
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			files, sent = files+1, sent+s.size
-			if progress != nil {
-				progress(files, p.res.Uploaded, sent, p.res.Bytes)
+			done(len(b), size)
+			return nil
+		})
+	}
+	send := func(s step) {
+		if s.size <= smallFile {
+			pending = append(pending, kernel.NewFile{Path: s.rel, Mode: uint32(s.mode.Perm())})
+			if pendingSize += s.size; len(pending) == batchFiles || pendingSize >= batchBytes {
+				flush()
 			}
+			return
+		}
+		g.Go(func() error {
+			if err := Upload(gctx, t, filepath.Join(src, s.rel), path.Join(staging, s.rel), s.mode); err != nil {
+				return err
+			}
+			done(1, s.size)
 			return nil
 		})
 	}
@@ -383,6 +420,7 @@ func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, progr
 			send(batch[i])
 		}
 	}
+	flush()
 	return p.res, g.Wait()
 }
 
@@ -470,8 +508,16 @@ func (p *syncPlan) link(ctx context.Context, t Tree, src, staging string, sums d
 // is looked at for content to link to.
 const linkAllFrom = 4 << 20
 
-// uploaders is how many files travel at once.
+// uploaders is how many requests of files travel at once.
 const uploaders = 4
+
+// Files of at most smallFile bytes travel together, up to batchFiles files
+// or batchBytes bytes a request.
+const (
+	smallFile  = 1 << 20
+	batchFiles = 1000
+	batchBytes = 4 << 20
+)
 
 func under(p string, removed map[string]bool) bool {
 	for d := path.Dir(p); d != "." && d != "/"; d = path.Dir(d) {

@@ -147,6 +147,10 @@ func (t apiTree) Link(ctx context.Context, pairs []api.LinkPair) ([]int, error) 
 	return t.c.Link(ctx, pairs)
 }
 
+func (t apiTree) WriteFiles(ctx context.Context, files []kernel.NewFile) error {
+	return t.c.WriteFiles(ctx, files)
+}
+
 func (t apiTree) Close() error { return nil }
 
 // readFile reads a whole file of the tree.
