@@ -477,6 +477,9 @@ func (p *syncPlan) link(ctx context.Context, t Tree, src, staging string, sums d
 			return err
 		}
 	}
+	if len(known) == 0 {
+		return nil // nothing to compare with: no file is read for it
+	}
 	var buf []byte
 	for i := range p.steps {
 		s := &p.steps[i]
