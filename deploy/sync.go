@@ -106,7 +106,7 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 		return res, err
 	}
 	live, staging := SitePath(site), stagingPath(site)
-	_, lerr := t.Stat(ctx, live)
+	linfo, lerr := t.Stat(ctx, live)
 	if lerr != nil && kernel.KindOf(lerr) != kernel.NotExist {
 		return res, lerr
 	}
@@ -144,21 +144,28 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 		return res, err
 	}
 	defer unlock()
-	// Another deploy may have changed the site, or left a copy, before
-	// the lock was ours: plan again against what is there now.
+	// Another deploy may have changed the site (its live tree is then
+	// another directory), or left a copy, before the lock was ours: plan
+	// again against what is there now.
 	_, serr = t.Stat(ctx, staging)
 	if serr != nil && kernel.KindOf(serr) != kernel.NotExist {
 		return res, serr
 	}
-	resuming = serr == nil
-	there = live
-	if resuming {
-		there = staging
+	linfo2, lerr2 := t.Stat(ctx, live)
+	if lerr2 != nil && kernel.KindOf(lerr2) != kernel.NotExist {
+		return res, lerr2
 	}
-	quiet := opt
-	quiet.Log = nil
-	if p, err = plan(ctx, t, src, files, there, sums, quiet); err != nil {
-		return res, err
+	if serr == nil != resuming || !sameDir(linfo, linfo2) {
+		lerr, resuming = lerr2, serr == nil
+		there = live
+		if resuming {
+			there = staging
+		}
+		quiet := opt
+		quiet.Log = nil
+		if p, err = plan(ctx, t, src, files, there, sums, quiet); err != nil {
+			return res, err
+		}
 	}
 	if !resuming {
 		if lerr == nil {
@@ -180,6 +187,16 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 	id, err := commit(ctx, t, site, lerr == nil, opt, res)
 	res.ID = id
 	return res, err
+}
+
+// sameDir tells whether two stats (nil: absent) are of the same directory.
+func sameDir(a, b fs.FileInfo) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	aa, aok := a.Sys().(kernel.Attr)
+	ba, bok := b.Sys().(kernel.Attr)
+	return aok && bok && aa.Ino == ba.Ino
 }
 
 // step is one change of a plan.

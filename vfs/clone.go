@@ -23,8 +23,8 @@ func (f *FS) Clone(ctx context.Context, ino, dir uint64, name string, cred kerne
 	var a kernel.Attr
 	err := f.db.Write(ctx, func(tx *storage.Tx) error {
 		now := nowNs()
-		var mode uint32
-		if err := tx.QueryRow(`SELECT mode FROM inodes WHERE ino = ?`, ino).Scan(&mode); err != nil {
+		var mode, nlink uint32
+		if err := tx.QueryRow(`SELECT mode, nlink FROM inodes WHERE ino = ?`, ino).Scan(&mode, &nlink); err != nil {
 			if kernel.KindOf(err) == kernel.NotExist {
 				return notExist(ino)
 			}
@@ -54,20 +54,20 @@ func (f *FS) Clone(ctx context.Context, ino, dir uint64, name string, cred kerne
 		if !isDir(pmode) {
 			return kernel.E(kernel.NotDir, "not a directory")
 		}
-		c := &cloner{f: f, tx: tx, mapped: map[uint64]uint64{}, links: map[uint64]int{}}
-		root, err := c.copy(ino, dir)
+		c := newCloner(f, tx)
+		root, err := c.copy(ino, mode, nlink, dir)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.Exec(`INSERT INTO dentries(parent, name, ino) VALUES (?, ?, ?)`, dir, name, root); err != nil {
 			return err
 		}
-		c.links[root]++
+		if !isDir(mode) {
+			c.links[root]++
+		}
 		// Files linked from several places in the tree keep one inode.
-		for copyIno, n := range c.links {
-			if _, err := tx.Exec(`UPDATE inodes SET nlink = ? WHERE ino = ? AND (mode & ?) <> ?`, n, copyIno, syscall.S_IFMT, syscall.S_IFDIR); err != nil {
-				return err
-			}
+		if err := c.finish(); err != nil {
+			return err
 		}
 		if isDir(mode) {
 			if _, err := tx.Exec(`UPDATE inodes SET nlink = nlink + 1 WHERE ino = ?`, dir); err != nil {
@@ -78,7 +78,7 @@ func (f *FS) Clone(ctx context.Context, ino, dir uint64, name string, cred kerne
 			return err
 		}
 		var size, mtime, atime, ctime int64
-		var nlink, uid, gid uint32
+		var uid, gid uint32
 		if err := tx.QueryRow(`SELECT mode, nlink, uid, gid, size, atime, mtime, ctime FROM inodes WHERE ino = ?`, root).
 			Scan(&mode, &nlink, &uid, &gid, &size, &atime, &mtime, &ctime); err != nil {
 			return err
@@ -94,18 +94,28 @@ func (f *FS) Clone(ctx context.Context, ino, dir uint64, name string, cred kerne
 	return a, nil
 }
 
-// cloner copies one tree inside a transaction.
+// cloner copies one tree inside a transaction. Its statements are few
+// per file (an inode, its blocks, its entry), since a deploy clones its
+// whole site each time: modes and link counts come with each directory's
+// listing, chunk references are counted here and added once per chunk.
 type cloner struct {
 	f      *FS
 	tx     *storage.Tx
 	mapped map[uint64]uint64 // original inode -> its copy
 	links  map[uint64]int    // copy of a non-directory -> entries pointing to it
+	nlink  map[uint64]uint32 // copy of a non-directory -> its original's link count
+	refs   map[int64]int     // chunk -> references the copies add
 	count  int
 }
 
-// copy copies ino, whose copy goes in the directory parent (a copy), and
-// returns the copy's inode number.
-func (c *cloner) copy(ino, parent uint64) (uint64, error) {
+func newCloner(f *FS, tx *storage.Tx) *cloner {
+	return &cloner{f: f, tx: tx, mapped: map[uint64]uint64{}, links: map[uint64]int{},
+		nlink: map[uint64]uint32{}, refs: map[int64]int{}}
+}
+
+// copy copies ino (of the given mode and link count), whose copy goes in
+// the directory parent (a copy), and returns the copy's inode number.
+func (c *cloner) copy(ino uint64, mode, nlink uint32, parent uint64) (uint64, error) {
 	if n, ok := c.mapped[ino]; ok { // a hard link already copied
 		return n, nil
 	}
@@ -114,10 +124,6 @@ func (c *cloner) copy(ino, parent uint64) (uint64, error) {
 	}
 	n := c.f.lastIno.Add(1)
 	c.mapped[ino] = n
-	var mode uint32
-	if err := c.tx.QueryRow(`SELECT mode FROM inodes WHERE ino = ?`, ino).Scan(&mode); err != nil {
-		return 0, err
-	}
 	newParent := uint64(0)
 	if isDir(mode) {
 		newParent = parent
@@ -127,27 +133,34 @@ func (c *cloner) copy(ino, parent uint64) (uint64, error) {
 		return 0, err
 	}
 	if !isDir(mode) {
-		if _, err := c.tx.Exec(`INSERT INTO blocks(ino, idx, chunk) SELECT ?, idx, chunk FROM blocks WHERE ino = ?`, n, ino); err != nil {
+		c.nlink[n] = nlink
+		rows, err := c.tx.Query(`INSERT INTO blocks(ino, idx, chunk) SELECT ?, idx, chunk FROM blocks WHERE ino = ? RETURNING chunk`, n, ino)
+		if err != nil {
 			return 0, err
 		}
-		if _, err := c.tx.Exec(`UPDATE chunks SET refs = refs + (SELECT count(*) FROM blocks b WHERE b.ino = ? AND b.chunk = chunks.id)
-			WHERE id IN (SELECT chunk FROM blocks WHERE ino = ?)`, ino, ino); err != nil {
-			return 0, err
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return 0, err
+			}
+			c.refs[id]++
 		}
-		return n, nil
+		return n, rows.Err()
 	}
-	rows, err := c.tx.Query(`SELECT name, ino FROM dentries WHERE parent = ?`, ino)
+	rows, err := c.tx.Query(`SELECT d.name, d.ino, i.mode, i.nlink FROM dentries d JOIN inodes i ON i.ino = d.ino WHERE d.parent = ?`, ino)
 	if err != nil {
 		return 0, err
 	}
 	type ent struct {
-		name string
-		ino  uint64
+		name        string
+		ino         uint64
+		mode, nlink uint32
 	}
 	var ents []ent
 	for rows.Next() {
 		var e ent
-		if err := rows.Scan(&e.name, &e.ino); err != nil {
+		if err := rows.Scan(&e.name, &e.ino, &e.mode, &e.nlink); err != nil {
 			rows.Close()
 			return 0, err
 		}
@@ -158,22 +171,38 @@ func (c *cloner) copy(ino, parent uint64) (uint64, error) {
 		return 0, err
 	}
 	for _, e := range ents {
-		child, err := c.copy(e.ino, n)
+		child, err := c.copy(e.ino, e.mode, e.nlink, n)
 		if err != nil {
 			return 0, err
 		}
 		if _, err := c.tx.Exec(`INSERT INTO dentries(parent, name, ino) VALUES (?, ?, ?)`, n, e.name, child); err != nil {
 			return 0, err
 		}
-		var cmode uint32
-		if err := c.tx.QueryRow(`SELECT mode FROM inodes WHERE ino = ?`, child).Scan(&cmode); err != nil {
-			return 0, err
-		}
-		if !isDir(cmode) {
+		if !isDir(e.mode) {
 			c.links[child]++
 		}
 	}
 	return n, nil
+}
+
+// finish adds the copies' chunk references and sets the link count of
+// each copied file to the entries the copy has (a file linked from outside
+// the tree has fewer in the copy).
+func (c *cloner) finish() error {
+	for id, k := range c.refs {
+		if _, err := c.tx.Exec(`UPDATE chunks SET refs = refs + ? WHERE id = ?`, k, id); err != nil {
+			return err
+		}
+	}
+	for copyIno, k := range c.links {
+		if uint32(k) == c.nlink[copyIno] {
+			continue
+		}
+		if _, err := c.tx.Exec(`UPDATE inodes SET nlink = ? WHERE ino = ?`, k, copyIno); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Digest implements kernel.Digester: the SHA-256 of the concatenated
