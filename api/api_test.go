@@ -250,8 +250,17 @@ func TestWriteFiles(t *testing.T) {
 	if err := c.WriteFiles(ctx, []kernel.NewFile{{Path: "/fs/b/x", Data: []byte("x")}, {Path: "/fs/c/y", Data: []byte("y")}}); err != nil {
 		t.Fatal(err)
 	}
+	// op=sums leaves out the entries named in skip.
+	sums, err := c.Sums(ctx, "/fs", "b")
+	var listed []string
+	for _, e := range sums.Entries {
+		listed = append(listed, e.Path)
+	}
+	if got := strings.Join(listed, " "); err != nil || !strings.Contains(got, "c/y") || strings.Contains(got, "b") {
+		t.Fatalf("sums skipping b: %s %v", got, err)
+	}
 	// A missing directory fails the whole request, naming the file.
-	err := c.WriteFiles(ctx, []kernel.NewFile{{Path: "/fs/b/z", Data: []byte("z")}, {Path: "/fs/b/none/z", Data: []byte("z")}})
+	err = c.WriteFiles(ctx, []kernel.NewFile{{Path: "/fs/b/z", Data: []byte("z")}, {Path: "/fs/b/none/z", Data: []byte("z")}})
 	if kernel.KindOf(err) != kernel.NotExist || !strings.Contains(err.Error(), "/fs/b/none/z") {
 		t.Fatalf("missing directory: %v", err)
 	}

@@ -365,7 +365,7 @@ type Sums struct {
 // sums answers the manifest of the tree at p: every entry below it, with
 // the digests of regular files, computed without reading content.
 func (h *Handler) sums(ctx context.Context, w http.ResponseWriter, r *http.Request, root string) {
-	out, err := Manifest(ctx, h.K.FS, root)
+	out, err := Manifest(ctx, h.K.FS, root, r.URL.Query()["skip"]...)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -375,15 +375,16 @@ func (h *Handler) sums(ctx context.Context, w http.ResponseWriter, r *http.Reque
 
 // Manifest lists every entry below root with the digests of its regular
 // files (computed without reading content, see kernel.Manifester),
-// skipping what the client of ctx may not see.
-func Manifest(ctx context.Context, fsys *kernel.FS, root string) (Sums, error) {
+// skipping what the client of ctx may not see and the entries of root
+// named in skip.
+func Manifest(ctx context.Context, fsys *kernel.FS, root string, skip ...string) (Sums, error) {
 	var out Sums
 	bs, err := fsys.DigestBlockSize(ctx, root)
 	if err != nil {
 		return out, err
 	}
 	out.BlockSize = bs
-	m, err := fsys.Manifest(ctx, root)
+	m, err := fsys.Manifest(ctx, root, skip...)
 	if err != nil {
 		return out, err
 	}

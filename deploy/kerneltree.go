@@ -91,8 +91,8 @@ func (t KernelTree) Exchange(ctx context.Context, a, b string) error {
 	return t.FS.Exchange(ctx, a, b)
 }
 
-func (t KernelTree) Sums(ctx context.Context, p string) (api.Sums, error) {
-	return api.Manifest(ctx, t.FS, p)
+func (t KernelTree) Sums(ctx context.Context, p string, skip ...string) (api.Sums, error) {
+	return api.Manifest(ctx, t.FS, p, skip...)
 }
 
 func (t KernelTree) Link(ctx context.Context, pairs []api.LinkPair) ([]int, error) {

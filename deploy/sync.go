@@ -34,7 +34,9 @@ type Tree interface {
 	Rename(ctx context.Context, from, to string) error
 	Clone(ctx context.Context, src, dst string) error
 	Exchange(ctx context.Context, a, b string) error
-	Sums(ctx context.Context, p string) (api.Sums, error)
+	// Sums is the manifest of the tree at p, without the entries of p
+	// named in skip.
+	Sums(ctx context.Context, p string, skip ...string) (api.Sums, error)
 	Symlink(ctx context.Context, target, p string) error
 	// Link makes each pair's To a clone of its From, and returns the
 	// indexes of the pairs whose From was not there.
@@ -51,8 +53,9 @@ type Options struct {
 	Who    string    // recorded with the deploy
 	Log    io.Writer // one line per change when set
 	Keep   int       // past deploys kept; 0 is the site's setting (Keep)
-	// LinkAcross also looks for the content to send in the rest of /fs
-	// (what the client may read), when there are at least 4 MB to send:
+	// LinkAcross also looks for the content to send in the other sites
+	// and this site's past deploys (what the client may read), when there
+	// are at least 4 MB to send:
 	// worth it when sending is slow (a remote deploy). Otherwise only the
 	// live tree is a link source; the content is stored once either way.
 	LinkAcross bool
@@ -129,7 +132,7 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 	}
 	if opt.DryRun || (p.empty() && !resuming) {
 		if opt.DryRun {
-			if err := p.link(ctx, t, src, staging, sums, opt.LinkAcross); err != nil {
+			if err := p.link(ctx, t, src, site, sums, opt.LinkAcross); err != nil {
 				return res, err
 			}
 		}
@@ -177,7 +180,7 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 			return res, err
 		}
 	}
-	if err := p.link(ctx, t, src, staging, sums, opt.LinkAcross); err != nil {
+	if err := p.link(ctx, t, src, site, sums, opt.LinkAcross); err != nil {
 		return res, err
 	}
 	res, err = p.apply(ctx, t, src, staging, opt.Progress)
@@ -340,7 +343,8 @@ func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, progr
 		}
 	}
 	// Small files travel many a request (one change of the tree for all),
-	// large ones streamed one a request.
+	// large ones streamed one a request, after the small ones: an
+	// interrupted deploy has then sent as many files as it could.
 	var pending []kernel.NewFile
 	var pendingSize int64
 	flush := func() {
@@ -364,14 +368,18 @@ func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, progr
 			return nil
 		})
 	}
+	var large []step
 	send := func(s step) {
-		if s.size <= smallFile {
-			pending = append(pending, kernel.NewFile{Path: s.rel, Mode: uint32(s.mode.Perm())})
-			if pendingSize += s.size; len(pending) == batchFiles || pendingSize >= batchBytes {
-				flush()
-			}
+		if s.size > smallFile {
+			large = append(large, s)
 			return
 		}
+		pending = append(pending, kernel.NewFile{Path: s.rel, Mode: uint32(s.mode.Perm())})
+		if pendingSize += s.size; len(pending) == batchFiles || pendingSize >= batchBytes {
+			flush()
+		}
+	}
+	stream := func(s step) {
 		g.Go(func() error {
 			if err := Upload(gctx, t, filepath.Join(src, s.rel), path.Join(staging, s.rel), s.mode); err != nil {
 				return err
@@ -438,6 +446,12 @@ func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, progr
 		}
 	}
 	flush()
+	for _, s := range large {
+		if gctx.Err() != nil {
+			break
+		}
+		stream(s)
+	}
 	return p.res, g.Wait()
 }
 
@@ -448,12 +462,13 @@ const linkBatch = 1000
 // the tree, and marks those sends as clones of it, so that it does not
 // travel again (the database stores each block once whoever sends it). The
 // tree compared against (the live site: a moved or copied file) is always a
-// source, at no cost; with across, the rest of /fs (other sites, past
-// deploys) too when there is much to send: its manifest costs about 20 us
-// a file (1.5 s for 80,000), which pays over a slow link, not through the
-// local socket. The manifest answered is filtered by the client's access,
-// so a token learns nothing of content it could not read anyway.
-func (p *syncPlan) link(ctx context.Context, t Tree, src, staging string, sums digests, across bool) error {
+// source, at no cost; with across, the other sites' live trees and this
+// site's past deploys too when there is much to send: their manifest costs
+// about 7 us a file on the server, which pays over a slow link, not through
+// the local socket. The manifest answered is filtered by the client's
+// access, so a token learns nothing of content it could not read anyway.
+func (p *syncPlan) link(ctx context.Context, t Tree, src, site string, sums digests, across bool) error {
+	staging := stagingPath(site)
 	var toSend int64
 	for _, s := range p.steps {
 		if s.op == "send" {
@@ -481,17 +496,26 @@ func (p *syncPlan) link(ctx context.Context, t Tree, src, staging string, sums d
 	}
 	bs := int64(256 << 10)
 	if across && toSend >= linkAllFrom {
-		m, err := t.Sums(ctx, "/fs")
-		switch {
-		case err == nil:
-			for _, e := range m.Entries {
-				add("/fs", e)
+		// The live sites, and this site's own past deploys (an old version
+		// deployed again); not the other sites' past deploys, which mostly
+		// hold what their live trees hold and would multiply the cost, nor
+		// the copies being made.
+		for _, root := range []struct {
+			dir  string
+			skip []string
+		}{{"/fs", []string{".deploys", ".staging"}}, {historyDir(site), nil}} {
+			m, err := t.Sums(ctx, root.dir, root.skip...)
+			switch {
+			case err == nil:
+				for _, e := range m.Entries {
+					add(root.dir, e)
+				}
+				if m.BlockSize > 0 {
+					bs = m.BlockSize
+				}
+			case kernel.KindOf(err) != kernel.NotExist && kernel.KindOf(err) != kernel.Permission:
+				return err
 			}
-			if m.BlockSize > 0 {
-				bs = m.BlockSize
-			}
-		case kernel.KindOf(err) != kernel.NotExist && kernel.KindOf(err) != kernel.Permission:
-			return err
 		}
 	}
 	if len(known) == 0 {

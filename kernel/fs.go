@@ -174,7 +174,8 @@ type ManifestEntry struct {
 // Manifester is a Digester that lists a whole tree with its digests in
 // one pass.
 type Manifester interface {
-	Manifest(ctx context.Context, dir uint64) ([]ManifestEntry, error)
+	// skip names entries of dir itself left out, with what is below them.
+	Manifest(ctx context.Context, dir uint64, skip []string) ([]ManifestEntry, error)
 }
 
 // Rename flags, as renameat2(2).

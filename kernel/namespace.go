@@ -495,7 +495,7 @@ func (ns *Namespace) digester(ino uint64) (Digester, uint64, error) {
 }
 
 // Manifest lists the tree below dir with digests, or NotSupported.
-func (ns *Namespace) Manifest(ctx context.Context, dir uint64) (_ []ManifestEntry, err error) {
+func (ns *Namespace) Manifest(ctx context.Context, dir uint64, skip []string) (_ []ManifestEntry, err error) {
 	defer ns.recovered("manifest", &err)
 	b, local, err := ns.resolve(dir)
 	if err != nil {
@@ -505,7 +505,7 @@ func (ns *Namespace) Manifest(ctx context.Context, dir uint64) (_ []ManifestEntr
 	if !ok {
 		return nil, E(NotSupported, "this file system has no manifests")
 	}
-	return m.Manifest(ctx, local)
+	return m.Manifest(ctx, local, skip)
 }
 
 // DigestBlockSize is the block size of the digests of ino's file system.

@@ -417,8 +417,9 @@ func (f *FS) Digest(ctx context.Context, p string) ([]byte, error) {
 }
 
 // Manifest lists every entry below the directory p with the digests of
-// its regular files, when its file system can (NotSupported otherwise).
-func (f *FS) Manifest(ctx context.Context, p string) ([]ManifestEntry, error) {
+// its regular files, when its file system can (NotSupported otherwise),
+// leaving out the entries of p named in skip.
+func (f *FS) Manifest(ctx context.Context, p string, skip ...string) ([]ManifestEntry, error) {
 	a, err := f.stat(ctx, p, false)
 	if err != nil {
 		return nil, At("manifest", p, err)
@@ -426,7 +427,7 @@ func (f *FS) Manifest(ctx context.Context, p string) ([]ManifestEntry, error) {
 	if !a.IsDir() {
 		return nil, At("manifest", p, E(NotDir, "not a directory"))
 	}
-	m, err := f.ns.Manifest(ctx, a.Ino)
+	m, err := f.ns.Manifest(ctx, a.Ino, skip)
 	return m, At("manifest", p, err)
 }
 

@@ -127,8 +127,8 @@ func (d *deploysTree) Readlink(ctx context.Context, ino uint64) (string, error) 
 
 func (d *deploysTree) Statfs(ctx context.Context) (kernel.Statfs, error) { return d.view.Statfs(ctx) }
 
-func (d *deploysTree) Manifest(ctx context.Context, dir uint64) ([]kernel.ManifestEntry, error) {
-	return d.view.Manifest(ctx, dir)
+func (d *deploysTree) Manifest(ctx context.Context, dir uint64, skip []string) ([]kernel.ManifestEntry, error) {
+	return d.view.Manifest(ctx, dir, skip)
 }
 
 func (d *deploysTree) Digest(ctx context.Context, ino uint64) ([]byte, error) {

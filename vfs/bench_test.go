@@ -120,3 +120,38 @@ func BenchmarkWriteFiles(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkManifest is the manifest of a tree of 20,000 small files, per
+// file.
+func BenchmarkManifest(b *testing.B) {
+	e := newEnv(&testing.T{}, Options{})
+	ctx := e.ctx
+	var batch []kernel.NewFile
+	const n = 20000
+	for i := 0; i < n; i++ {
+		dir := fmt.Sprintf("/fs/site%d/d%03d", i/4000, i%37)
+		if i%4000 < 37 {
+			if err := e.k.FS.MkdirAll(ctx, dir, 0o755); err != nil {
+				b.Fatal(err)
+			}
+		}
+		data := make([]byte, 12<<10)
+		data[0], data[1], data[2] = byte(i), byte(i>>8), byte(i>>16)
+		batch = append(batch, kernel.NewFile{Path: fmt.Sprintf("%s/f%05d.html", dir, i), Mode: 0o644, Data: data})
+		if len(batch) == 500 {
+			if err := e.k.FS.WriteFiles(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	e.db.Commit(ctx)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m, err := e.k.FS.Manifest(ctx, "/fs")
+		if err != nil || len(m) < n {
+			b.Fatal(len(m), err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/file")
+}

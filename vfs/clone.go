@@ -3,6 +3,7 @@ package vfs
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"syscall"
 	"time"
 
@@ -299,80 +300,92 @@ func (f *FS) readBlock(ctx context.Context, ino uint64, idx, want int64, present
 	return b, err
 }
 
-// subtree selects every entry below the directory ?1, with its path.
-const subtree = `WITH RECURSIVE t(ino, path, mode) AS (
-	SELECT d.ino, d.name, i.mode FROM dentries d JOIN inodes i ON i.ino = d.ino WHERE d.parent = ?1
+// subtree selects every entry below the directory ?1, with its path,
+// mode, size and target, but for the entries of ?1 named in the JSON
+// array ?2 and what is below them.
+const subtree = `WITH RECURSIVE t(ino, path, mode, size, target) AS (
+	SELECT d.ino, d.name, i.mode, i.size, i.target FROM dentries d JOIN inodes i ON i.ino = d.ino
+	WHERE d.parent = ?1 AND d.name NOT IN (SELECT value FROM json_each(?2))
 	UNION ALL
-	SELECT d.ino, t.path || '/' || d.name, i.mode FROM t JOIN dentries d ON d.parent = t.ino JOIN inodes i ON i.ino = d.ino
+	SELECT d.ino, t.path || '/' || d.name, i.mode, i.size, i.target FROM t JOIN dentries d ON d.parent = t.ino JOIN inodes i ON i.ino = d.ino
 	WHERE (t.mode & 61440) = 16384
 )`
 
-// Manifest implements kernel.Manifester: two queries for the whole tree
-// (entries, then the chunk hashes of its files), digests as Digest.
-func (f *FS) Manifest(ctx context.Context, dir uint64) ([]kernel.ManifestEntry, error) {
+// Manifest implements kernel.Manifester: one query for the whole tree
+// (its entries, each with the chunk hashes of its blocks), digests as
+// Digest. It reads the committed tree on the reader pool, after a commit,
+// so that a large tree does not hold up the writers.
+func (f *FS) Manifest(ctx context.Context, dir uint64, skip []string) ([]kernel.ManifestEntry, error) {
+	if err := f.db.Commit(ctx); err != nil {
+		return nil, err
+	}
+	skipJSON, err := json.Marshal(append([]string{}, skip...)) // never null
+	if err != nil {
+		return nil, err
+	}
 	var out []kernel.ManifestEntry
-	var entryIno []uint64                   // by entry
-	sizes := map[uint64]int64{}             // file inode -> size
-	blocks := map[uint64]map[int64][]byte{} // file inode -> block -> hash (nil: read it)
-	err := f.db.View(ctx, func(tx *storage.Tx) error {
-		rows, err := tx.Query(subtree+` SELECT t.path, t.ino, i.mode, i.size, coalesce(i.target, '') FROM t JOIN inodes i ON i.ino = t.ino ORDER BY t.path`, dir)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var e kernel.ManifestEntry
-			var ino uint64
-			if err := rows.Scan(&e.Path, &ino, &e.Mode, &e.Size, &e.Target); err != nil {
-				rows.Close()
-				return err
-			}
-			if e.Mode&syscall.S_IFMT == syscall.S_IFREG {
-				sizes[ino] = e.Size
-			}
-			out = append(out, e)
-			entryIno = append(entryIno, ino)
-			if len(out) > maxClone {
-				rows.Close()
-				return kernel.E(kernel.TooLarge, "too many entries")
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows, err = tx.Query(subtree+` SELECT b.ino, b.idx, c.hash, c.size FROM blocks b JOIN chunks c ON c.id = b.chunk
-			WHERE b.ino IN (SELECT ino FROM t WHERE (mode & 61440) = 32768)`, dir)
+	type file struct {
+		entry  int // its first entry in out (hard links share a digest)
+		size   int64
+		blocks map[int64][]byte // block -> hash (nil: read it)
+	}
+	files := map[uint64]*file{}
+	var order []uint64 // files in the order met, for the digests
+	links := map[int]uint64{}
+	err = f.db.Read(ctx, func(tx *storage.Tx) error {
+		rows, err := tx.Query(subtree+` SELECT t.path, t.ino, t.mode, t.size, coalesce(t.target, ''), b.idx, c.hash, c.size
+			FROM t LEFT JOIN blocks b ON b.ino = t.ino AND (t.mode & 61440) = 32768 LEFT JOIN chunks c ON c.id = b.chunk
+			ORDER BY t.path, b.idx`, dir, string(skipJSON))
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
+		last := ""
 		for rows.Next() {
+			var e kernel.ManifestEntry
 			var ino uint64
-			var idx, csize int64
+			var idx, csize *int64
 			var h []byte
-			if err := rows.Scan(&ino, &idx, &h, &csize); err != nil {
+			if err := rows.Scan(&e.Path, &ino, &e.Mode, &e.Size, &e.Target, &idx, &h, &csize); err != nil {
 				return err
 			}
-			if blocks[ino] == nil {
-				blocks[ino] = map[int64][]byte{}
+			if len(out) == 0 || e.Path != last {
+				if len(out) >= maxClone {
+					return kernel.E(kernel.TooLarge, "too many entries")
+				}
+				last = e.Path
+				out = append(out, e)
+				if e.Mode&syscall.S_IFMT == syscall.S_IFREG {
+					if fl := files[ino]; fl != nil {
+						links[len(out)-1] = ino
+					} else {
+						files[ino] = &file{entry: len(out) - 1, size: e.Size, blocks: map[int64][]byte{}}
+						order = append(order, ino)
+					}
+				}
 			}
-			blocks[ino][idx] = f.fullBlock(h, csize, idx, sizes[ino])
+			if idx != nil && h != nil && csize != nil {
+				fl := files[ino]
+				if _, seen := fl.blocks[*idx]; !seen && fl.entry == len(out)-1 {
+					fl.blocks[*idx] = f.fullBlock(h, *csize, *idx, fl.size)
+				}
+			}
 		}
 		return rows.Err()
 	})
 	if err != nil {
 		return nil, err
 	}
-	digests := map[uint64][]byte{}
-	for ino, size := range sizes {
-		d, err := f.digestOf(ctx, ino, size, blocks[ino])
+	for _, ino := range order {
+		fl := files[ino]
+		d, err := f.digestOf(ctx, ino, fl.size, fl.blocks)
 		if err != nil {
 			return nil, err
 		}
-		digests[ino] = d
+		out[fl.entry].Digest = d
 	}
-	for i, ino := range entryIno {
-		out[i].Digest = digests[ino] // hard links share theirs
+	for i, ino := range links {
+		out[i].Digest = out[files[ino].entry].Digest
 	}
 	return out, nil
 }

@@ -110,6 +110,18 @@ func TestCloneAndDigest(t *testing.T) {
 	if got := strings.Join(paths, " "); got != "empty grown index.html link sub sub/big.bin sub/hard" {
 		t.Fatalf("manifest paths: %s", got)
 	}
+	// Entries of the top named in skip are left out with what is below.
+	m, err = fs.Manifest(e.ctx, "/fs/copy", "sub", "link", "none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths = paths[:0]
+	for _, me := range m {
+		paths = append(paths, me.Path)
+	}
+	if got := strings.Join(paths, " "); got != "empty grown index.html" {
+		t.Fatalf("manifest paths, skipping sub and link: %s", got)
+	}
 	e.db.Commit(e.ctx)
 	if n := e.count(`SELECT count(*) FROM chunks c WHERE refs != (SELECT count(*) FROM blocks b WHERE b.chunk = c.id)`); n != 0 {
 		t.Fatalf("%d chunks with wrong refs", n)

@@ -55,8 +55,8 @@ func (v *View) Readlink(ctx context.Context, ino uint64) (string, error) {
 func (v *View) Statfs(ctx context.Context) (kernel.Statfs, error) { return v.f.Statfs(ctx) }
 
 // Manifest and Digest work in a view as in the tree it shows.
-func (v *View) Manifest(ctx context.Context, dir uint64) ([]kernel.ManifestEntry, error) {
-	return v.f.Manifest(ctx, dir)
+func (v *View) Manifest(ctx context.Context, dir uint64, skip []string) ([]kernel.ManifestEntry, error) {
+	return v.f.Manifest(ctx, dir, skip)
 }
 
 // Digest implements kernel.Digester.

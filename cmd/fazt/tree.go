@@ -137,7 +137,9 @@ func (t apiTree) Clone(ctx context.Context, src, dst string) error { return t.c.
 
 func (t apiTree) Exchange(ctx context.Context, a, b string) error { return t.c.Exchange(ctx, a, b) }
 
-func (t apiTree) Sums(ctx context.Context, p string) (api.Sums, error) { return t.c.Sums(ctx, p) }
+func (t apiTree) Sums(ctx context.Context, p string, skip ...string) (api.Sums, error) {
+	return t.c.Sums(ctx, p, skip...)
+}
 
 func (t apiTree) Symlink(ctx context.Context, target, p string) error {
 	return t.c.Symlink(ctx, target, p)

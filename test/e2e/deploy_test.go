@@ -174,8 +174,8 @@ func TestDeployResumeRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, 30*time.Second, func() bool {
-		// The small files come after the blobs: one is there once a
-		// blob has arrived whole.
+		// The small files go first, the blobs after them: kill it once
+		// the small files are there.
 		b, _ := os.ReadFile(in.path("fs/.staging/blog/d1/f001.txt"))
 		return bytes.HasPrefix(b, []byte("version 9"))
 	}, func() string { return "the deploy never started sending: " + buf.String() })
