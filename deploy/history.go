@@ -14,11 +14,54 @@ import (
 )
 
 // A site's history directory holds a tree per past deploy, named by its
-// id, and two files: .live (the id of the live deploy) and .log (a line
-// per deploy and rollback).
+// id, a status file per deploy (ID.status: the live one's too), and .live
+// (the id of the live deploy), .log (a line per deploy and rollback) and
+// .keep (the retention setting).
 func liveFile(site string) string { return historyDir(site) + "/.live" }
 func logFile(site string) string  { return historyDir(site) + "/.log" }
 func keepFile(site string) string { return historyDir(site) + "/.keep" }
+func statusFile(site, id string) string {
+	return historyDir(site) + "/" + id + ".status"
+}
+
+// status is the text of a deploy's status file: its state (live or past)
+// on the first line, then what the deploy did, a "key value" a line.
+func status(id, who string, res Result) string {
+	return fmt.Sprintf("state live\nid %s\ntime %s\nby %s\nfiles %d\nsent %d\nbytes %d\nlinked %d\nunchanged %d\nremoved %d\ndirs %d\n",
+		id, time.Now().UTC().Format(time.RFC3339), who, res.Files, res.Uploaded, res.Bytes, res.Linked, res.Unchanged, res.Removed, res.Dirs)
+}
+
+// Status returns the fields of a deploy's status file ("state", "id",
+// "time", "by", "files", "sent", "bytes", "linked", "unchanged",
+// "removed", "dirs"); none for a deploy without one.
+func Status(ctx context.Context, t Tree, site, id string) (map[string]string, error) {
+	if err := validSite(site); err != nil {
+		return nil, err
+	}
+	s, err := readSmall(ctx, t, statusFile(site, id))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// setState rewrites the state line of a deploy's status file. A deploy
+// without one (a tree put there by hand, or deployed by an older fazt) is
+// left alone.
+func setState(ctx context.Context, t Tree, site, id, state string) error {
+	s, err := readSmall(ctx, t, statusFile(site, id))
+	if err != nil || s == "" {
+		return err
+	}
+	_, rest, _ := strings.Cut(s, "\n")
+	return writeSmall(ctx, t, statusFile(site, id), "state "+state+"\n"+rest)
+}
 
 // Keep is how many past deploys the site keeps: its setting (SetKeep), or
 // DefaultKeep.
@@ -122,6 +165,14 @@ func commit(ctx context.Context, t Tree, site string, hadLive bool, opt Options,
 	if who == "" {
 		who = "-"
 	}
+	if err := writeSmall(ctx, t, statusFile(site, id), status(id, who, res)); err != nil {
+		return id, err
+	}
+	if hadLive {
+		if err := setState(ctx, t, site, old, "past"); err != nil {
+			return id, err
+		}
+	}
 	if err := logLine(ctx, t, site, fmt.Sprintf("deploy %s files %d sent %d bytes %d linked %d removed %d by %s", id, res.Files, res.Uploaded, res.Bytes, res.Linked, res.Removed, who)); err != nil {
 		return id, err
 	}
@@ -173,6 +224,9 @@ func prune(ctx context.Context, t Tree, site string, keep int) error {
 		if err := t.Remove(ctx, path.Join(historyDir(site), ids[0]), true); err != nil {
 			return err
 		}
+		if err := t.Remove(ctx, statusFile(site, ids[0]), false); err != nil && kernel.KindOf(err) != kernel.NotExist {
+			return err
+		}
 		ids = ids[1:]
 	}
 	return nil
@@ -218,6 +272,12 @@ func Rollback(ctx context.Context, t Tree, site, id, who string) (string, error)
 		return id, err
 	}
 	if err := writeSmall(ctx, t, liveFile(site), id+"\n"); err != nil {
+		return id, err
+	}
+	if err := setState(ctx, t, site, id, "live"); err != nil {
+		return id, err
+	}
+	if err := setState(ctx, t, site, cur, "past"); err != nil {
 		return id, err
 	}
 	return id, logLine(ctx, t, site, "rollback "+id+" replacing "+cur)

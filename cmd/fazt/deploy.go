@@ -187,11 +187,28 @@ beyond N at once; their content goes when nothing else references it.`,
 				if err != nil {
 					return err
 				}
+				// One line a deploy: its id, "live" for the live one, and
+				// what its status file says.
+				line := func(id, state string) error {
+					st, err := deploy.Status(c.Context(), t, a[0], id)
+					if err != nil {
+						return err
+					}
+					out := id + " " + state
+					if st["time"] != "" {
+						out += fmt.Sprintf("  %s  files %s, sent %s (%s bytes), linked %s, removed %s, by %s",
+							st["time"], st["files"], st["sent"], st["bytes"], st["linked"], st["removed"], st["by"])
+					}
+					_, err = fmt.Fprintln(c.OutOrStdout(), strings.TrimRight(out, " "))
+					return err
+				}
 				for _, id := range ids {
-					fmt.Fprintln(c.OutOrStdout(), id)
+					if err := line(id, "past"); err != nil {
+						return err
+					}
 				}
 				if live != "" {
-					fmt.Fprintln(c.OutOrStdout(), live, "live")
+					return line(live, "live")
 				}
 				return nil
 			})

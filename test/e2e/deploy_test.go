@@ -199,6 +199,9 @@ func TestDeployResumeRollback(t *testing.T) {
 	ls, _ := in.fazt("deploy", "ls", "blog")
 	lines := strings.Split(strings.TrimSpace(ls), "\n")
 	live := strings.Fields(lines[len(lines)-1])[0]
+	if !strings.Contains(lines[len(lines)-1], " live  ") || !strings.Contains(lines[len(lines)-1], "files 34, sent ") {
+		t.Fatalf("deploy ls:\n%s", ls)
+	}
 	if out, err := in.fazt("deploy", "rollback", "blog"); err != nil {
 		t.Fatalf("rollback: %v %s", err, out)
 	}
@@ -206,6 +209,15 @@ func TestDeployResumeRollback(t *testing.T) {
 		_, err := os.Stat(in.path("fs/blog/blob0.bin"))
 		return err != nil
 	}, func() string { return "rollback kept the new files" })
+	// Each deploy's status file, in the history view, says which is live.
+	prev := strings.Fields(lines[len(lines)-2])[0]
+	waitUntil(t, 5*time.Second, func() bool {
+		a, _ := os.ReadFile(in.path("deploys/blog/" + live + ".status"))
+		b, _ := os.ReadFile(in.path("deploys/blog/" + prev + ".status"))
+		return strings.HasPrefix(string(a), "state past\nid "+live+"\n") && strings.HasPrefix(string(b), "state live\nid "+prev+"\n")
+	}, func() string {
+		return "status files after a rollback: " + sh(t, "head -n 3 "+q(in.path("deploys/blog/"+live+".status"))+" "+q(in.path("deploys/blog/"+prev+".status")))
+	})
 	if out, err := in.fazt("deploy", "rollback", "blog", live); err != nil {
 		t.Fatalf("roll forward: %v %s", err, out)
 	}
@@ -455,6 +467,11 @@ func TestDeployRetention(t *testing.T) {
 	if n := strings.Count(out, "\n"); n != 3 { // 2 past + the live one
 		t.Fatalf("deploy ls with keep 2:\n%s", out)
 	}
+	// A status file per deploy kept, the pruned ones' gone with them.
+	waitUntil(t, 5*time.Second, func() bool {
+		st, _ := filepath.Glob(in.path("deploys/blog/*.status"))
+		return len(st) == 3
+	}, func() string { return "status files with keep 2: " + sh(t, "ls "+q(in.path("deploys/blog"))) })
 	// Live plus two past versions are stored, not five: the content of
 	// pruned deploys is gone (each version is about 50 KB).
 	if sizes[4] > sizes[2]+10<<10 {
@@ -510,8 +527,8 @@ func TestDeployCtl(t *testing.T) {
 	if out, err := in.fazt("deploy", "keep", "blog"); err != nil || out != "1\n" {
 		t.Fatalf("keep after the ctl write: %v %q", err, out)
 	}
-	if n := strings.Count(sh(t, "ls "+q(in.path("deploys/blog"))), "\n"); n != 1 {
-		t.Fatalf("past deploys after keep 1: %d", n)
+	if got := sh(t, "ls -p "+q(in.path("deploys/blog"))); strings.Count(got, "/\n") != 1 || strings.Count(got, ".status\n") != 2 {
+		t.Fatalf("past deploys after keep 1 (one tree, and a status file for it and the live one):\n%s", got)
 	}
 	// The past deploys stay read-only.
 	if out, err := shErr("echo x > " + q(in.path("deploys/blog/new.txt"))); err == nil || !strings.Contains(out, "Read-only") {
