@@ -219,6 +219,24 @@ func TestLink(t *testing.T) {
 	if rec, body := link([]api.LinkPair{{From: "/fs/a/x.txt", To: "/fs/a/x2.txt"}}); rec.Code != 403 {
 		t.Fatalf("link into a read-only place: %d %s", rec.Code, body)
 	}
+	// A directory is no source; a file's mode comes with its content.
+	fs.Chmod(ctx, "/fs/a/x.txt", 0o600)
+	missing, err = c.Link(ctx, []api.LinkPair{{From: "/fs/a", To: "/fs/b/dir"}, {From: "/fs/a/x.txt", To: "/fs/b/m.txt"}})
+	if err != nil || len(missing) != 1 || missing[0] != 0 {
+		t.Fatalf("link a directory: %v %v", missing, err)
+	}
+	if a, err := fs.Stat(ctx, "/fs/b/m.txt"); err != nil || a.Mode&0o7777 != 0o600 {
+		t.Fatalf("linked file: %+v %v", a, err)
+	}
+	// A To whose directory is not there: its pair is missing, the
+	// others linked.
+	missing, err = c.Link(ctx, []api.LinkPair{{From: "/fs/a/x.txt", To: "/fs/b/none/x.txt"}, {From: "/fs/a/x.txt", To: "/fs/b/z.txt"}})
+	if err != nil || len(missing) != 1 || missing[0] != 0 {
+		t.Fatalf("link into a missing directory: %v %v", missing, err)
+	}
+	if b, _ := fs.ReadFile(ctx, "/fs/b/z.txt"); string(b) != "x" {
+		t.Fatalf("z.txt: %q", b)
+	}
 }
 
 func TestWriteFiles(t *testing.T) {

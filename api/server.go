@@ -304,14 +304,17 @@ func (h *Handler) link(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	writeJSON(w, ans)
 }
 
-// Link makes each pair's To a clone of its From (replacing a file there),
-// with the access of ctx's client: From read, To written. A From that is
-// missing (or hidden) is reported, not an error.
+// Link makes each pair's To a regular file sharing the content of its
+// From (replacing a file there), with the access of ctx's client: From
+// read, To written. A From that is missing, hidden or not a regular file
+// is reported, not an error. The files are made in one change of the tree
+// (kernel.FS.WriteFiles); should a From go meanwhile, pair by pair.
 func Link(ctx context.Context, fsys *kernel.FS, pairs []LinkPair) (LinkAnswer, error) {
 	ans := LinkAnswer{Missing: []int{}}
 	if len(pairs) > MaxLinks {
 		return ans, kernel.At("link", "/", kernel.E(kernel.TooLarge, fmt.Sprintf("over %d pairs in one request", MaxLinks)))
 	}
+	var files []kernel.NewFile
 	for i, p := range pairs {
 		from, err := kernel.CleanPath(p.From)
 		if err != nil {
@@ -328,14 +331,38 @@ func Link(ctx context.Context, fsys *kernel.FS, pairs []LinkPair) (LinkAnswer, e
 			ans.Missing = append(ans.Missing, i)
 			continue
 		}
-		if err := fsys.Remove(ctx, to); err != nil && kernel.KindOf(err) != kernel.NotExist {
-			return ans, kernel.At("link", to, err)
+		a, err := fsys.Lstat(ctx, from)
+		switch {
+		case kernel.KindOf(err) == kernel.NotExist || err == nil && !a.IsRegular():
+			ans.Missing = append(ans.Missing, i)
+			continue
+		case err != nil:
+			return ans, kernel.At("link", from, err)
 		}
-		switch err := fsys.Clone(ctx, from, to); {
+		files = append(files, kernel.NewFile{Path: to, Mode: a.Mode & 0o7777, From: from})
+	}
+	err := fsys.WriteFiles(ctx, files)
+	if kernel.KindOf(err) != kernel.NotExist {
+		return ans, err
+	}
+	// A From went since it was looked at (or a To's directory is not
+	// there): one by one, so that only what is missing is reported.
+	ans.Missing = ans.Missing[:0]
+	for i, p := range pairs {
+		from, to := path.Clean(p.From), path.Clean(p.To)
+		a, err := fsys.Lstat(ctx, from)
+		if err != nil && kernel.KindOf(err) != kernel.NotExist {
+			return ans, kernel.At("link", from, err)
+		}
+		if LevelAt(ctx, from) < Read || err != nil || !a.IsRegular() {
+			ans.Missing = append(ans.Missing, i)
+			continue
+		}
+		switch err := fsys.WriteFiles(ctx, []kernel.NewFile{{Path: to, Mode: a.Mode & 0o7777, From: from}}); {
 		case kernel.KindOf(err) == kernel.NotExist:
 			ans.Missing = append(ans.Missing, i)
 		case err != nil:
-			return ans, kernel.At("link", to, err)
+			return ans, err
 		}
 	}
 	return ans, nil

@@ -137,12 +137,14 @@ type Cloner interface {
 	Clone(ctx context.Context, ino, dir uint64, name string, cred Cred) (Attr, error)
 }
 
-// FileAt is one file of FilesWriter.WriteFiles: dir/name gets data.
+// FileAt is one file of FilesWriter.WriteFiles: dir/name gets data, or
+// with From the content of that regular file, shared (as a clone).
 type FileAt struct {
 	Dir  uint64
 	Name string
 	Mode uint32 // permission bits
 	Data []byte
+	From uint64
 }
 
 // FilesWriter is a Writer that makes many files in one change: what a

@@ -463,6 +463,12 @@ func (ns *Namespace) WriteFiles(ctx context.Context, files []FileAt) (failed int
 		}
 		local[i] = f
 		local[i].Dir = dir
+		if f.From != 0 {
+			if f.From>>devShift != b.dev {
+				return i, E(CrossDevice, "content shared across file systems")
+			}
+			local[i].From = f.From & localMask
+		}
 	}
 	fw, ok := b.w.(FilesWriter)
 	if !ok {

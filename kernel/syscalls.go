@@ -150,11 +150,13 @@ func (f *FS) WriteFile(ctx context.Context, p string, data []byte, perm uint32) 
 	return fl.Close()
 }
 
-// NewFile is one file of WriteFiles.
+// NewFile is one file of WriteFiles: Path gets Data, or with From the
+// content of the regular file From, shared as a clone shares it.
 type NewFile struct {
 	Path string
 	Mode uint32 // permission bits
 	Data []byte
+	From string
 }
 
 // MaxWriteFiles bounds the bytes of one WriteFiles: it is one transaction.
@@ -162,7 +164,8 @@ const MaxWriteFiles = 64 << 20
 
 // WriteFiles writes many files at once: each replaces what is at its path
 // (not a directory), and readers see all of them or none. Their
-// directories must exist. Where the file system can (FilesWriter) it is
+// directories must exist. A file with From shares that file's content
+// (nothing is copied), as Clone does. Where the file system can (FilesWriter) it is
 // one change, much cheaper than a create, write and close per file;
 // elsewhere the files are written one by one.
 func (f *FS) WriteFiles(ctx context.Context, files []NewFile) error {
@@ -189,11 +192,26 @@ func (f *FS) WriteFiles(ctx context.Context, files []NewFile) error {
 			dirs[dir] = d
 		}
 		at[i] = FileAt{Dir: d.Ino, Name: name, Mode: nf.Mode & 0o7777, Data: nf.Data}
+		if nf.From != "" {
+			src, err := f.stat(ctx, nf.From, false)
+			if err != nil {
+				return At("write", nf.From, err)
+			}
+			if !src.IsRegular() {
+				return At("write", nf.From, E(Invalid, "not a regular file"))
+			}
+			at[i].From, at[i].Data = src.Ino, nil
+		}
 	}
 	failed, err := f.ns.WriteFiles(ctx, at)
 	if KindOf(err) == NotSupported {
 		for _, nf := range files {
-			if err := f.WriteFile(ctx, nf.Path, nf.Data, nf.Mode); err != nil {
+			if nf.From == "" {
+				err = f.WriteFile(ctx, nf.Path, nf.Data, nf.Mode)
+			} else if err = f.Remove(ctx, nf.Path); err == nil || KindOf(err) == NotExist {
+				err = f.Clone(ctx, nf.From, nf.Path)
+			}
+			if err != nil {
 				return err
 			}
 		}

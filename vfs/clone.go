@@ -135,19 +135,7 @@ func (c *cloner) copy(ino uint64, mode, nlink uint32, parent uint64) (uint64, er
 	}
 	if !isDir(mode) {
 		c.nlink[n] = nlink
-		rows, err := c.tx.Query(`INSERT INTO blocks(ino, idx, chunk) SELECT ?, idx, chunk FROM blocks WHERE ino = ? RETURNING chunk`, n, ino)
-		if err != nil {
-			return 0, err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				return 0, err
-			}
-			c.refs[id]++
-		}
-		return n, rows.Err()
+		return n, shareBlocks(c.tx, ino, n, c.refs)
 	}
 	rows, err := c.tx.Query(`SELECT d.name, d.ino, i.mode, i.nlink FROM dentries d JOIN inodes i ON i.ino = d.ino WHERE d.parent = ?`, ino)
 	if err != nil {
@@ -190,10 +178,8 @@ func (c *cloner) copy(ino uint64, mode, nlink uint32, parent uint64) (uint64, er
 // each copied file to the entries the copy has (a file linked from outside
 // the tree has fewer in the copy).
 func (c *cloner) finish() error {
-	for id, k := range c.refs {
-		if _, err := c.tx.Exec(`UPDATE chunks SET refs = refs + ? WHERE id = ?`, k, id); err != nil {
-			return err
-		}
+	if err := c.f.adjustRefs(c.tx, c.refs); err != nil {
+		return err
 	}
 	for copyIno, k := range c.links {
 		if uint32(k) == c.nlink[copyIno] {

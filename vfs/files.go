@@ -12,7 +12,8 @@ import (
 // change, with no open file, overlay or lookup of its own. Through the
 // path calls a small file costs a create, a write and a commit, each a
 // change of its own, plus the lookups of its path: about ten times what
-// its rows cost here.
+// its rows cost here. A file with From gets that file's blocks (their
+// chunks gain a reference), as a clone does.
 func (f *FS) WriteFiles(ctx context.Context, files []kernel.FileAt, cred kernel.Cred) (int, error) {
 	blocks := make([][]hashed, len(files))
 	var need int64
@@ -32,6 +33,7 @@ func (f *FS) WriteFiles(ctx context.Context, files []kernel.FileAt, cred kernel.
 	failed := -1
 	err := f.db.Write(ctx, func(tx *storage.Tx) error {
 		now := nowNs()
+		refs := map[int64]int{} // chunk -> references gained from a From
 		for i, nf := range files {
 			failed = i
 			old, mode, err := lookupTx(tx, nf.Dir, nf.Name)
@@ -46,11 +48,29 @@ func (f *FS) WriteFiles(ctx context.Context, files []kernel.FileAt, cred kernel.
 			case kernel.KindOf(err) != kernel.NotExist:
 				return err
 			}
+			size := int64(len(nf.Data))
+			if nf.From != 0 {
+				var mode uint32
+				if err := tx.QueryRow(`SELECT mode, size FROM inodes WHERE ino = ?`, nf.From).Scan(&mode, &size); err != nil {
+					if kernel.KindOf(err) == kernel.NotExist {
+						return notExist(nf.From)
+					}
+					return err
+				}
+				if mode&syscall.S_IFMT != syscall.S_IFREG {
+					return kernel.E(kernel.Invalid, "not a regular file")
+				}
+			}
 			a, err := f.create(tx, nf.Dir, nf.Name, newInode{
-				mode: syscall.S_IFREG | nf.Mode&0o7777, nlink: 1, cred: cred, size: int64(len(nf.Data)),
+				mode: syscall.S_IFREG | nf.Mode&0o7777, nlink: 1, cred: cred, size: size,
 			}, now)
 			if err != nil {
 				return err
+			}
+			if nf.From != 0 {
+				if err := shareBlocks(tx, nf.From, a.Ino, refs); err != nil {
+					return err
+				}
 			}
 			for idx, h := range blocks[i] {
 				if h.zero {
@@ -67,7 +87,7 @@ func (f *FS) WriteFiles(ctx context.Context, files []kernel.FileAt, cred kernel.
 			made[i] = a
 		}
 		failed = -1
-		return nil
+		return f.adjustRefs(tx, refs)
 	})
 	if err != nil {
 		return failed, err
@@ -79,4 +99,22 @@ func (f *FS) WriteFiles(ctx context.Context, files []kernel.FileAt, cred kernel.
 		f.attrs.put(made[i], &dentKey{nf.Dir, nf.Name}, f.changed(ctx, kernel.EntryAdded, made[i].Ino, nf.Dir, nf.Name))
 	}
 	return -1, nil
+}
+
+// shareBlocks gives the inode to the blocks of the inode from and counts
+// the references their chunks gain in refs.
+func shareBlocks(tx *storage.Tx, from, to uint64, refs map[int64]int) error {
+	rows, err := tx.Query(`INSERT INTO blocks(ino, idx, chunk) SELECT ?, idx, chunk FROM blocks WHERE ino = ? RETURNING chunk`, to, from)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		refs[id]++
+	}
+	return rows.Err()
 }

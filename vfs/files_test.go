@@ -105,3 +105,54 @@ func TestWriteFilesAllOrNothing(t *testing.T) {
 	over := make([]byte, kernel.MaxWriteFiles+1)
 	wantKind(t, e.k.FS.WriteFiles(ctx, []kernel.NewFile{{Path: "/fs/site/over", Data: over}}), kernel.TooLarge)
 }
+
+// A file made From another shares its blocks, as a clone does.
+func TestWriteFilesFrom(t *testing.T) {
+	e := newEnv(t, Options{})
+	ctx := e.ctx
+	if err := e.k.FS.MkdirAll(ctx, "/fs/a/sub", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 600_000)
+	rand.New(rand.NewSource(4)).Read(big)
+	e.write("/fs/a/big.bin", big)
+	e.write("/fs/a/small", []byte("small"))
+	e.write("/fs/a/old", []byte("old"))
+	chunks := e.count(`SELECT count(*) FROM chunks`)
+	err := e.k.FS.WriteFiles(ctx, []kernel.NewFile{
+		{Path: "/fs/a/sub/big.bin", Mode: 0o600, From: "/fs/a/big.bin"},
+		{Path: "/fs/a/old", Mode: 0o644, From: "/fs/a/small"},
+		{Path: "/fs/a/sub/new", Mode: 0o644, Data: []byte("new")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.read("/fs/a/sub/big.bin"); !bytes.Equal(got, big) {
+		t.Fatal("content of a file made From another")
+	}
+	if a, _ := e.k.FS.Stat(ctx, "/fs/a/sub/big.bin"); a.Mode&0o7777 != 0o600 || a.Size != int64(len(big)) {
+		t.Fatalf("attributes: %+v", a)
+	}
+	if got := e.read("/fs/a/old"); string(got) != "small" {
+		t.Fatalf("replaced From: %q", got)
+	}
+	// Only "new" is new content; the old file's chunk went with it.
+	if n := e.count(`SELECT count(*) FROM chunks`); n != chunks {
+		t.Fatalf("%d chunks, want %d", n, chunks)
+	}
+	e.db.Commit(ctx)
+	if n := e.count(`SELECT count(*) FROM chunks c WHERE refs != (SELECT count(*) FROM blocks b WHERE b.chunk = c.id)`); n != 0 {
+		t.Fatalf("%d chunks with wrong refs", n)
+	}
+	// A From that is not there, or not a regular file: nothing is made.
+	for _, c := range []struct {
+		from string
+		kind kernel.Kind
+	}{{"/fs/a/none", kernel.NotExist}, {"/fs/a/sub", kernel.Invalid}} {
+		err := e.k.FS.WriteFiles(ctx, []kernel.NewFile{{Path: "/fs/a/x", Data: []byte("x")}, {Path: "/fs/a/y", From: c.from}})
+		wantKind(t, err, c.kind)
+		if _, err := e.k.FS.Stat(ctx, "/fs/a/x"); kernel.KindOf(err) != kernel.NotExist {
+			t.Fatalf("from %s: a failed write made a file", c.from)
+		}
+	}
+}
