@@ -24,8 +24,21 @@ import (
 // MaxFiles bounds the files of one op=files request.
 const MaxFiles = 4000
 
+// filesAtOnce bounds the op=files requests read at once: each is held in
+// memory (up to kernel.MaxWriteFiles), and they are written one after the
+// other anyway.
+const filesAtOnce = 4
+
 // files writes the tar stream of r below root.
 func (h *Handler) files(ctx context.Context, w http.ResponseWriter, r *http.Request, root string) {
+	h.filesOnce.Do(func() { h.filesSlots = make(chan struct{}, filesAtOnce) })
+	select {
+	case h.filesSlots <- struct{}{}:
+		defer func() { <-h.filesSlots }()
+	case <-ctx.Done():
+		h.fail(w, r, kernel.At("write", root, kernel.Wrap(kernel.Interrupted, ctx.Err())))
+		return
+	}
 	tr := tar.NewReader(r.Body)
 	var files []kernel.NewFile
 	var total int64

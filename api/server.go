@@ -52,6 +52,9 @@ type Handler struct {
 
 	davOnce sync.Once
 	dav     http.Handler // the tree over WebDAV, under DAVPrefix
+
+	filesOnce  sync.Once
+	filesSlots chan struct{} // op=files requests held in memory at once
 }
 
 // Level is how far a client may go at a path.

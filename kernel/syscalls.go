@@ -159,8 +159,9 @@ type NewFile struct {
 	From string
 }
 
-// MaxWriteFiles bounds the bytes of one WriteFiles: it is one transaction.
-const MaxWriteFiles = 64 << 20
+// MaxWriteFiles bounds the bytes of one WriteFiles: it is one transaction,
+// held in memory.
+const MaxWriteFiles = 16 << 20
 
 // WriteFiles writes many files at once: each replaces what is at its path
 // (not a directory), and readers see all of them or none. Their
