@@ -248,7 +248,19 @@ func (f *FS) Snapshot(ctx context.Context, ino uint64) ([]byte, error) {
 // dropBlocks deletes the blocks of ino from index from on and counts the
 // references they held in delta.
 func dropBlocks(tx *storage.Tx, ino uint64, from int64, delta map[int64]int) error {
-	rows, err := tx.Query(`DELETE FROM blocks WHERE ino = ? AND idx >= ? RETURNING chunk`, ino, from)
+	return countChunks(tx, delta, -1, `DELETE FROM blocks WHERE ino = ? AND idx >= ? RETURNING chunk`, ino, from)
+}
+
+// shareBlocks gives the inode to the blocks of the inode from and counts
+// the references their chunks gain in delta.
+func shareBlocks(tx *storage.Tx, from, to uint64, delta map[int64]int) error {
+	return countChunks(tx, delta, +1, `INSERT INTO blocks(ino, idx, chunk) SELECT ?, idx, chunk FROM blocks WHERE ino = ? RETURNING chunk`, to, from)
+}
+
+// countChunks runs q, which returns the chunk of each block row it
+// changed, and adds by to each chunk's count in delta.
+func countChunks(tx *storage.Tx, delta map[int64]int, by int, q string, args ...any) error {
+	rows, err := tx.Query(q, args...)
 	if err != nil {
 		return err
 	}
@@ -258,7 +270,7 @@ func dropBlocks(tx *storage.Tx, ino uint64, from int64, delta map[int64]int) err
 		if err := rows.Scan(&id); err != nil {
 			return err
 		}
-		delta[id]--
+		delta[id] += by
 	}
 	return rows.Err()
 }

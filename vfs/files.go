@@ -100,21 +100,3 @@ func (f *FS) WriteFiles(ctx context.Context, files []kernel.FileAt, cred kernel.
 	}
 	return -1, nil
 }
-
-// shareBlocks gives the inode to the blocks of the inode from and counts
-// the references their chunks gain in refs.
-func shareBlocks(tx *storage.Tx, from, to uint64, refs map[int64]int) error {
-	rows, err := tx.Query(`INSERT INTO blocks(ino, idx, chunk) SELECT ?, idx, chunk FROM blocks WHERE ino = ? RETURNING chunk`, to, from)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		refs[id]++
-	}
-	return rows.Err()
-}
