@@ -36,18 +36,6 @@ func (f *FS) WriteFiles(ctx context.Context, files []kernel.FileAt, cred kernel.
 		refs := map[int64]int{} // chunk -> references gained from a From
 		for i, nf := range files {
 			failed = i
-			old, mode, err := lookupTx(tx, nf.Dir, nf.Name)
-			switch {
-			case err == nil && isDir(mode):
-				return kernel.E(kernel.IsDir, "is a directory")
-			case err == nil:
-				if err := f.unlink(tx, &del, nf.Dir, nf.Name, old, now); err != nil {
-					return err
-				}
-				replaced[i] = old
-			case kernel.KindOf(err) != kernel.NotExist:
-				return err
-			}
 			size := int64(len(nf.Data))
 			if nf.From != 0 {
 				var mode uint32
@@ -60,6 +48,20 @@ func (f *FS) WriteFiles(ctx context.Context, files []kernel.FileAt, cred kernel.
 				if mode&syscall.S_IFMT != syscall.S_IFREG {
 					return kernel.E(kernel.Invalid, "not a regular file")
 				}
+			}
+			old, mode, err := lookupTx(tx, nf.Dir, nf.Name)
+			switch {
+			case err == nil && isDir(mode):
+				return kernel.E(kernel.IsDir, "is a directory")
+			case err == nil && old == nf.From:
+				return kernel.E(kernel.Invalid, "a file cannot be replaced by its own content")
+			case err == nil:
+				if err := f.unlink(tx, &del, nf.Dir, nf.Name, old, now); err != nil {
+					return err
+				}
+				replaced[i] = old
+			case kernel.KindOf(err) != kernel.NotExist:
+				return err
 			}
 			a, err := f.create(tx, nf.Dir, nf.Name, newInode{
 				mode: syscall.S_IFREG | nf.Mode&0o7777, nlink: 1, cred: cred, size: size,

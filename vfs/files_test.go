@@ -144,15 +144,20 @@ func TestWriteFilesFrom(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM chunks c WHERE refs != (SELECT count(*) FROM blocks b WHERE b.chunk = c.id)`); n != 0 {
 		t.Fatalf("%d chunks with wrong refs", n)
 	}
-	// A From that is not there, or not a regular file: nothing is made.
+	// A From that is not there, not a regular file, or the file replaced
+	// itself: nothing is made.
+	e.write("/fs/a/y", []byte("y"))
 	for _, c := range []struct {
 		from string
 		kind kernel.Kind
-	}{{"/fs/a/none", kernel.NotExist}, {"/fs/a/sub", kernel.Invalid}} {
+	}{{"/fs/a/none", kernel.NotExist}, {"/fs/a/sub", kernel.Invalid}, {"/fs/a/y", kernel.Invalid}} {
 		err := e.k.FS.WriteFiles(ctx, []kernel.NewFile{{Path: "/fs/a/x", Data: []byte("x")}, {Path: "/fs/a/y", From: c.from}})
 		wantKind(t, err, c.kind)
 		if _, err := e.k.FS.Stat(ctx, "/fs/a/x"); kernel.KindOf(err) != kernel.NotExist {
 			t.Fatalf("from %s: a failed write made a file", c.from)
 		}
+	}
+	if got := e.read("/fs/a/y"); string(got) != "y" {
+		t.Fatalf("a file made from itself: %q", got)
 	}
 }
