@@ -16,6 +16,12 @@
 //	DELETE /p[?recursive=1] remove a file or an empty directory (or a tree)
 //	POST   /p?op=mkdir[&parents=1][&mode=0755]
 //	POST   /p?op=rename&to=/q
+//	POST   /p?op=files      a tar stream of small files below p, written in
+//	                        one change (kernel.FS.WriteFiles): a deploy's
+//	POST   /?op=link        JSON pairs: files sharing others' content
+//	GET    /p?op=sums[&skip=NAME]  the tree's manifest with digests
+//
+// (and op=call, clone, exchange, symlink, whoami; see docs/architecture.md).
 //
 // Errors carry the kernel's error in JSON, {"kind": "not-exist", "op":
 // "open", "path": "/fs/x", "error": "no such file or directory"}, with the

@@ -31,6 +31,22 @@
 // Chunks left behind by a crash have no references and are deleted at the
 // next start, as are files that were deleted while open.
 //
+// Many small files at once (a deploy) skip all of that: WriteFiles makes
+// them in one transaction, each a few rows (entry, inode, chunk, blocks),
+// replacing what their names held as a rename would. Through the path calls
+// each would cost a create, a write and a close, three transactions, plus
+// the lookups of its path. Clone and WriteFiles with From share blocks
+// instead of copying them: the chunks' reference counts go up, once per
+// chunk per transaction.
+//
+// # Queries
+//
+// The hot point queries (a name in a directory, a block's data) are written
+// as a subquery, not as a join: measured on this SQLite, a lookup as a join
+// of dentries and inodes costs about 16 us, as a subquery 6.5 us. Manifests
+// of a whole tree are one recursive query on the reader pool, after a
+// commit, so that a large one does not hold up the writer.
+//
 // # Concurrency
 //
 // Tree changes (create, rename, unlink, ...) are single write transactions;
