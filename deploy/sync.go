@@ -59,6 +59,9 @@ type Options struct {
 	// worth it when sending is slow (a remote deploy). Otherwise only the
 	// live tree is a link source; the content is stored once either way.
 	LinkAcross bool
+	// CacheDir, if set, keeps the digests of the source's files from sync
+	// to sync (see digests): unchanged files are not read again.
+	CacheDir string
 	// Progress, if set, is told after each file sent: files and bytes
 	// sent so far, of how many.
 	Progress func(files, ofFiles int, bytes, ofBytes int64)
@@ -93,6 +96,7 @@ type local struct {
 	mode   fs.FileMode
 	size   int64
 	target string // symlinks
+	stamp  stamp  // regular files: what identifies their content (digests)
 }
 
 // Sync makes the tree of site what src holds, atomically: it prepares a
@@ -125,14 +129,15 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 	if resuming {
 		there = staging
 	}
-	sums := digests{} // local digests, computed once for both plans
-	p, err := plan(ctx, t, src, files, there, sums, opt)
+	sums := loadDigests(src, opt.CacheDir) // local digests, computed once for both plans
+	defer sums.save()
+	p, err := plan(ctx, t, files, there, sums, opt)
 	if err != nil {
 		return res, err
 	}
 	if opt.DryRun || (p.empty() && !resuming) {
 		if opt.DryRun {
-			if err := p.link(ctx, t, src, site, sums, opt.LinkAcross); err != nil {
+			if err := p.link(ctx, t, site, sums, opt.LinkAcross); err != nil {
 				return res, err
 			}
 		}
@@ -166,7 +171,7 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 		}
 		quiet := opt
 		quiet.Log = nil
-		if p, err = plan(ctx, t, src, files, there, sums, quiet); err != nil {
+		if p, err = plan(ctx, t, files, there, sums, quiet); err != nil {
 			return res, err
 		}
 	}
@@ -180,7 +185,7 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 			return res, err
 		}
 	}
-	if err := p.link(ctx, t, src, site, sums, opt.LinkAcross); err != nil {
+	if err := p.link(ctx, t, site, sums, opt.LinkAcross); err != nil {
 		return res, err
 	}
 	res, err = p.apply(ctx, t, src, staging, opt.Progress)
@@ -215,6 +220,7 @@ type step struct {
 	target string
 	// replace: something else is at rel and goes first
 	replace bool
+	stamp   stamp // a send's local file, for its digest
 }
 
 type syncPlan struct {
@@ -227,10 +233,7 @@ type syncPlan struct {
 func (p *syncPlan) empty() bool { return len(p.steps) == 0 }
 
 // plan compares the source with the tree at there (which may not exist).
-// digests caches the digests of local files, by path.
-type digests map[string][]byte
-
-func plan(ctx context.Context, t Tree, src string, files []local, there string, cache digests, opt Options) (*syncPlan, error) {
+func plan(ctx context.Context, t Tree, files []local, there string, sums *digests, opt Options) (*syncPlan, error) {
 	have := map[string]api.Sum{}
 	p := &syncPlan{there: there, have: have}
 	bs := int64(256 << 10)
@@ -254,7 +257,6 @@ func plan(ctx context.Context, t Tree, src string, files []local, there string, 
 		}
 	}
 	want := map[string]bool{}
-	var buf []byte
 	for _, f := range files {
 		want[f.rel] = true
 		h, ok := have[f.rel]
@@ -270,13 +272,9 @@ func plan(ctx context.Context, t Tree, src string, files []local, there string, 
 		case f.mode.IsRegular():
 			p.res.Files++
 			if ok && hmode.IsRegular() && h.Size == f.size {
-				d, ok := cache[f.rel]
-				if !ok {
-					var err error
-					if d, err = digest(filepath.Join(src, f.rel), bs, &buf); err != nil {
-						return nil, err
-					}
-					cache[f.rel] = d
+				d, err := sums.of(f, bs)
+				if err != nil {
+					return nil, err
 				}
 				if bytes.Equal(d, h.Digest) && hmode.Perm() == f.mode.Perm() {
 					p.res.Unchanged++
@@ -289,7 +287,7 @@ func plan(ctx context.Context, t Tree, src string, files []local, there string, 
 			// A file's mode is set when it is made: one of another mode
 			// (or a directory) goes first.
 			replace := ok && (hmode.IsDir() || hmode.Perm() != f.mode.Perm())
-			p.steps = append(p.steps, step{op: "send", rel: f.rel, mode: f.mode.Perm(), size: f.size, replace: replace})
+			p.steps = append(p.steps, step{op: "send", rel: f.rel, mode: f.mode.Perm(), size: f.size, stamp: f.stamp, replace: replace})
 		case f.mode&fs.ModeSymlink != 0:
 			p.res.Files++
 			if ok && hmode&fs.ModeSymlink != 0 && h.Target == f.target {
@@ -467,7 +465,7 @@ const linkBatch = 1000
 // about 7 us a file on the server, which pays over a slow link, not through
 // the local socket. The manifest answered is filtered by the client's
 // access, so a token learns nothing of content it could not read anyway.
-func (p *syncPlan) link(ctx context.Context, t Tree, src, site string, sums digests, across bool) error {
+func (p *syncPlan) link(ctx context.Context, t Tree, site string, sums *digests, across bool) error {
 	staging := stagingPath(site)
 	var toSend int64
 	for _, s := range p.steps {
@@ -521,19 +519,14 @@ func (p *syncPlan) link(ctx context.Context, t Tree, src, site string, sums dige
 	if len(known) == 0 {
 		return nil // nothing to compare with: no file is read for it
 	}
-	var buf []byte
 	for i := range p.steps {
 		s := &p.steps[i]
 		if s.op != "send" || s.size == 0 {
 			continue
 		}
-		d, ok := sums[s.rel]
-		if !ok {
-			var err error
-			if d, err = digest(filepath.Join(src, s.rel), bs, &buf); err != nil {
-				return err
-			}
-			sums[s.rel] = d
+		d, err := sums.of(local{rel: s.rel, size: s.size, stamp: s.stamp}, bs)
+		if err != nil {
+			return err
 		}
 		for _, w := range known[string(d)] {
 			if w.mode == s.mode {
@@ -662,7 +655,7 @@ func scan(src string) ([]local, error) {
 		if err != nil {
 			return err
 		}
-		l := local{rel: rel, mode: info.Mode(), size: info.Size()}
+		l := local{rel: rel, mode: info.Mode(), size: info.Size(), stamp: stampOf(info)}
 		if info.Mode()&fs.ModeSymlink != 0 {
 			l.target, _ = os.Readlink(p)
 		}

@@ -39,6 +39,7 @@ func main() {
 	bin, err := filepath.Abs(*fazt)
 	must(err)
 	data, mnt, src := filepath.Join(*base, "data"), filepath.Join(*base, "mnt"), filepath.Join(*base, "src")
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(*base, "cache")) // fazt's deploy digests
 	makeSite(src, *files, *mb<<20, 0)
 
 	run(bin, "--data", data, "fs", "mount", mnt)

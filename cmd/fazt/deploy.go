@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,9 @@ func runSync(c *cobra.Command, g *globals, src, dest string, f syncFlags) error 
 	}
 	// Remotely, content fazt holds anywhere is linked rather than sent.
 	opt := deploy.Options{Delete: f.delete, DryRun: f.dryRun, Keep: f.keep, LinkAcross: g.remoteURL() != ""}
+	if dir, err := os.UserCacheDir(); err == nil {
+		opt.CacheDir = filepath.Join(dir, "fazt")
+	}
 	if f.verbose || f.dryRun {
 		opt.Log = c.OutOrStdout()
 	}

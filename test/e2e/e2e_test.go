@@ -36,6 +36,12 @@ func TestMain(m *testing.M) {
 	}
 	faztBin = filepath.Join(dir, "fazt")
 	gocmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// The CLI's caches (deploy digests) go to a directory of the tests,
+	// not to the user's; Go's build cache stays where it is.
+	if out, err := exec.Command(gocmd, "env", "GOCACHE").Output(); err == nil {
+		os.Setenv("GOCACHE", strings.TrimSpace(string(out)))
+	}
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	build := exec.Command(gocmd, "build", "-tags", "", "-ldflags", "-X main.version=e2e", "-o", faztBin, "../../cmd/fazt")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
