@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 )
 
@@ -19,11 +20,13 @@ import (
 // as rsync's quick check does, and still compares content.
 type digests struct {
 	src  string
-	file string            // the cache file; "" keeps nothing
-	bs   int64             // the block size the cached digests are of
-	old  map[string]cached // read from the file
-	run  map[string]cached // computed or confirmed in this sync
-	buf  []byte
+	file string // the cache file; "" keeps nothing
+
+	mu  sync.Mutex        // guards the fields below: uploads record digests as they go
+	bs  int64             // the block size the cached digests are of
+	old map[string]cached // read from the file
+	run map[string]cached // computed or confirmed in this sync
+	buf []byte
 }
 
 // stamp identifies a file's content on the local disk.
@@ -72,6 +75,8 @@ func loadDigests(src, dir string) *digests {
 
 // of returns the digest of the local file l with blocks of bs bytes.
 func (d *digests) of(l local, bs int64) ([]byte, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if c, ok := d.run[l.rel]; ok && d.bs == bs {
 		return c.Digest, nil
 	}
@@ -90,10 +95,37 @@ func (d *digests) of(l local, bs int64) ([]byte, error) {
 	return v, nil
 }
 
+// record keeps the digest of data, read from the local file rel (of
+// stamp st) to be sent: the next sync need not read it again.
+func (d *digests) record(rel string, st stamp, bs int64, data []byte) {
+	if d.file == "" || st == (stamp{}) {
+		return
+	}
+	v := digestBytes(data, bs)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.bs == bs || d.bs == 0 {
+		d.bs = bs
+		d.run[rel] = cached{Stamp: st, Digest: v}
+	}
+}
+
+// digestBytes is digest over data in memory.
+func digestBytes(data []byte, bs int64) []byte {
+	all := sha256.New()
+	for off := int64(0); off < int64(len(data)); off += bs {
+		s := sha256.Sum256(data[off:min(off+bs, int64(len(data)))])
+		all.Write(s[:])
+	}
+	return all.Sum(nil)
+}
+
 // save writes the digests of this sync to the cache file (those of files
 // it did not look at, and of files gone, are dropped), atomically: two
 // syncs of one source may run at once. Errors are ignored: it is a cache.
 func (d *digests) save() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.file == "" || len(d.run) == 0 {
 		return
 	}

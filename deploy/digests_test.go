@@ -81,3 +81,33 @@ func TestDigestCache(t *testing.T) {
 	}
 	d.save()
 }
+
+// What an upload records is what digest computes, and the next sync takes
+// it without reading the file.
+func TestDigestRecorded(t *testing.T) {
+	src, cache := t.TempDir(), t.TempDir()
+	const bs = 4096
+	var buf []byte
+	for _, n := range []int{0, 1, bs, bs + 1, 3 * bs} {
+		p := filepath.Join(src, "f")
+		data := bytes.Repeat([]byte{7}, n)
+		os.WriteFile(p, data, 0o644)
+		d, _ := digest(p, bs, &buf)
+		if !bytes.Equal(digestBytes(data, bs), d) {
+			t.Fatalf("%d bytes: digestBytes differs from digest", n)
+		}
+	}
+	ls, err := scan(src)
+	if err != nil || len(ls) != 1 {
+		t.Fatal(ls, err)
+	}
+	data, _ := os.ReadFile(filepath.Join(src, "f"))
+	d := loadDigests(src, cache)
+	d.record("f", ls[0].stamp, bs, data)
+	d.save()
+	os.Remove(filepath.Join(src, "f"))
+	got, err := loadDigests(src, cache).of(ls[0], bs)
+	if err != nil || !bytes.Equal(got, digestBytes(data, bs)) {
+		t.Fatalf("recorded digest not used: %x %v", got, err)
+	}
+}

@@ -188,7 +188,7 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 	if err := p.link(ctx, t, site, sums, opt.LinkAcross); err != nil {
 		return res, err
 	}
-	res, err = p.apply(ctx, t, src, staging, opt.Progress)
+	res, err = p.apply(ctx, t, src, staging, sums, opt.Progress)
 	if err != nil {
 		return res, err
 	}
@@ -225,6 +225,7 @@ type step struct {
 
 type syncPlan struct {
 	steps []step
+	bs    int64 // the block size of the tree's digests
 	res   Result
 	there string             // the tree compared against
 	have  map[string]api.Sum // its manifest, by relative path
@@ -251,6 +252,7 @@ func plan(ctx context.Context, t Tree, files []local, there string, sums *digest
 	} else if kernel.KindOf(err) != kernel.NotExist {
 		return nil, err
 	}
+	p.bs = bs
 	say := func(format string, a ...any) {
 		if opt.Log != nil {
 			fmt.Fprintf(opt.Log, format+"\n", a...)
@@ -324,7 +326,7 @@ func plan(ctx context.Context, t Tree, files []local, there string, sums *digest
 }
 
 // apply carries the plan out in the staging tree.
-func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, progress func(int, int, int64, int64)) (Result, error) {
+func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, sums *digests, progress func(int, int, int64, int64)) (Result, error) {
 	// Files travel several at a time: each is a request, and their
 	// round trips overlap. Directories and removals happen in order,
 	// before the files that need them.
@@ -343,20 +345,23 @@ func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, progr
 	// Small files travel many a request (one change of the tree for all),
 	// large ones streamed one a request, after the small ones: an
 	// interrupted deploy has then sent as many files as it could.
+	// Their digests are kept as they are read, for the next sync.
 	var pending []kernel.NewFile
+	var stamps []stamp
 	var pendingSize int64
 	flush := func() {
 		if len(pending) == 0 {
 			return
 		}
-		b, size := pending, pendingSize
-		pending, pendingSize = nil, 0
+		b, st, size := pending, stamps, pendingSize
+		pending, stamps, pendingSize = nil, nil, 0
 		g.Go(func() error {
 			for i := range b {
 				data, err := os.ReadFile(filepath.Join(src, b[i].Path))
 				if err != nil {
 					return err
 				}
+				sums.record(b[i].Path, st[i], p.bs, data)
 				b[i].Path, b[i].Data = path.Join(staging, b[i].Path), data
 			}
 			if err := t.WriteFiles(gctx, b); err != nil {
@@ -373,6 +378,7 @@ func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, progr
 			return
 		}
 		pending = append(pending, kernel.NewFile{Path: s.rel, Mode: uint32(s.mode.Perm())})
+		stamps = append(stamps, s.stamp)
 		if pendingSize += s.size; len(pending) == batchFiles || pendingSize >= batchBytes {
 			flush()
 		}
