@@ -212,8 +212,6 @@ func (c *Client) Exchange(ctx context.Context, p, to string) error {
 	return c.noContent(ctx, http.MethodPost, p, url.Values{"op": {"exchange"}, "to": {to}})
 }
 
-// Sums returns the manifest of the tree at p (op=sums), without the
-// entries of p named in skip.
 // Symlink makes p a symbolic link to target.
 func (c *Client) Symlink(ctx context.Context, target, p string) error {
 	resp, err := c.do(ctx, http.MethodPost, p, url.Values{"op": {"symlink"}, "target": {target}}, nil)
@@ -251,6 +249,8 @@ func (c *Client) Whoami(ctx context.Context) (string, error) {
 	return w.Name, json.NewDecoder(resp.Body).Decode(&w)
 }
 
+// Sums returns the manifest of the tree at p (op=sums), without the
+// entries of p named in skip.
 func (c *Client) Sums(ctx context.Context, p string, skip ...string) (Sums, error) {
 	var s Sums
 	resp, err := c.do(ctx, http.MethodGet, p, url.Values{"op": {"sums"}, "skip": skip}, nil)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"runtime/debug"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -318,6 +319,7 @@ func Link(ctx context.Context, fsys *kernel.FS, pairs []LinkPair) (LinkAnswer, e
 		return ans, kernel.At("link", "/", kernel.E(kernel.TooLarge, fmt.Sprintf("over %d pairs in one request", MaxLinks)))
 	}
 	var files []kernel.NewFile
+	var index []int // the pair of each file
 	for i, p := range pairs {
 		from, err := kernel.CleanPath(p.From)
 		if err != nil {
@@ -343,6 +345,7 @@ func Link(ctx context.Context, fsys *kernel.FS, pairs []LinkPair) (LinkAnswer, e
 			return ans, kernel.At("link", from, err)
 		}
 		files = append(files, kernel.NewFile{Path: to, Mode: a.Mode & 0o7777, From: from})
+		index = append(index, i)
 	}
 	err := fsys.WriteFiles(ctx, files)
 	if kernel.KindOf(err) != kernel.NotExist {
@@ -350,24 +353,15 @@ func Link(ctx context.Context, fsys *kernel.FS, pairs []LinkPair) (LinkAnswer, e
 	}
 	// A From went since it was looked at (or a To's directory is not
 	// there): one by one, so that only what is missing is reported.
-	ans.Missing = ans.Missing[:0]
-	for i, p := range pairs {
-		from, to := path.Clean(p.From), path.Clean(p.To)
-		a, err := fsys.Lstat(ctx, from)
-		if err != nil && kernel.KindOf(err) != kernel.NotExist {
-			return ans, kernel.At("link", from, err)
-		}
-		if LevelAt(ctx, from) < Read || err != nil || !a.IsRegular() {
-			ans.Missing = append(ans.Missing, i)
-			continue
-		}
-		switch err := fsys.WriteFiles(ctx, []kernel.NewFile{{Path: to, Mode: a.Mode & 0o7777, From: from}}); {
+	for j, f := range files {
+		switch err := fsys.WriteFiles(ctx, []kernel.NewFile{f}); {
 		case kernel.KindOf(err) == kernel.NotExist:
-			ans.Missing = append(ans.Missing, i)
+			ans.Missing = append(ans.Missing, index[j])
 		case err != nil:
 			return ans, err
 		}
 	}
+	sort.Ints(ans.Missing)
 	return ans, nil
 }
 
