@@ -54,10 +54,10 @@ type Options struct {
 	Log    io.Writer // one line per change when set
 	Keep   int       // past deploys kept; 0 is the site's setting (Keep)
 	// LinkAcross also looks for the content to send in the other sites
-	// and this site's past deploys (what the client may read), when there
-	// are at least 4 MB to send:
-	// worth it when sending is slow (a remote deploy). Otherwise only the
-	// live tree is a link source; the content is stored once either way.
+	// and this site's past deploys (what the client may read) when there
+	// are at least 4 MB to send: worth it when sending is slow (a remote
+	// deploy). Otherwise only the live tree is a link source; the content
+	// is stored once either way.
 	LinkAcross bool
 	// CacheDir, if set, keeps the digests of the source's files from sync
 	// to sync (see digests): unchanged files are not read again.
@@ -498,7 +498,6 @@ func (p *syncPlan) link(ctx context.Context, t Tree, site string, sums *digests,
 	for _, e := range p.have {
 		add(p.there, e)
 	}
-	bs := int64(256 << 10)
 	if across && toSend >= linkAllFrom {
 		// The live sites, and this site's own past deploys (an old version
 		// deployed again); not the other sites' past deploys, which mostly
@@ -514,8 +513,8 @@ func (p *syncPlan) link(ctx context.Context, t Tree, site string, sums *digests,
 				for _, e := range m.Entries {
 					add(root.dir, e)
 				}
-				if m.BlockSize > 0 {
-					bs = m.BlockSize
+				if m.BlockSize > 0 { // the site may not exist yet: plan assumed
+					p.bs = m.BlockSize
 				}
 			case kernel.KindOf(err) != kernel.NotExist && kernel.KindOf(err) != kernel.Permission:
 				return err
@@ -530,7 +529,7 @@ func (p *syncPlan) link(ctx context.Context, t Tree, site string, sums *digests,
 		if s.op != "send" || s.size == 0 {
 			continue
 		}
-		d, err := sums.of(local{rel: s.rel, size: s.size, stamp: s.stamp}, bs)
+		d, err := sums.of(local{rel: s.rel, size: s.size, stamp: s.stamp}, p.bs)
 		if err != nil {
 			return err
 		}
@@ -547,8 +546,8 @@ func (p *syncPlan) link(ctx context.Context, t Tree, site string, sums *digests,
 	return nil
 }
 
-// linkAllFrom is how much there must be to send before the whole of /fs
-// is looked at for content to link to.
+// linkAllFrom is how much there must be to send before the other sites
+// and the site's past deploys are looked at for content to link to.
 const linkAllFrom = 4 << 20
 
 // uploaders is how many requests of files travel at once.
