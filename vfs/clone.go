@@ -310,14 +310,13 @@ func (f *FS) Manifest(ctx context.Context, dir uint64, skip []string) ([]kernel.
 		return nil, err
 	}
 	var out []kernel.ManifestEntry
+	var entryIno []uint64 // by entry of out
 	type file struct {
-		entry  int // its first entry in out (hard links share a digest)
 		size   int64
 		blocks map[int64][]byte // block -> hash (nil: read it)
+		digest []byte
 	}
-	files := map[uint64]*file{}
-	var order []uint64 // files in the order met, for the digests
-	links := map[int]uint64{}
+	files := map[uint64]*file{} // regular files by inode: hard links share one
 	err = f.db.Read(ctx, func(tx *storage.Tx) error {
 		rows, err := tx.Query(subtree+` SELECT t.path, t.ino, t.mode, t.size, coalesce(t.target, ''), b.idx, c.hash, c.size
 			FROM t LEFT JOIN blocks b ON b.ino = t.ino AND (t.mode & 61440) = 32768 LEFT JOIN chunks c ON c.id = b.chunk
@@ -341,20 +340,14 @@ func (f *FS) Manifest(ctx context.Context, dir uint64, skip []string) ([]kernel.
 				}
 				last = e.Path
 				out = append(out, e)
-				if e.Mode&syscall.S_IFMT == syscall.S_IFREG {
-					if fl := files[ino]; fl != nil {
-						links[len(out)-1] = ino
-					} else {
-						files[ino] = &file{entry: len(out) - 1, size: e.Size, blocks: map[int64][]byte{}}
-						order = append(order, ino)
-					}
+				entryIno = append(entryIno, ino)
+				if e.Mode&syscall.S_IFMT == syscall.S_IFREG && files[ino] == nil {
+					files[ino] = &file{size: e.Size, blocks: map[int64][]byte{}}
 				}
 			}
 			if idx != nil && h != nil && csize != nil {
 				fl := files[ino]
-				if _, seen := fl.blocks[*idx]; !seen && fl.entry == len(out)-1 {
-					fl.blocks[*idx] = f.fullBlock(h, *csize, *idx, fl.size)
-				}
+				fl.blocks[*idx] = f.fullBlock(h, *csize, *idx, fl.size)
 			}
 		}
 		return rows.Err()
@@ -362,16 +355,15 @@ func (f *FS) Manifest(ctx context.Context, dir uint64, skip []string) ([]kernel.
 	if err != nil {
 		return nil, err
 	}
-	for _, ino := range order {
-		fl := files[ino]
-		d, err := f.digestOf(ctx, ino, fl.size, fl.blocks)
-		if err != nil {
+	for ino, fl := range files {
+		if fl.digest, err = f.digestOf(ctx, ino, fl.size, fl.blocks); err != nil {
 			return nil, err
 		}
-		out[fl.entry].Digest = d
 	}
-	for i, ino := range links {
-		out[i].Digest = out[files[ino].entry].Digest
+	for i, ino := range entryIno {
+		if fl := files[ino]; fl != nil {
+			out[i].Digest = fl.digest
+		}
 	}
 	return out, nil
 }
