@@ -32,12 +32,19 @@ func sameTree(t *testing.T, src, dir string) {
 // known size, into dir.
 func versionedSite(t *testing.T, dir string, version, n int) {
 	t.Helper()
+	writeSite(t, dir, n, func(i int) string {
+		return fmt.Sprintf("version %d file %d\n", version, i) + strings.Repeat("x", 2000+i)
+	})
+}
+
+// writeSite writes n files, dN/fNNN.txt, with body(i), into dir (emptied).
+func writeSite(t *testing.T, dir string, n int, body func(i int) string) {
+	t.Helper()
 	os.RemoveAll(dir)
 	for i := 0; i < n; i++ {
 		p := filepath.Join(dir, fmt.Sprintf("d%d/f%03d.txt", i%4, i))
 		os.MkdirAll(filepath.Dir(p), 0o755)
-		body := fmt.Sprintf("version %d file %d\n", version, i) + strings.Repeat("x", 2000+i)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(body(i)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -319,15 +326,10 @@ func TestDeployLock(t *testing.T) {
 // bigSite writes n files of 128 KB, each its own content for version.
 func bigSite(t *testing.T, dir string, version, n int) {
 	t.Helper()
-	os.RemoveAll(dir)
-	for i := 0; i < n; i++ {
-		p := filepath.Join(dir, fmt.Sprintf("d%d/f%03d.txt", i%4, i))
-		os.MkdirAll(filepath.Dir(p), 0o755)
+	writeSite(t, dir, n, func(i int) string {
 		head := fmt.Sprintf("version %d file %d\n", version, i)
-		if err := os.WriteFile(p, []byte(head+strings.Repeat(head, 128<<10/len(head))), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+		return head + strings.Repeat(head, 128<<10/len(head))
+	})
 }
 
 // Content fazt already holds is stored once, and over the remote API not
