@@ -327,9 +327,9 @@ func plan(ctx context.Context, t Tree, files []local, there string, sums *digest
 
 // apply carries the plan out in the staging tree.
 func (p *syncPlan) apply(ctx context.Context, t Tree, src, staging string, sums *digests, progress func(int, int, int64, int64)) (Result, error) {
-	// Files travel several at a time: each is a request, and their
-	// round trips overlap. Directories and removals happen in order,
-	// before the files that need them.
+	// Requests of files travel several at a time, their round trips
+	// overlapping. Directories and removals happen in order, before the
+	// files that need them.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(uploaders)
 	var mu sync.Mutex // guards files, sent and p.res
