@@ -36,11 +36,6 @@ type davFS struct{ k *kernel.Kernel }
 
 func clean(name string) (string, error) { return kernel.CleanPath(path.Join("/", name)) }
 
-// davNeed is need in the io/fs vocabulary webdav maps to statuses.
-func davNeed(ctx context.Context, op, p string, want Level) error {
-	return davErr(op, p, need(ctx, op, p, want))
-}
-
 // davErr turns a kernel error into what webdav maps to a status: it
 // knows the os package's errors only (os.IsNotExist...).
 func davErr(op, p string, err error) error {
@@ -60,9 +55,6 @@ func davErr(op, p string, err error) error {
 
 func (d davFS) Mkdir(ctx context.Context, name string, perm os.FileMode) error {
 	p, err := clean(name)
-	if err == nil {
-		err = davNeed(ctx, "mkdir", p, Write)
-	}
 	if err != nil {
 		return err
 	}
@@ -74,36 +66,15 @@ func (d davFS) OpenFile(ctx context.Context, name string, flag int, perm os.File
 	if err != nil {
 		return nil, err
 	}
-	want := Traverse // a directory on the way may be listed; files need Read
-	if flag&(os.O_WRONLY|os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND) != 0 {
-		want = Write
-	}
-	if err := davNeed(ctx, "open", p, want); err != nil {
-		return nil, err
-	}
 	f, err := d.k.FS.Open(ctx, p, flag, uint32(perm.Perm()))
 	if err != nil {
 		return nil, davErr("open", p, err)
-	}
-	a, err := f.Stat(ctx)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !a.IsDir() && want < Read {
-		if err := davNeed(ctx, "open", p, Read); err != nil {
-			f.Close()
-			return nil, err
-		}
 	}
 	return &davFile{ctx: ctx, fs: d.k.FS, f: f, p: p}, nil
 }
 
 func (d davFS) RemoveAll(ctx context.Context, name string) error {
 	p, err := clean(name)
-	if err == nil {
-		err = davNeed(ctx, "remove", p, Write)
-	}
 	if err != nil {
 		return err
 	}
@@ -119,20 +90,11 @@ func (d davFS) Rename(ctx context.Context, oldName, newName string) error {
 	if err != nil {
 		return err
 	}
-	if err := davNeed(ctx, "rename", from, Write); err != nil {
-		return err
-	}
-	if err := davNeed(ctx, "rename", to, Write); err != nil {
-		return err
-	}
 	return davErr("rename", from, d.k.FS.Rename(ctx, from, to))
 }
 
 func (d davFS) Stat(ctx context.Context, name string) (os.FileInfo, error) {
 	p, err := clean(name)
-	if err == nil {
-		err = davNeed(ctx, "stat", p, Traverse)
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -195,11 +157,8 @@ func (f *davFile) Readdir(count int) ([]fs.FileInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, e := range ents {
+		for _, e := range ents { // the kernel left out what the client may not see
 			p := path.Join(f.p, e.Name)
-			if LevelAt(f.ctx, p) == None {
-				continue
-			}
 			a, err := f.fs.Lstat(f.ctx, p)
 			if err != nil {
 				continue // gone since the listing

@@ -61,10 +61,6 @@ func (h *Handler) files(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			h.fail(w, r, kernel.At("write", p, kernel.E(kernel.Invalid, "only regular files can be sent this way")))
 			return
 		}
-		if err := need(ctx, "write", p, Write); err != nil {
-			h.fail(w, r, err)
-			return
-		}
 		if total += hdr.Size; total > kernel.MaxWriteFiles || len(files) == MaxFiles {
 			h.fail(w, r, kernel.At("write", root, kernel.E(kernel.TooLarge,
 				fmt.Sprintf("over %d files or %d bytes in one request", MaxFiles, kernel.MaxWriteFiles))))

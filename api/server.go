@@ -58,62 +58,9 @@ type Handler struct {
 	filesSlots chan struct{} // op=files requests held in memory at once
 }
 
-// Level is how far a client may go at a path.
-type Level int
-
-const (
-	None     Level = iota // the path does not exist for this client (404)
-	Traverse              // a directory on the way to what it may read: stat, and list what is on the way
-	Read                  // read it and everything below
-	Write                 // and change it
-)
-
-// Access tells a remote client's level at a clean path; a Handler's
-// requests carry one from WithAccess, or have every right (the local
-// socket).
-type Access func(p string) Level
-
-type accessKey struct{}
-
-// WithAccess makes the requests of ctx subject to a.
-func WithAccess(ctx context.Context, a Access) context.Context {
-	return context.WithValue(ctx, accessKey{}, a)
-}
-
-type clientKey struct{}
-
-// WithClientName names the remote client of ctx's requests (the token's
-// name), for op=whoami.
-func WithClientName(ctx context.Context, name string) context.Context {
-	return context.WithValue(ctx, clientKey{}, name)
-}
-
-// ClientName is the name of ctx's remote client, "" for the local socket.
-func ClientName(ctx context.Context) string {
-	n, _ := ctx.Value(clientKey{}).(string)
-	return n
-}
-
-// LevelAt is the level of ctx's client at p.
-func LevelAt(ctx context.Context, p string) Level {
-	if a, ok := ctx.Value(accessKey{}).(Access); ok {
-		return a(p)
-	}
-	return Write
-}
-
-// need fails unless ctx's client has at least want at p: a path it cannot
-// see is missing (404), one it can see but not change is EACCES (403).
-func need(ctx context.Context, op, p string, want Level) error {
-	got := LevelAt(ctx, p)
-	switch {
-	case got >= want:
-		return nil
-	case got == None:
-		return kernel.At(op, p, kernel.E(kernel.NotExist, "no such file or directory"))
-	}
-	return kernel.At(op, p, kernel.E(kernel.Permission, "this token may not do that here"))
-}
+// ClientName is the name of ctx's remote client (its token's), "" for
+// the owner (the local socket).
+func ClientName(ctx context.Context) string { return kernel.CallerFrom(ctx).Name }
 
 // MaxCall bounds a call request.
 const MaxCall = 64 << 10
@@ -145,10 +92,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	fsys := h.K.FS
-	if err := need(ctx, strings.ToLower(r.Method), p, required(r.Method, q.Get("op"))); err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	switch {
 	case r.Method == http.MethodGet && q.Get("op") == "stat":
 		a, err := fsys.Lstat(ctx, p)
@@ -164,10 +107,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		out := make([]Attr, 0, len(ents))
-		for _, e := range ents {
-			if LevelAt(ctx, path.Join(p, e.Name)) == None {
-				continue
-			}
+		for _, e := range ents { // the kernel left out what the client may not see
 			a, err := fsys.Lstat(ctx, path.Join(p, e.Name))
 			if kernel.KindOf(err) == kernel.NotExist {
 				continue // gone since the listing
@@ -202,9 +142,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.done(w, r, err)
 	case r.Method == http.MethodPost && q.Get("op") == "rename":
 		to, err := kernel.CleanPath(q.Get("to"))
-		if err == nil {
-			err = need(ctx, "rename", to, Write)
-		}
 		if err != nil {
 			h.fail(w, r, kernel.At("rename", q.Get("to"), err))
 			return
@@ -214,9 +151,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.call(ctx, w, r, p)
 	case r.Method == http.MethodPost && (q.Get("op") == "clone" || q.Get("op") == "exchange"):
 		other, err := kernel.CleanPath(q.Get("to"))
-		if err == nil {
-			err = need(ctx, q.Get("op"), other, Write)
-		}
 		if err != nil {
 			h.fail(w, r, kernel.At(q.Get("op"), q.Get("to"), err))
 			return
@@ -263,18 +197,6 @@ func ReadAnswer(ctx context.Context, f *kernel.File, n int64) ([]byte, error) {
 		}
 	}
 	return out, nil
-}
-
-// required is the level an operation needs at its path.
-func required(method, op string) Level {
-	switch {
-	case method == http.MethodGet && (op == "stat" || op == "list" || op == "sums" || op == "whoami"),
-		method == http.MethodPost && (op == "link" || op == "files"): // each pair or file is checked on its own
-		return Traverse // list and sums leave out what the client may not read
-	case method == http.MethodGet, method == http.MethodPost && op == "clone":
-		return Read // a clone writes where it goes, checked there
-	}
-	return Write
 }
 
 // LinkPair asks for a copy of From at To that shares its content (op=link).
@@ -329,17 +251,20 @@ func Link(ctx context.Context, fsys *kernel.FS, pairs []LinkPair) (LinkAnswer, e
 		if err != nil {
 			return ans, kernel.At("link", p.To, err)
 		}
-		if err := need(ctx, "link", to, Write); err != nil {
-			return ans, err
-		}
-		if LevelAt(ctx, from) < Read {
+		switch err := fsys.Access(ctx, to, kernel.Write); {
+		case kernel.KindOf(err) == kernel.NotExist: // its directory is not there (or not for this client): sent, and refused, then
 			ans.Missing = append(ans.Missing, i)
 			continue
+		case err != nil:
+			return ans, err
 		}
 		a, err := fsys.Lstat(ctx, from)
-		switch {
-		case kernel.KindOf(err) == kernel.NotExist || err == nil && !a.IsRegular():
-			ans.Missing = append(ans.Missing, i)
+		if err == nil && a.IsRegular() {
+			err = fsys.Access(ctx, from, kernel.Read)
+		}
+		switch k := kernel.KindOf(err); {
+		case k == kernel.NotExist || k == kernel.Permission || err == nil && !a.IsRegular():
+			ans.Missing = append(ans.Missing, i) // not there, or not for this client: alike
 			continue
 		case err != nil:
 			return ans, kernel.At("link", from, err)
@@ -412,10 +337,7 @@ func Manifest(ctx context.Context, fsys *kernel.FS, root string, skip ...string)
 	if err != nil {
 		return out, err
 	}
-	for _, e := range m {
-		if LevelAt(ctx, path.Join(root, e.Path)) < Read {
-			continue
-		}
+	for _, e := range m { // the kernel left out what the client may not read
 		out.Entries = append(out.Entries, Sum{Path: e.Path, Mode: e.Mode, Size: e.Size, Digest: e.Digest, Target: e.Target})
 	}
 	return out, nil

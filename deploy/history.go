@@ -86,6 +86,7 @@ func SetKeep(ctx context.Context, t Tree, site string, n int) error {
 	if err := validSite(site); err != nil {
 		return err
 	}
+	ctx = confined(ctx, site)
 	if n < 1 {
 		return kernel.E(kernel.Invalid, fmt.Sprintf("keep %d: at least 1 past deploy is kept (the one rollback goes to)", n))
 	}
@@ -116,10 +117,27 @@ func writeSmall(ctx context.Context, t Tree, p, s string) error {
 }
 
 // Live returns the id of the site's live deploy, "" if it was never
-// deployed with fazt.
+// deployed with fazt. The record is written by whoever may write the
+// site, so it is data, not authority: a value that is not a deploy id is
+// taken as no record (the live tree is then kept as "before-ID").
 func Live(ctx context.Context, t Tree, site string) (string, error) {
 	s, err := readSmall(ctx, t, liveFile(site))
-	return strings.TrimSpace(s), err
+	if id := strings.TrimSpace(s); err == nil && validID(id) {
+		return id, nil
+	}
+	return "", err
+}
+
+// validID says whether id names a deploy: newID's form, or "before-" and
+// it (the tree that deploy replaced). Ids read from the tree are used as
+// path names only once they pass.
+func validID(id string) bool {
+	id = strings.TrimPrefix(id, "before-")
+	if len(id) != len("20060102T150405.000Z") {
+		return false
+	}
+	_, err := time.Parse("20060102T150405.000Z", id)
+	return err == nil
 }
 
 func logLine(ctx context.Context, t Tree, site, line string) error {
@@ -197,7 +215,7 @@ func Past(ctx context.Context, t Tree, site string) ([]string, error) {
 	}
 	var ids []string
 	for _, fi := range infos {
-		if fi.IsDir() && !strings.HasPrefix(fi.Name(), ".") {
+		if fi.IsDir() && validID(fi.Name()) {
 			ids = append(ids, fi.Name())
 		}
 	}
@@ -238,6 +256,7 @@ func Rollback(ctx context.Context, t Tree, site, id, who string) (string, error)
 	if err := validSite(site); err != nil {
 		return "", err
 	}
+	ctx = confined(ctx, site)
 	// Not while a deploy of the site runs: its switch would keep the
 	// rolled-back tree as a past deploy.
 	unlock, err := lock(ctx, t, site, who)

@@ -90,6 +90,19 @@ func historyDir(site string) string  { return "/fs/.deploys/" + site }
 // SitePath is the live tree of a site.
 func SitePath(site string) string { return "/fs/" + site }
 
+// confined returns ctx with its caller held to site's trees: reading /fs
+// (where content to link may be), writing only the site, its staging tree
+// and its history. The records a deploy reads back (the live deploy's id,
+// the lock's owner) may have been written by anyone who may write the
+// site; whatever they say, a deploy run in this process (the kernel's
+// /deploys/ctl, the CLI without a kernel) cannot be steered outside the
+// site. Through the API the server holds a remote caller to its token.
+func confined(ctx context.Context, site string) context.Context {
+	return kernel.WithCaller(ctx, kernel.Scope(kernel.CallerFrom(ctx), map[string]kernel.Level{
+		"/fs": kernel.Read, SitePath(site): kernel.Write, stagingPath(site): kernel.Write, historyDir(site): kernel.Write,
+	}))
+}
+
 // local is a file or directory of the source.
 type local struct {
 	rel    string
@@ -108,6 +121,7 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 	if err := validSite(site); err != nil {
 		return res, err
 	}
+	ctx = confined(ctx, site)
 	files, err := scan(src)
 	if err != nil {
 		return res, err

@@ -27,15 +27,20 @@ type Content struct {
 // readers without waiting for writers.
 type Publisher interface {
 	// Publish resolves rel, a clean path relative to the root without a
-	// leading slash, and returns what is there. Symbolic links resolve
-	// only within the tree named by rel's first component (a site) and
-	// never outside it: NotExist. A directory comes back with its Attr
-	// only; a file with Data if it has at most inline bytes, else Reader.
-	Publish(ctx context.Context, rel string, inline int64) (*Content, error)
+	// leading slash, and returns what is there. at is the namespace path
+	// of the file system's root ("/fs"): symbolic links resolve as the
+	// namespace's walk resolves them (absolute targets from the namespace
+	// root; a target outside this file system does not exist), and every
+	// path reached is checked as walk checks it: what the caller of ctx
+	// may not see does not exist, and the file needs Read. A directory
+	// comes back with its Attr only; a file with Data if it has at most
+	// inline bytes, else Reader.
+	Publish(ctx context.Context, at, rel string, inline int64) (*Content, error)
 }
 
 // Publish resolves path (absolute, in the namespace) for readers of
-// committed state; see Publisher. Inode numbers come back global.
+// committed state, as the caller of ctx may see it; see Publisher. Inode
+// numbers come back global.
 func (ns *Namespace) Publish(ctx context.Context, path string, inline int64) (*Content, error) {
 	p, err := CleanPath(path)
 	if err != nil {
@@ -59,7 +64,7 @@ func (ns *Namespace) Publish(ctx context.Context, path string, inline int64) (*C
 	if len(comps) > 1 {
 		rel = p[len(comps[0])+2:]
 	}
-	c, err := pub.Publish(ctx, rel, inline)
+	c, err := pub.Publish(ctx, "/"+comps[0], rel, inline)
 	if err != nil {
 		return nil, err
 	}
@@ -69,3 +74,15 @@ func (ns *Namespace) Publish(ctx context.Context, path string, inline int64) (*C
 	}
 	return c, nil
 }
+
+// Visible is the check a Publisher makes at each path it reaches: the
+// caller of ctx may see the namespace path p.
+func Visible(ctx context.Context, p string) error {
+	if LevelAt(ctx, p) == None {
+		return E(NotExist, "no such file or directory")
+	}
+	return nil
+}
+
+// Readable is the check a Publisher makes at the file it ends at.
+func Readable(ctx context.Context, p string) error { return need(ctx, p, Read) }

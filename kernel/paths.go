@@ -37,62 +37,85 @@ func splitPath(p string) []string {
 	return strings.Split(p[1:], "/")
 }
 
-// walk resolves a clean absolute path to its inode. Symbolic links in the
-// middle of the path are always followed, the last one only if followLast.
-// A relative link target resolves against the link's directory; an absolute
-// one against the namespace root (never the host's root).
-func (ns *Namespace) walk(ctx context.Context, p string, followLast bool) (Attr, error) {
+// walk resolves a clean absolute path to its inode and returns it with
+// the path it resolves to (no symbolic link on the way). Symbolic links in
+// the middle of the path are always followed, the last one only if
+// followLast. A relative link target resolves against the link's
+// directory; an absolute one against the namespace root (never the
+// host's root).
+//
+// Permission is checked here, on every path the walk reaches, the way a
+// kernel checks it at each step of a lookup: a name the caller may not
+// see (Level None) does not exist for it, whether it is spelled in p or
+// reached through a link, so no link leads a caller anywhere it could not
+// go by name. Each call then checks the access it needs on the path walk
+// returns (need).
+func (ns *Namespace) walk(ctx context.Context, p string, followLast bool) (Attr, string, error) {
+	caller := CallerFrom(ctx)
+	if caller.Level("/") == None {
+		return Attr{}, "", E(NotExist, "no such file or directory")
+	}
 	comps := splitPath(p)
 	cur := ns.rootAttr()
 	curPath := "/"
 	hops := 0
 	for i := 0; i < len(comps); i++ {
 		if !cur.IsDir() {
-			return Attr{}, E(NotDir, "not a directory: "+curPath)
+			return Attr{}, "", E(NotDir, "not a directory: "+curPath)
+		}
+		next := path.Join(curPath, comps[i])
+		if caller.Level(next) == None {
+			return Attr{}, "", E(NotExist, "no such file or directory")
 		}
 		a, err := ns.Lookup(ctx, cur.Ino, comps[i])
 		if err != nil {
-			return Attr{}, err
+			return Attr{}, "", err
 		}
 		last := i == len(comps)-1
 		if a.IsSymlink() && (!last || followLast) {
 			if hops++; hops > maxSymlinks {
-				return Attr{}, E(Loop, "too many levels of symbolic links")
+				return Attr{}, "", E(Loop, "too many levels of symbolic links")
 			}
 			target, err := ns.Readlink(ctx, a.Ino)
 			if err != nil {
-				return Attr{}, err
+				return Attr{}, "", err
 			}
 			rest := strings.Join(comps[i+1:], "/")
-			var next string
+			var to string
 			if strings.HasPrefix(target, "/") {
-				next = path.Join(target, rest)
+				to = path.Join(target, rest)
 			} else {
-				next = path.Join(curPath, target, rest)
+				to = path.Join(curPath, target, rest)
 			}
-			comps = splitPath(path.Clean("/" + next))
+			comps = splitPath(path.Clean("/" + to))
 			cur, curPath, i = ns.rootAttr(), "/", -1
 			continue
 		}
 		cur = a
-		curPath = path.Join(curPath, comps[i])
+		curPath = next
 	}
-	return cur, nil
+	return cur, curPath, nil
 }
 
-// walkParent resolves the directory that holds the last component of p and
-// returns it with that component's name.
-func (ns *Namespace) walkParent(ctx context.Context, p string) (Attr, string, error) {
+// walkParent resolves the directory that holds the last component of p
+// and returns it, the path of that entry as resolved (the directory's
+// resolved path and the name) and the name. The caller needs want at the
+// entry.
+func (ns *Namespace) walkParent(ctx context.Context, p string, want Level) (Attr, string, string, error) {
 	if p == "/" {
-		return Attr{}, "", E(NotPermitted, "the namespace root is fixed")
+		return Attr{}, "", "", E(NotPermitted, "the namespace root is fixed")
 	}
 	dir, name := path.Split(p)
-	d, err := ns.walk(ctx, path.Clean(dir), true)
+	d, dp, err := ns.walk(ctx, path.Clean(dir), true)
 	if err != nil {
-		return Attr{}, "", err
+		return Attr{}, "", "", err
 	}
 	if !d.IsDir() {
-		return Attr{}, "", E(NotDir, "not a directory: "+dir)
+		return Attr{}, "", "", E(NotDir, "not a directory: "+dir)
 	}
-	return d, name, nil
+	entry := path.Join(dp, name)
+	if err := need(ctx, entry, want); err != nil {
+		return Attr{}, "", "", err
+	}
+	return d, entry, name, nil
 }

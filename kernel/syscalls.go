@@ -12,6 +12,12 @@ import (
 // FS offers the namespace as path-based calls, the "syscalls" that the CLI,
 // the APIs and the servers use. Paths are absolute and cleaned lexically.
 // Errors are *Error values naming the operation and the path.
+//
+// Every call is made by the caller of its context (CallerFrom) and checked
+// here, on the paths as resolved (walk): looking at a path needs Traverse,
+// reading a file or a link Read, and every change Write at each entry it
+// touches (both ends of a rename, link, clone or exchange; a hard link's
+// source too, since the new name changes the same file).
 type FS struct {
 	ns     *Namespace
 	events *Events // nil: changes are not announced
@@ -30,24 +36,95 @@ func (f *FS) announce(what string, paths ...string) {
 // NewFS returns the path-based calls for ns.
 func NewFS(ns *Namespace) *FS { return &FS{ns: ns} }
 
+// perm is the permission bits a caller may set: remote callers cannot
+// make setuid or setgid files.
+func perm(ctx context.Context, mode uint32) uint32 {
+	mode &= 0o7777
+	if CallerFrom(ctx).Remote {
+		mode &^= 0o6000
+	}
+	return mode
+}
+
 // Stat returns the attributes of the file at p, following symbolic links.
 func (f *FS) Stat(ctx context.Context, p string) (Attr, error) {
-	a, err := f.stat(ctx, p, true)
+	a, _, err := f.stat(ctx, p, true)
 	return a, At("stat", p, err)
 }
 
 // Lstat is Stat without following a final symbolic link.
 func (f *FS) Lstat(ctx context.Context, p string) (Attr, error) {
-	a, err := f.stat(ctx, p, false)
+	a, _, err := f.stat(ctx, p, false)
 	return a, At("lstat", p, err)
 }
 
-func (f *FS) stat(ctx context.Context, p string, follow bool) (Attr, error) {
+// Resolve returns the path p resolves to: symbolic links followed (the
+// last one only if follow), as the caller of ctx may see it.
+func (f *FS) Resolve(ctx context.Context, p string, follow bool) (string, error) {
+	_, rp, err := f.stat(ctx, p, follow)
+	return rp, At("resolve", p, err)
+}
+
+// Access checks that the caller of ctx has want at p, as access(2) does:
+// at the file p resolves to or, when p does not exist, at the entry it
+// would be made as.
+func (f *FS) Access(ctx context.Context, p string, want Level) error {
+	_, rp, err := f.stat(ctx, p, true)
+	if KindOf(err) == NotExist {
+		var cp string
+		if cp, err = CleanPath(p); err == nil {
+			_, _, _, err = f.ns.walkParent(ctx, cp, want)
+		}
+		return At("access", p, err)
+	}
+	if err == nil {
+		err = need(ctx, rp, want)
+	}
+	return At("access", p, err)
+}
+
+func (f *FS) stat(ctx context.Context, p string, follow bool) (Attr, string, error) {
 	p, err := CleanPath(p)
 	if err != nil {
-		return Attr{}, err
+		return Attr{}, "", err
 	}
 	return f.ns.walk(ctx, p, follow)
+}
+
+// statNeed is stat, then a check that the caller has want there.
+func (f *FS) statNeed(ctx context.Context, p string, follow bool, want Level) (Attr, string, error) {
+	a, rp, err := f.stat(ctx, p, follow)
+	if err == nil {
+		err = need(ctx, rp, want)
+	}
+	return a, rp, err
+}
+
+// entry resolves the directory of p's last component and checks that the
+// caller has want at the entry: what a call that makes or removes a name
+// does first.
+func (f *FS) entry(ctx context.Context, p string, want Level) (Attr, string, string, error) {
+	p, err := CleanPath(p)
+	if err != nil {
+		return Attr{}, "", "", err
+	}
+	return f.ns.walkParent(ctx, p, want)
+}
+
+// visible leaves out of a listing of the directory at the resolved path
+// dir the entries that the caller of ctx may not see.
+func visible(ctx context.Context, dir string, ents []DirEntry) []DirEntry {
+	c := CallerFrom(ctx)
+	if c.IsOwner() {
+		return ents
+	}
+	out := ents[:0:0]
+	for _, e := range ents {
+		if c.Level(path.Join(dir, e.Name)) != None {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // ReadDir lists the directory at p, sorted by name.
@@ -57,14 +134,15 @@ func (f *FS) ReadDir(ctx context.Context, p string) ([]DirEntry, error) {
 }
 
 func (f *FS) readDir(ctx context.Context, p string) ([]DirEntry, error) {
-	a, err := f.stat(ctx, p, true)
+	a, rp, err := f.stat(ctx, p, true)
 	if err != nil {
 		return nil, err
 	}
 	if !a.IsDir() {
 		return nil, E(NotDir, "not a directory")
 	}
-	return f.ns.ReadDir(ctx, a.Ino)
+	ents, err := f.ns.ReadDir(ctx, a.Ino)
+	return visible(ctx, rp, ents), err
 }
 
 // Open opens the file at p. flags are the os.O_* flags; perm is used when
@@ -74,37 +152,48 @@ func (f *FS) Open(ctx context.Context, p string, flags int, perm uint32) (*File,
 	return fl, At("open", p, err)
 }
 
-func (f *FS) open(ctx context.Context, p string, flags int, perm uint32) (*File, error) {
+func (f *FS) open(ctx context.Context, p string, flags int, mode uint32) (*File, error) {
 	p, err := CleanPath(p)
 	if err != nil {
 		return nil, err
 	}
-	a, err := f.ns.walk(ctx, p, true)
+	a, rp, err := f.ns.walk(ctx, p, true)
 	switch {
 	case err == nil && flags&OCreate != 0 && flags&OExcl != 0:
 		return nil, E(Exist, "file exists")
 	case err == nil:
+		want := Write
+		switch {
+		case flags&OAccess != ORdonly || flags&OTrunc != 0:
+		case a.IsDir():
+			want = Traverse // listed: ReadDir leaves out what the caller may not see
+		default:
+			want = Read
+		}
+		if err := need(ctx, rp, want); err != nil {
+			return nil, err
+		}
 		if a.IsDir() {
 			if flags&OAccess != ORdonly {
 				return nil, E(IsDir, "is a directory")
 			}
-			return &File{fs: f, path: p, attr: a}, nil
+			return &File{fs: f, path: p, real: rp, attr: a}, nil
 		}
 		h, err := f.ns.Open(ctx, a.Ino, flags)
 		if err != nil {
 			return nil, err
 		}
-		return &File{fs: f, path: p, attr: a, h: h, append: flags&OAppend != 0, wrote: flags&OTrunc != 0}, nil
+		return &File{fs: f, path: p, real: rp, opened: context.WithoutCancel(ctx), attr: a, h: h, append: flags&OAppend != 0, wrote: flags&OTrunc != 0}, nil
 	case KindOf(err) == NotExist && flags&OCreate != 0:
-		dir, name, err := f.ns.walkParent(ctx, p)
+		dir, rp, name, err := f.ns.walkParent(ctx, p, Write)
 		if err != nil {
 			return nil, err
 		}
-		a, h, err := f.ns.Create(ctx, dir.Ino, name, flags, perm&0o7777)
+		a, h, err := f.ns.Create(ctx, dir.Ino, name, flags, perm(ctx, mode))
 		if err != nil {
 			return nil, err
 		}
-		return &File{fs: f, path: p, attr: a, h: h, append: flags&OAppend != 0, created: true}, nil
+		return &File{fs: f, path: p, real: rp, opened: context.WithoutCancel(ctx), attr: a, h: h, append: flags&OAppend != 0, created: true}, nil
 	default:
 		return nil, err
 	}
@@ -114,7 +203,7 @@ func (f *FS) open(ctx context.Context, p string, flags int, perm uint32) (*File,
 // supports it, that is the committed content, read as one snapshot: a write
 // in progress is never seen half done.
 func (f *FS) ReadFile(ctx context.Context, p string) ([]byte, error) {
-	a, err := f.stat(ctx, p, true)
+	a, _, err := f.statNeed(ctx, p, true, Read)
 	if err != nil {
 		return nil, At("open", p, err)
 	}
@@ -166,9 +255,10 @@ const MaxWriteFiles = 16 << 20
 // WriteFiles writes many files at once: each replaces what is at its path
 // (not a directory), and readers see all of them or none. Their
 // directories must exist. A file with From shares that file's content
-// (nothing is copied), as Clone does. Where the file system can (FilesWriter) it is
-// one change, much cheaper than a create, write and close per file;
-// elsewhere the files are written one by one.
+// (nothing is copied), as Clone does; the caller needs Read there. Where
+// the file system can (FilesWriter) it is one change, much cheaper than a
+// create, write and close per file; elsewhere the files are written one by
+// one.
 func (f *FS) WriteFiles(ctx context.Context, files []NewFile) error {
 	var total int64
 	for _, nf := range files {
@@ -178,7 +268,12 @@ func (f *FS) WriteFiles(ctx context.Context, files []NewFile) error {
 		return At("write", "/", E(TooLarge, fmt.Sprintf("over %d bytes in one write of many files", MaxWriteFiles)))
 	}
 	at := make([]FileAt, len(files))
-	dirs := map[string]Attr{} // each directory is walked once
+	real := make([]string, len(files))
+	type dirAt struct {
+		a  Attr
+		rp string
+	}
+	dirs := map[string]dirAt{} // each directory is walked once
 	for i, nf := range files {
 		p, err := CleanPath(nf.Path)
 		if err != nil {
@@ -187,14 +282,20 @@ func (f *FS) WriteFiles(ctx context.Context, files []NewFile) error {
 		dir, name := path.Split(p)
 		d, ok := dirs[dir]
 		if !ok {
-			if d, name, err = f.ns.walkParent(ctx, p); err != nil {
+			var rp string
+			if d.a, rp, name, err = f.ns.walkParent(ctx, p, Write); err != nil {
 				return At("write", p, err)
 			}
+			d.rp = path.Dir(rp)
 			dirs[dir] = d
 		}
-		at[i] = FileAt{Dir: d.Ino, Name: name, Mode: nf.Mode & 0o7777, Data: nf.Data}
+		real[i] = path.Join(d.rp, name)
+		if err := need(ctx, real[i], Write); err != nil {
+			return At("write", p, err)
+		}
+		at[i] = FileAt{Dir: d.a.Ino, Name: name, Mode: perm(ctx, nf.Mode), Data: nf.Data}
 		if nf.From != "" {
-			src, err := f.stat(ctx, nf.From, false)
+			src, _, err := f.statNeed(ctx, nf.From, false, Read)
 			if err != nil {
 				return At("write", nf.From, err)
 			}
@@ -224,32 +325,28 @@ func (f *FS) WriteFiles(ctx context.Context, files []NewFile) error {
 		}
 		return At("write", "/", err)
 	}
-	for _, nf := range files {
-		f.announce("write", path.Clean(nf.Path))
+	for _, rp := range real {
+		f.announce("write", rp)
 	}
 	return nil
 }
 
 // Mkdir makes the directory p.
 func (f *FS) Mkdir(ctx context.Context, p string, perm uint32) error {
-	err := f.mkdir(ctx, p, perm)
+	rp, err := f.mkdir(ctx, p, perm)
 	if err == nil {
-		f.announce("mkdir", path.Clean(p))
+		f.announce("mkdir", rp)
 	}
 	return At("mkdir", p, err)
 }
 
-func (f *FS) mkdir(ctx context.Context, p string, perm uint32) error {
-	p, err := CleanPath(p)
+func (f *FS) mkdir(ctx context.Context, p string, mode uint32) (string, error) {
+	dir, rp, name, err := f.entry(ctx, p, Write)
 	if err != nil {
-		return err
+		return "", err
 	}
-	dir, name, err := f.ns.walkParent(ctx, p)
-	if err != nil {
-		return err
-	}
-	_, err = f.ns.Mkdir(ctx, dir.Ino, name, perm&0o7777)
-	return err
+	_, err = f.ns.Mkdir(ctx, dir.Ino, name, perm(ctx, mode))
+	return rp, err
 }
 
 // MkdirAll makes p and any missing parents.
@@ -258,7 +355,7 @@ func (f *FS) MkdirAll(ctx context.Context, p string, perm uint32) error {
 	if err != nil {
 		return At("mkdir", p, err)
 	}
-	a, err := f.ns.walk(ctx, p, true)
+	a, _, err := f.ns.walk(ctx, p, true)
 	if err == nil {
 		if !a.IsDir() {
 			return At("mkdir", p, E(NotDir, "not a directory"))
@@ -271,42 +368,39 @@ func (f *FS) MkdirAll(ctx context.Context, p string, perm uint32) error {
 	if err := f.MkdirAll(ctx, path.Dir(p), perm); err != nil {
 		return err
 	}
-	if err := f.mkdir(ctx, p, perm); err != nil {
+	rp, err := f.mkdir(ctx, p, perm)
+	if err != nil {
 		if KindOf(err) != Exist {
 			return At("mkdir", p, err)
 		}
 		return nil
 	}
-	f.announce("mkdir", p)
+	f.announce("mkdir", rp)
 	return nil
 }
 
 // Remove removes the file or empty directory p.
 func (f *FS) Remove(ctx context.Context, p string) error {
-	err := f.remove(ctx, p)
+	rp, err := f.remove(ctx, p)
 	if err == nil {
-		f.announce("remove", path.Clean(p))
+		f.announce("remove", rp)
 	}
 	return At("remove", p, err)
 }
 
-func (f *FS) remove(ctx context.Context, p string) error {
-	p, err := CleanPath(p)
+func (f *FS) remove(ctx context.Context, p string) (string, error) {
+	dir, rp, name, err := f.entry(ctx, p, Write)
 	if err != nil {
-		return err
-	}
-	dir, name, err := f.ns.walkParent(ctx, p)
-	if err != nil {
-		return err
+		return "", err
 	}
 	a, err := f.ns.Lookup(ctx, dir.Ino, name)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if a.IsDir() {
-		return f.ns.Rmdir(ctx, dir.Ino, name)
+		return rp, f.ns.Rmdir(ctx, dir.Ino, name)
 	}
-	return f.ns.Unlink(ctx, dir.Ino, name)
+	return rp, f.ns.Unlink(ctx, dir.Ino, name)
 }
 
 // RemoveAll removes p and everything below it. A missing p is not an error.
@@ -337,94 +431,63 @@ func (f *FS) RemoveAll(ctx context.Context, p string) error {
 
 // Rename moves oldp to newp atomically, replacing newp if it exists.
 func (f *FS) Rename(ctx context.Context, oldp, newp string) error {
-	err := f.rename(ctx, oldp, newp)
+	from, to, err := f.rename(ctx, oldp, newp, 0)
 	if err == nil {
-		f.announce("rename", path.Clean(oldp), path.Clean(newp))
+		f.announce("rename", from, to)
 	}
 	return At("rename", oldp, err)
-}
-
-func (f *FS) rename(ctx context.Context, oldp, newp string) error {
-	oldp, err := CleanPath(oldp)
-	if err != nil {
-		return err
-	}
-	newp, err = CleanPath(newp)
-	if err != nil {
-		return err
-	}
-	od, on, err := f.ns.walkParent(ctx, oldp)
-	if err != nil {
-		return err
-	}
-	nd, nn, err := f.ns.walkParent(ctx, newp)
-	if err != nil {
-		return err
-	}
-	return f.ns.Rename(ctx, od.Ino, on, nd.Ino, nn, 0)
 }
 
 // Exchange swaps a and b atomically (renameat2 RENAME_EXCHANGE): whoever
 // looks sees one or the other, never neither.
 func (f *FS) Exchange(ctx context.Context, a, b string) error {
-	err := f.exchange(ctx, a, b)
+	ra, rb, err := f.rename(ctx, a, b, RenameExchange)
 	if err == nil {
-		f.announce("rename", path.Clean(a), path.Clean(b))
+		f.announce("rename", ra, rb)
 	}
 	return At("exchange", a, err)
 }
 
-func (f *FS) exchange(ctx context.Context, a, b string) error {
-	a, err := CleanPath(a)
+func (f *FS) rename(ctx context.Context, oldp, newp string, flags uint32) (string, string, error) {
+	od, from, on, err := f.entry(ctx, oldp, Write)
 	if err != nil {
-		return err
+		return "", "", err
 	}
-	b, err = CleanPath(b)
+	nd, to, nn, err := f.entry(ctx, newp, Write)
 	if err != nil {
-		return err
+		return "", "", err
 	}
-	ad, an, err := f.ns.walkParent(ctx, a)
-	if err != nil {
-		return err
-	}
-	bd, bn, err := f.ns.walkParent(ctx, b)
-	if err != nil {
-		return err
-	}
-	return f.ns.Rename(ctx, ad.Ino, an, bd.Ino, bn, RenameExchange)
+	return from, to, f.ns.Rename(ctx, od.Ino, on, nd.Ino, nn, flags)
 }
 
 // Clone copies src (a file, or a directory and everything below it) to
 // dst, which must not exist, sharing content: only metadata is written.
+// The caller needs Read at src: a clone changes nothing there.
 func (f *FS) Clone(ctx context.Context, src, dst string) error {
-	err := f.clone(ctx, src, dst)
+	from, to, err := f.clone(ctx, src, dst)
 	if err == nil {
-		f.announce("clone", path.Clean(src), path.Clean(dst))
+		f.announce("clone", from, to)
 	}
 	return At("clone", src, err)
 }
 
-func (f *FS) clone(ctx context.Context, src, dst string) error {
-	a, err := f.stat(ctx, src, false)
+func (f *FS) clone(ctx context.Context, src, dst string) (string, string, error) {
+	a, from, err := f.statNeed(ctx, src, false, Read)
 	if err != nil {
-		return err
+		return "", "", err
 	}
-	dst, err = CleanPath(dst)
+	dir, to, name, err := f.entry(ctx, dst, Write)
 	if err != nil {
-		return err
-	}
-	dir, name, err := f.ns.walkParent(ctx, dst)
-	if err != nil {
-		return err
+		return "", "", err
 	}
 	_, err = f.ns.Clone(ctx, a.Ino, dir.Ino, name)
-	return err
+	return from, to, err
 }
 
 // Digest returns the content digest of the regular file p (see
 // Digester).
 func (f *FS) Digest(ctx context.Context, p string) ([]byte, error) {
-	a, err := f.stat(ctx, p, false)
+	a, _, err := f.statNeed(ctx, p, false, Read)
 	if err != nil {
 		return nil, At("digest", p, err)
 	}
@@ -437,9 +500,10 @@ func (f *FS) Digest(ctx context.Context, p string) ([]byte, error) {
 
 // Manifest lists every entry below the directory p with the digests of
 // its regular files, when its file system can (NotSupported otherwise),
-// leaving out the entries of p named in skip.
+// leaving out the entries of p named in skip and those the caller may not
+// read.
 func (f *FS) Manifest(ctx context.Context, p string, skip ...string) ([]ManifestEntry, error) {
-	a, err := f.stat(ctx, p, false)
+	a, rp, err := f.stat(ctx, p, false)
 	if err != nil {
 		return nil, At("manifest", p, err)
 	}
@@ -447,12 +511,21 @@ func (f *FS) Manifest(ctx context.Context, p string, skip ...string) ([]Manifest
 		return nil, At("manifest", p, E(NotDir, "not a directory"))
 	}
 	m, err := f.ns.Manifest(ctx, a.Ino, skip)
+	if c := CallerFrom(ctx); err == nil && !c.IsOwner() {
+		out := m[:0]
+		for _, e := range m {
+			if c.Level(path.Join(rp, e.Path)) >= Read {
+				out = append(out, e)
+			}
+		}
+		m = out
+	}
 	return m, At("manifest", p, err)
 }
 
 // DigestBlockSize is the block size of the digests of the files at p.
 func (f *FS) DigestBlockSize(ctx context.Context, p string) (int64, error) {
-	a, err := f.stat(ctx, p, false)
+	a, _, err := f.stat(ctx, p, false)
 	if err != nil {
 		return 0, At("digest", p, err)
 	}
@@ -460,31 +533,28 @@ func (f *FS) DigestBlockSize(ctx context.Context, p string) (int64, error) {
 	return n, At("digest", p, err)
 }
 
-// Symlink makes p a symbolic link to target.
+// Symlink makes p a symbolic link to target. Any target may be stored:
+// it is checked, as every path, whenever the link is followed.
 func (f *FS) Symlink(ctx context.Context, target, p string) error {
-	err := f.symlink(ctx, target, p)
+	rp, err := f.symlink(ctx, target, p)
 	if err == nil {
-		f.announce("symlink", path.Clean(p), target)
+		f.announce("symlink", rp, target)
 	}
 	return At("symlink", p, err)
 }
 
-func (f *FS) symlink(ctx context.Context, target, p string) error {
-	p, err := CleanPath(p)
+func (f *FS) symlink(ctx context.Context, target, p string) (string, error) {
+	dir, rp, name, err := f.entry(ctx, p, Write)
 	if err != nil {
-		return err
-	}
-	dir, name, err := f.ns.walkParent(ctx, p)
-	if err != nil {
-		return err
+		return "", err
 	}
 	_, err = f.ns.Symlink(ctx, dir.Ino, name, target)
-	return err
+	return rp, err
 }
 
 // Readlink returns the target of the symbolic link p.
 func (f *FS) Readlink(ctx context.Context, p string) (string, error) {
-	a, err := f.stat(ctx, p, false)
+	a, _, err := f.statNeed(ctx, p, false, Read)
 	if err != nil {
 		return "", At("readlink", p, err)
 	}
@@ -495,41 +565,41 @@ func (f *FS) Readlink(ctx context.Context, p string) (string, error) {
 	return t, At("readlink", p, err)
 }
 
-// Link makes newp another name for the file oldp.
+// Link makes newp another name for the file oldp. The caller needs Write
+// at oldp too: through the new name it can change that file.
 func (f *FS) Link(ctx context.Context, oldp, newp string) error {
-	err := f.link(ctx, oldp, newp)
+	from, to, err := f.link(ctx, oldp, newp)
 	if err == nil {
-		f.announce("link", path.Clean(oldp), path.Clean(newp))
+		f.announce("link", from, to)
 	}
 	return At("link", newp, err)
 }
 
-func (f *FS) link(ctx context.Context, oldp, newp string) error {
-	a, err := f.stat(ctx, oldp, false)
+func (f *FS) link(ctx context.Context, oldp, newp string) (string, string, error) {
+	a, from, err := f.statNeed(ctx, oldp, false, Write)
 	if err != nil {
-		return err
+		return "", "", err
 	}
-	newp, err = CleanPath(newp)
+	dir, to, name, err := f.entry(ctx, newp, Write)
 	if err != nil {
-		return err
-	}
-	dir, name, err := f.ns.walkParent(ctx, newp)
-	if err != nil {
-		return err
+		return "", "", err
 	}
 	_, err = f.ns.Link(ctx, a.Ino, dir.Ino, name)
-	return err
+	return from, to, err
 }
 
 // Setattr changes attributes of the file at p (following symbolic links).
 func (f *FS) Setattr(ctx context.Context, p string, set SetAttr) (Attr, error) {
-	a, err := f.stat(ctx, p, true)
+	a, rp, err := f.statNeed(ctx, p, true, Write)
 	if err != nil {
 		return Attr{}, At("setattr", p, err)
 	}
+	if set.Valid&SetMode != 0 {
+		set.Mode = perm(ctx, set.Mode)
+	}
 	a, err = f.ns.Setattr(ctx, a.Ino, set)
 	if err == nil {
-		f.announce("attr", path.Clean(p))
+		f.announce("attr", rp)
 	}
 	return a, At("setattr", p, err)
 }
@@ -557,7 +627,7 @@ func (f *FS) Truncate(ctx context.Context, p string, size int64) error {
 
 // Statfs describes the space behind p.
 func (f *FS) Statfs(ctx context.Context, p string) (Statfs, error) {
-	a, err := f.stat(ctx, p, true)
+	a, _, err := f.stat(ctx, p, true)
 	if err != nil {
 		return Statfs{}, At("statfs", p, err)
 	}
@@ -569,7 +639,9 @@ func (f *FS) Statfs(ctx context.Context, p string) (Statfs, error) {
 // each call; Reader adapts it to io.Reader.
 type File struct {
 	fs      *FS
-	path    string
+	path    string // as the caller spelled it
+	real    string // as it resolved
+	opened  context.Context // the open's values (its caller) without its deadline, for Close
 	attr    Attr
 	h       Handle // nil for directories
 	append  bool
@@ -634,19 +706,23 @@ func (fl *File) Sync(ctx context.Context) error {
 }
 
 // Close commits the writes made through the file and releases it. Writes
-// become visible to others, all at once, here.
+// become visible to others, all at once, here. What a commit does (a
+// control file's last command) is done for the caller that opened it.
 func (fl *File) Close() error {
 	if fl.h == nil {
 		return nil
 	}
-	ctx := context.Background()
+	ctx := fl.opened
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	err := fl.h.Flush(ctx)
 	if rerr := fl.h.Release(ctx); err == nil {
 		err = rerr
 	}
 	fl.h = nil
 	if err == nil && (fl.wrote || fl.created) {
-		fl.fs.announce("write", fl.path)
+		fl.fs.announce("write", fl.real)
 	}
 	return At("close", fl.path, err)
 }
@@ -657,7 +733,7 @@ func (fl *File) ReadDir(ctx context.Context) ([]DirEntry, error) {
 		return nil, At("readdir", fl.path, E(NotDir, "not a directory"))
 	}
 	ents, err := fl.fs.ns.ReadDir(ctx, fl.attr.Ino)
-	return ents, At("readdir", fl.path, err)
+	return visible(ctx, fl.real, ents), At("readdir", fl.path, err)
 }
 
 // Reader returns an io.Reader over the file from its start, doing its reads

@@ -39,6 +39,18 @@ Each ctl file prints its own help: cat /net/ctl.
 The full reference: docs/tree.md in fazt's source.
 `
 
+// onHost refuses remote callers a verb that names a path of the host
+// machine: upgrade runs the program there (as the kernel's user, root on
+// a server), mount puts the tree over a directory there. A token, even one
+// with every right in the tree, has none on the host; the owner runs
+// these on the machine (the mount, the local socket: fazt proc upgrade).
+func onHost(ctx context.Context, verb string) error {
+	if kernel.CallerFrom(ctx).Remote {
+		return kernel.E(kernel.Permission, verb+" names a path of the host machine: only its owner may, on the machine (fazt proc "+verb+"), not over the network")
+	}
+	return nil
+}
+
 // procTree builds /proc.
 func (s *System) procTree() *ctl.Tree {
 	t := ctl.New("/proc", s.Kernel.Log)
@@ -58,6 +70,9 @@ func (s *System) procTree() *ctl.Tree {
 		{Verb: "mount", Args: []string{"DIR"}, Variadic: true,
 			Help: "mount the tree at DIR (absolute; add allow-other to let other users in)",
 			Run: func(ctx context.Context, a []string) error {
+				if err := onHost(ctx, "mount"); err != nil {
+					return err
+				}
 				var opt mount.Options
 				for _, o := range a[1:] {
 					if o != "allow-other" {
@@ -79,6 +94,9 @@ func (s *System) procTree() *ctl.Tree {
 		{Verb: "upgrade", Args: []string{"PATH"}, Variadic: true,
 			Help: "replace the binary with PATH (absolute) and hand over to it; sha256=HEX checks it, timeout=DURATION bounds its start (1m)",
 			Run: func(ctx context.Context, a []string) error {
+				if err := onHost(ctx, "upgrade"); err != nil {
+					return err
+				}
 				req := UpgradeRequest{From: a[0]}
 				for _, o := range a[1:] {
 					k, v, _ := strings.Cut(o, "=")

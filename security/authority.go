@@ -52,6 +52,13 @@ type Grant struct {
 	Scopes []Scope
 }
 
+// Caller is the kernel's caller for a request made with the token: the
+// kernel checks its scopes on every path it resolves.
+func (g Grant) Caller() kernel.Caller {
+	scopes := g.Scopes
+	return kernel.Caller{Name: g.Name, Remote: true, Access: func(p string) kernel.Level { return LevelOf(scopes, p) }}
+}
+
 // Authority mints and verifies tokens and checks the root password.
 type Authority struct {
 	// MaxBody bounds a remote request's body; set before serving.

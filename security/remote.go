@@ -44,8 +44,7 @@ func (a *Authority) Remote(tree http.Handler) http.Handler {
 			deny(w, http.StatusInternalServerError, kernel.Internal, kernel.Internal.String())
 			return
 		}
-		ctx := api.WithAccess(r.Context(), func(p string) api.Level { return LevelOf(g.Scopes, p) })
-		ctx = api.WithClientName(ctx, g.Name)
+		ctx := kernel.WithCaller(r.Context(), g.Caller())
 		tree.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -91,16 +90,16 @@ func badPath(r *http.Request) string {
 // LevelOf is a token's level at the clean path p. A scope of a site,
 // /fs/SITE, covers the site's deploys too: /fs/.staging/SITE (a deploy
 // being prepared) and /fs/.deploys/SITE (past deploys).
-func LevelOf(scopes []Scope, p string) api.Level {
-	lvl := api.None
+func LevelOf(scopes []Scope, p string) kernel.Level {
+	lvl := kernel.None
 	for _, s := range withDeploys(scopes) {
 		switch {
 		case under(p, s.Prefix) && s.Write:
-			return api.Write
+			return kernel.Write
 		case under(p, s.Prefix):
-			lvl = max(lvl, api.Read)
+			lvl = max(lvl, kernel.Read)
 		case under(s.Prefix, p): // p is a directory on the way to the scope
-			lvl = max(lvl, api.Traverse)
+			lvl = max(lvl, kernel.Traverse)
 		}
 	}
 	return lvl

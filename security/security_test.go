@@ -19,7 +19,6 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/fazt-sh/fazt/api"
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/storage"
 )
@@ -262,7 +261,7 @@ func TestRemote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var levels []api.Level
+	var levels []kernel.Level
 	tree := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.Copy(io.Discard, r.Body); err != nil {
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
@@ -271,7 +270,7 @@ func TestRemote(t *testing.T) {
 		// What the API would ask for each path.
 		levels = nil
 		for _, p := range []string{"/fs/blog/x", "/net/routes", "/fs", "/", "/fs/other", "/security"} {
-			levels = append(levels, api.LevelAt(r.Context(), p))
+			levels = append(levels, kernel.LevelAt(r.Context(), p))
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
@@ -311,9 +310,9 @@ func TestRemote(t *testing.T) {
 			t.Errorf("%s %s (%.12s): %d, want %d", c.method, c.path, c.auth, got, c.want)
 		}
 	}
-	want := []api.Level{api.Write, api.Read, api.Traverse, api.Traverse, api.None, api.None}
-	if LevelOf(scopes, "/fs/.staging/blog/x") != api.Write || LevelOf(scopes, "/fs/.deploys/blog") != api.Write ||
-		LevelOf(scopes, "/fs/.staging/other") != api.None || LevelOf(scopes, "/fs/.staging") != api.Traverse {
+	want := []kernel.Level{kernel.Write, kernel.Read, kernel.Traverse, kernel.Traverse, kernel.None, kernel.None}
+	if LevelOf(scopes, "/fs/.staging/blog/x") != kernel.Write || LevelOf(scopes, "/fs/.deploys/blog") != kernel.Write ||
+		LevelOf(scopes, "/fs/.staging/other") != kernel.None || LevelOf(scopes, "/fs/.staging") != kernel.Traverse {
 		t.Fatal("a site's scope does not cover its deploys")
 	}
 	for i := range want {

@@ -19,21 +19,23 @@ var _ kernel.Publisher = (*FS)(nil)
 // Publish implements kernel.Publisher: one read transaction of the reader
 // pool resolves the path and captures the file's blocks, so the HTTP server
 // never waits for the writer and never sees a half-committed file.
-func (f *FS) Publish(ctx context.Context, rel string, inline int64) (*kernel.Content, error) {
+func (f *FS) Publish(ctx context.Context, at, rel string, inline int64) (*kernel.Content, error) {
 	parts := strings.Split(rel, "/")
 	if rel == "" {
 		parts = nil
 	}
-	site := ""
-	if len(parts) > 0 {
-		site = parts[0]
-	}
 	var c *kernel.Content
 	err := f.db.Read(ctx, func(tx *storage.Tx) error {
 		c = &kernel.Content{Walked: []uint64{rootIno}}
+		if err := kernel.Visible(ctx, at); err != nil {
+			return err
+		}
 		cur, hops := uint64(rootIno), 0
 		var a kernel.Attr
 		for i := 0; i < len(parts); i++ {
+			if err := kernel.Visible(ctx, path.Join(at, strings.Join(parts[:i+1], "/"))); err != nil {
+				return err
+			}
 			var target *string
 			row := tx.QueryRow(`SELECT `+attrCols+`, i.target FROM inodes i WHERE i.ino = `+entryIno, cur, parts[i])
 			var err error
@@ -48,17 +50,24 @@ func (f *FS) Publish(ctx context.Context, rel string, inline int64) (*kernel.Con
 				if hops++; hops > 40 {
 					return kernel.E(kernel.Loop, "too many levels of symbolic links")
 				}
-				// A link resolves within its site: never absolute,
-				// never above the site's directory.
+				// As the namespace resolves it: relative to the link's
+				// directory, or from the namespace root.
+				var next string
 				if strings.HasPrefix(*target, "/") {
-					return kernel.E(kernel.NotExist, "link leaves the site")
+					next = path.Join(*target, strings.Join(parts[i+1:], "/"))
+				} else {
+					next = path.Join(at, strings.Join(parts[:i], "/"), *target, strings.Join(parts[i+1:], "/"))
 				}
-				next := path.Clean(path.Join(append(append([]string{}, parts[:i]...), append([]string{*target}, parts[i+1:]...)...)...))
-				np := strings.Split(next, "/")
-				if np[0] != site || next == ".." || strings.HasPrefix(next, "../") {
-					return kernel.E(kernel.NotExist, "link leaves the site")
+				next = path.Clean("/" + next)
+				switch {
+				case next == at:
+					parts = nil
+				case strings.HasPrefix(next, at+"/"):
+					parts = strings.Split(next[len(at)+1:], "/")
+				default:
+					return kernel.E(kernel.NotExist, "no such file or directory") // not in this file system
 				}
-				parts, i, cur = np, -1, rootIno
+				i, cur = -1, rootIno
 				continue
 			}
 			if i < len(parts)-1 && !a.IsDir() {
@@ -76,6 +85,9 @@ func (f *FS) Publish(ctx context.Context, rel string, inline int64) (*kernel.Con
 		c.Attr = a
 		if !a.IsRegular() {
 			return nil
+		}
+		if err := kernel.Readable(ctx, path.Join(at, strings.Join(parts, "/"))); err != nil {
+			return err
 		}
 		return f.capture(tx, c, inline)
 	})

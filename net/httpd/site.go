@@ -125,11 +125,18 @@ type resolved struct {
 	c *kernel.Content
 }
 
+// visitor is who reads a site for the public: a caller that may read
+// the site's tree and nothing else, so a link in the site that leads out
+// of it leads nowhere (the kernel checks it, as for every caller).
+func visitor(site string) kernel.Caller {
+	return kernel.Scope(kernel.Caller{Name: "site:" + site, Remote: true}, map[string]kernel.Level{"/fs/" + site: kernel.Read})
+}
+
 // resolve reads site path p from committed state, caching small files.
 func (s *Server) resolve(ctx context.Context, site, p string) (resolved, error) {
 	key := site + p
 	g := s.cache.generation()
-	c, err := s.k.NS.Publish(ctx, "/fs/"+site+p, inlineMax)
+	c, err := s.k.NS.Publish(kernel.WithCaller(ctx, visitor(site)), "/fs/"+site+p, inlineMax)
 	if err != nil {
 		return resolved{}, err
 	}
