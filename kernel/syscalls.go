@@ -639,8 +639,8 @@ func (f *FS) Statfs(ctx context.Context, p string) (Statfs, error) {
 // each call; Reader adapts it to io.Reader.
 type File struct {
 	fs      *FS
-	path    string // as the caller spelled it
-	real    string // as it resolved
+	path    string          // as the caller spelled it
+	real    string          // as it resolved
 	opened  context.Context // the open's values (its caller) without its deadline, for Close
 	attr    Attr
 	h       Handle // nil for directories
