@@ -23,7 +23,7 @@ func newDAV(k *kernel.Kernel) http.Handler {
 	return &webdav.Handler{
 		Prefix:     DAVPrefix,
 		FileSystem: davFS{k: k},
-		LockSystem: webdav.NewMemLS(),
+		LockSystem: newDAVLocks(),
 		Logger: func(r *http.Request, err error) {
 			if err != nil && kernel.KindOf(err) == kernel.Internal {
 				k.Log.Warn("dav: request failed", "method", r.Method, "path", r.URL.Path, "err", err)

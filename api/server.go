@@ -82,6 +82,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := kernel.WithOrigin(r.Context(), origin{})
 	if r.URL.Path == DAVPrefix || strings.HasPrefix(r.URL.Path, DAVPrefix+"/") {
 		h.davOnce.Do(func() { h.dav = newDAV(h.K) })
+		if r.Method == "LOCK" || r.Method == "UNLOCK" {
+			// A lock stops everyone's writes below it: only for those
+			// who may write there.
+			p, err := clean(strings.TrimPrefix(r.URL.Path, DAVPrefix))
+			if err == nil {
+				err = h.K.FS.Access(ctx, p, kernel.Write)
+			}
+			if err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			boundTimeout(r)
+		}
 		h.dav.ServeHTTP(w, r.WithContext(ctx))
 		return
 	}
@@ -414,7 +427,12 @@ func (h *Handler) write(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return
 	}
 	if _, err := io.Copy(f.Writer(ctx), r.Body); err != nil {
-		f.Close()
+		// Nothing of a failed upload stays: what it wrote is dropped
+		// and a file it made removed.
+		f.Abort()
+		if f.Created() {
+			h.K.FS.Remove(context.WithoutCancel(ctx), p)
+		}
 		var ke *kernel.Error
 		var tooLarge *http.MaxBytesError
 		switch {

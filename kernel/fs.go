@@ -202,6 +202,13 @@ type Handle interface {
 	Release(ctx context.Context) error
 }
 
+// Discarder is implemented by handles that can close without committing
+// what they wrote (an upload that failed half way). Where another open
+// of the file wrote too, it may commit as Release does.
+type Discarder interface {
+	Discard(ctx context.Context) error
+}
+
 // Snapshotter is implemented by file systems that can read a file's
 // committed content as one consistent snapshot: never a part of a write in
 // progress, never a mix of two versions.

@@ -727,6 +727,26 @@ func (fl *File) Close() error {
 	return At("close", fl.path, err)
 }
 
+// Abort closes the file without committing what was written through it,
+// where its file system can (Discarder); elsewhere it is Close. A file
+// this open made stays: remove it.
+func (fl *File) Abort() error {
+	d, ok := fl.h.(Discarder)
+	if !ok {
+		return fl.Close()
+	}
+	ctx := fl.opened
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	err := d.Discard(ctx)
+	fl.h = nil
+	return At("close", fl.path, err)
+}
+
+// Created says whether this open made the file.
+func (fl *File) Created() bool { return fl.created }
+
 // ReadDir lists the directory.
 func (fl *File) ReadDir(ctx context.Context) ([]DirEntry, error) {
 	if !fl.attr.IsDir() {

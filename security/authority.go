@@ -216,12 +216,12 @@ func (a *Authority) Verify(ctx context.Context, secret string) (Grant, error) {
 		jwt.WithIssuer(Issuer), jwt.WithAudience(Audience),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(5*time.Second))
 	if err != nil {
-		a.log.Warn("security: token refused", "why", err)
+		a.log.Warn("security: token refused", "client", clientOf(ctx), "why", err)
 		return Grant{}, errDenied
 	}
 	t, err := a.Token(ctx, claims.ID)
 	if kernel.KindOf(err) == kernel.NotExist {
-		a.log.Warn("security: token refused", "why", "revoked", "id", claims.ID)
+		a.log.Warn("security: token refused", "client", clientOf(ctx), "why", "revoked", "id", claims.ID)
 		return Grant{}, errDenied
 	}
 	if err != nil {
@@ -229,6 +229,22 @@ func (a *Authority) Verify(ctx context.Context, secret string) (Grant, error) {
 	}
 	a.markUsed(ctx, t.ID)
 	return Grant{ID: t.ID, Name: t.Name, Scopes: t.Scopes}, nil
+}
+
+type clientKey struct{}
+
+// withClient records the address of the client whose request ctx serves,
+// for the log.
+func withClient(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientKey{}, addr)
+}
+
+func clientOf(ctx context.Context) string {
+	s, _ := ctx.Value(clientKey{}).(string)
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // markUsed records a token's use, at most once a minute.

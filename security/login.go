@@ -12,7 +12,11 @@ import (
 
 // Login attempts are limited per client and for everyone: a client gets 5
 // attempts and then one every 12 s; all clients together 1 a second after
-// a burst of 20. Only failures spend the allowance.
+// a burst of 20. Only failures spend the allowance, but an attempt holds
+// its share while its password is checked, so a burst of concurrent
+// guesses is limited as the same guesses one by one are. The owner needs
+// no password on the machine: the local socket mints tokens
+// (/security/mint) however remote logins are throttled.
 const (
 	clientBurst = 5
 	clientEvery = 12 * time.Second
@@ -25,28 +29,49 @@ const (
 const LoginTTL = 30 * 24 * time.Hour
 
 type limiter struct {
-	mu      sync.Mutex // guards clients, order
-	global  *rate.Limiter
-	clients map[string]*rate.Limiter
-	order   []string
+	mu       sync.Mutex // guards the fields below
+	global   *rate.Limiter
+	clients  map[string]*rate.Limiter
+	order    []string
+	checking int            // attempts being checked now, everyone's
+	per      map[string]int // attempts being checked now, by client
 }
 
 func newLimiter() *limiter {
-	return &limiter{global: rate.NewLimiter(rate.Every(globalEvery), globalBurst), clients: map[string]*rate.Limiter{}}
+	return &limiter{global: rate.NewLimiter(rate.Every(globalEvery), globalBurst), clients: map[string]*rate.Limiter{}, per: map[string]int{}}
 }
 
-// allow says whether client may try now (without spending an attempt).
-func (l *limiter) allow(client string) bool {
+// begin says whether client may try now and, if so, counts the attempt
+// as being checked until end: attempts in flight hold their share of the
+// allowance, so N concurrent guesses get no more checks than N guesses
+// one after the other would.
+func (l *limiter) begin(client string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	c := l.clients[client]
-	return l.global.Tokens() >= 1 && (c == nil || c.Tokens() >= 1)
+	left := float64(clientBurst)
+	if c := l.clients[client]; c != nil {
+		left = c.Tokens()
+	}
+	if l.global.Tokens()-float64(l.checking) < 1 || left-float64(l.per[client]) < 1 {
+		return false
+	}
+	l.checking++
+	l.per[client]++
+	return true
 }
 
-// failed spends an attempt of client's and of everyone's.
-func (l *limiter) failed(client string) {
+// end closes an attempt begun; a failed one spends an attempt of
+// client's and of everyone's (a success spends nothing).
+func (l *limiter) end(client string, failed bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.checking--
+	if l.per[client]--; l.per[client] <= 0 {
+		delete(l.per, client)
+	}
+	if !failed {
+		return
+	}
 	c := l.clients[client]
 	if c == nil {
 		if len(l.order) >= maxClients {
@@ -101,15 +126,16 @@ var errLoginLimited = kernel.E(kernel.Busy, "too many failed logins: wait and tr
 // token with every right for LoginTTL. Failures are slowed down, counted
 // and logged; their reason is not told.
 func (a *Authority) Login(ctx context.Context, client, pw string) (Token, string, error) {
-	if !a.limiter.allow(client) {
+	if !a.limiter.begin(client) {
 		a.log.Warn("security: login refused: too many failures", "client", client)
 		return Token{}, "", errLoginLimited
 	}
+	ok, failed := false, false
+	defer func() { a.limiter.end(client, failed) }()
 	h, err := a.db.Setting(ctx, rootPassKey, "")
 	if err != nil {
 		return Token{}, "", err
 	}
-	ok := false
 	if _, err := a.hash(ctx, func() (string, error) {
 		if h == "" {
 			// No password set: no login, in the time a check takes.
@@ -122,7 +148,7 @@ func (a *Authority) Login(ctx context.Context, client, pw string) (Token, string
 		return Token{}, "", err
 	}
 	if !ok {
-		a.limiter.failed(client)
+		failed = true
 		a.mu.Lock()
 		a.failures++
 		a.mu.Unlock()

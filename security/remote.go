@@ -2,6 +2,7 @@ package security
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -28,12 +29,16 @@ func (a *Authority) Remote(tree http.Handler) http.Handler {
 			deny(w, http.StatusBadRequest, kernel.Invalid, "bad path: "+reason)
 			return
 		}
+		if r.ContentLength > a.MaxBody {
+			deny(w, http.StatusRequestEntityTooLarge, kernel.TooLarge, fmt.Sprintf("request body over %d bytes", a.MaxBody))
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, a.MaxBody)
 		if r.Method == http.MethodPost && r.URL.Path == "/" && r.URL.Query().Get("op") == "login" {
 			a.login(w, r)
 			return
 		}
-		g, err := a.Verify(r.Context(), credential(r))
+		g, err := a.Verify(withClient(r.Context(), r.RemoteAddr), credential(r))
 		if err != nil {
 			if kernel.KindOf(err) == kernel.Permission {
 				w.Header().Set("WWW-Authenticate", `Basic realm="fazt", charset="UTF-8"`)

@@ -803,6 +803,36 @@ func (h *handle) Release(ctx context.Context) error {
 	return h.of.fs.release(ctx, h.of, h.writable)
 }
 
+// Discard implements kernel.Discarder: when this is the file's only
+// writer, what it wrote and did not commit is dropped (its stored chunks
+// unpinned), so the file stays as it was; then the handle is released.
+func (h *handle) Discard(ctx context.Context) error {
+	of, f := h.of, h.of.fs
+	f.mu.Lock()
+	alone := h.writable && of.writers == 1
+	f.mu.Unlock()
+	if alone {
+		of.flushMu.Lock()
+		of.mu.Lock()
+		pinned := of.superseded
+		for _, e := range of.dirty {
+			if e.data == nil && e.chunk != 0 {
+				pinned = append(pinned, e.chunk)
+			}
+		}
+		of.dirty, of.superseded, of.dirtyBytes = make(map[int64]*dirtyBlock), nil, 0
+		of.size, of.holeFrom = of.base, noHole
+		of.attrs, of.changed = pendingAttrs{}, false
+		of.mu.Unlock()
+		of.flushMu.Unlock()
+		if err := f.unpin(ctx, pinned); err != nil {
+			f.release(ctx, of, h.writable)
+			return err
+		}
+	}
+	return f.release(ctx, of, h.writable)
+}
+
 // Open implements kernel.FileSystem.
 func (f *FS) Open(ctx context.Context, ino uint64, flags int) (kernel.Handle, error) {
 	writable := flags&kernel.OAccess != kernel.ORdonly

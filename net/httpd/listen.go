@@ -263,9 +263,10 @@ func (s *Server) listen(sc scheme, addr string) error {
 			l.srv.TLSConfig = s.tls.TLSConfig()
 			serve = func(ln net.Listener) error { return l.srv.ServeTLS(ln, "", "") }
 		}
+		limited := limitPerClient(ln, s.limits.ConnsPerClient)
 		go func() {
 			defer close(l.done)
-			if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			if err := serve(limited); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 				s.log.Error(name+": serve", "addr", l.addr, "err", err)
 			}
 		}()

@@ -33,6 +33,7 @@ type Server struct {
 	cache    *cache
 	tls      TLS          // nil: no HTTPS; set before Open
 	api      http.Handler // the remote API (route target @api); set before Open
+	limits   Limits       // set before Open
 
 	proxies sync.Map           // target URL -> *httputil.ReverseProxy
 	fills   singleflight.Group // cache misses being resolved, by key
@@ -48,7 +49,7 @@ type Server struct {
 // New returns a server for k's sites and routes. It listens only once
 // Open is called: a kernel booted for one CLI command never does.
 func New(k *kernel.Kernel, routes *route.Table, settings Settings) *Server {
-	return &Server{k: k, routes: routes, settings: settings, log: k.Log, cache: newCache(64 << 20)}
+	return &Server{k: k, routes: routes, settings: settings, log: k.Log, cache: newCache(64 << 20), limits: DefaultLimits}
 }
 
 // ShedCache drops the cached responses (under memory pressure).
@@ -93,6 +94,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.plain(w, http.StatusInternalServerError, "internal error")
 		}
 	}()
+	paceBody(w, r, s.limits)
 	host := strings.ToLower(r.Host)
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
