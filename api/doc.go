@@ -30,6 +30,15 @@
 // the call itself or asked the kernel. Internal errors are logged and their
 // text is sent only to local clients.
 //
+// # Who may do what
+//
+// Not this package's decision: each request's context carries its caller
+// (kernel.WithCaller: the owner on the local socket, a token's scopes from
+// package security remotely), and the kernel checks every path it
+// resolves. The handlers only pass the caller on and report the kernel's
+// answer; the one thing they ask themselves is kernel.FS.Access before a
+// WebDAV LOCK (which opens nothing), see davlock.go.
+//
 // Why not WebDAV: its handler maps errors to bare statuses and drops the
 // reason, which the CLI must print; WebDAV (for rclone and davfs2) joins as
 // a second handler on the remote server.

@@ -17,5 +17,7 @@
 //
 // Names that start with a dot are not site names, so nothing routes to
 // the staging and history trees. A token scoped to /fs/SITE may write
-// them too (security).
+// them too (security), so what a deploy reads back from them is data: ids
+// are taken only in their grammar (validID), and a deploy run in this
+// process is confined to the site's trees (confined) whatever they say.
 package deploy

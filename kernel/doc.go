@@ -26,6 +26,17 @@
 // are local to a FileSystem; the Namespace makes them global by putting the
 // binding's device number in the top bits (see Namespace).
 //
+// # Who may do what
+//
+// Every call is made by the Caller of its context (WithCaller): the owner
+// (every right) unless a front end says otherwise. The Namespace's walk
+// asks the caller's Access at every path it reaches, after following each
+// symbolic link: a name the caller may not see does not exist for it.
+// Each call then needs its Level at the resolved paths it uses (Read to
+// read, Write at both ends of a change). This is the one place where
+// access is decided; front ends pass their caller and report the answer.
+// Inode-based calls (the FUSE mount) are the owner's.
+//
 // # Errors
 //
 // Every error that leaves a subsystem is an *Error with a Kind. The Kind

@@ -25,8 +25,18 @@
 // # Scopes
 //
 // A scope is read:PATH or write:PATH (write includes read): the path and
-// everything under it. A request outside its token's scopes is answered as
-// if the path did not exist (404), revealing nothing.
+// everything under it. A verified token becomes a kernel.Caller (Grant.Caller)
+// whose level at each path is LevelOf its scopes; the kernel checks it on
+// every path it resolves, links followed, so a request outside the scopes
+// is answered as if the path did not exist (404), revealing nothing, by
+// whichever way it is spelled.
+//
+// # The front door
+//
+// Remote logins are counted before the password is checked (an attempt
+// holds its share of the allowance while it is checked), so concurrent
+// guesses are limited as sequential ones are. Bodies are capped
+// (MaxBody; at once by Content-Length).
 //
 // The keys and the hash are in the database, so a backup holds them: a
 // restored machine accepts the tokens it accepted before.

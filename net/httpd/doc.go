@@ -25,8 +25,13 @@
 //     404 page;
 //   - a path with a component starting with '.' (.git, .fazt, .env), except
 //     .well-known: 404. Paths are cleaned: '..' cannot climb above the site,
-//     encoded slashes and NUL are refused, and symbolic links resolve only
-//     inside the site.
+//     encoded slashes and NUL are refused, and a site is read by a caller
+//     that may read /fs/SITE and nothing else (visitor): the kernel's own
+//     rule, so a symbolic link that leads out of the site leads nowhere.
+//
+// Every listener bounds slow clients (Limits): 10 s for headers, request
+// bodies cut when they stall or trickle, a cap on one address's
+// connections.
 //
 // Responses carry a strong ETag derived from the content's hash (304 on
 // If-None-Match), Last-Modified (304 on If-Modified-Since), the
