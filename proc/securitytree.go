@@ -35,6 +35,17 @@ func (s *System) securityTree() *ctl.Tree {
 			if err != nil {
 				return "", err
 			}
+			// No caller mints more than it has: a token that may write
+			// here could otherwise make itself write:/.
+			for _, sc := range scopes {
+				want := kernel.Read
+				if sc.Write {
+					want = kernel.Write
+				}
+				if kernel.LevelAt(ctx, sc.Prefix) < want {
+					return "", kernel.E(kernel.Permission, "cannot mint "+sc.String()+": more than this caller may do there")
+				}
+			}
 			tok, secret, err := auth.Mint(ctx, f[0], scopes, ttl)
 			if err != nil {
 				return "", err

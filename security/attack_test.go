@@ -430,6 +430,32 @@ func TestDeployRecordsAreNotAuthority(t *testing.T) {
 	}
 }
 
+// A token that may mint tokens mints none with more rights than its own.
+func TestMintNoMoreThanOwn(t *testing.T) {
+	tg := boot(t, nil)
+	minter := tg.mint("minter", "write:/security/mint", "write:/fs/blog")
+	before := tg.tokens()
+	for _, c := range []struct {
+		scopes string
+		want   int
+	}{
+		{"write:/", 403},
+		{"read:/fs", 403},
+		{"write:/fs/other", 403},
+		{"read:/fs/blog write:/net", 403},
+		{"write:/fs/blog/sub", 200},
+		{"read:/fs/blog", 200},
+	} {
+		code, body := tg.do("api.test", minter, "POST", "/security/mint?op=call", "x 1h "+c.scopes+"\n")
+		if code != c.want {
+			t.Errorf("mint %s: %d %s, want %d", c.scopes, code, body, c.want)
+		}
+	}
+	if tg.tokens() != before+2 {
+		t.Errorf("tokens: %d, were %d", tg.tokens(), before)
+	}
+}
+
 // A burst of concurrent wrong passwords from one address gets no more
 // checks than the same guesses one after the other: the rest are 429.
 func TestLoginBurst(t *testing.T) {
