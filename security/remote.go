@@ -96,8 +96,13 @@ func badPath(r *http.Request) string {
 // /fs/SITE, covers the site's deploys too: /fs/.staging/SITE (a deploy
 // being prepared) and /fs/.deploys/SITE (past deploys).
 func LevelOf(scopes []Scope, p string) kernel.Level {
+	return levelIn(withDeploys(scopes), p)
+}
+
+// levelIn is LevelOf with the deploy trees already added.
+func levelIn(scopes []Scope, p string) kernel.Level {
 	lvl := kernel.None
-	for _, s := range withDeploys(scopes) {
+	for _, s := range scopes {
 		switch {
 		case under(p, s.Prefix) && s.Write:
 			return kernel.Write
