@@ -69,8 +69,11 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-# The whole suite: what CI runs.
-test: deps tools fmt-check vet unit race
+# The whole suite: what CI runs. Every step runs even if one fails; each
+# prints its time, and the summary names the failures and anything a test
+# left behind (test/suite.sh).
+test: deps tools
+	@bash test/suite.sh fmt-check vet unit race
 
 unit:
 	$(GO) test $(GOFLAGS_T) -count=1 ./...

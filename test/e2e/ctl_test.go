@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -145,10 +146,15 @@ func TestControlFilesWithTools(t *testing.T) {
 	tail.Stdout = &tailOut
 	tail.Start()
 	defer tail.Process.Kill()
-	time.Sleep(300 * time.Millisecond)
-	shErr("echo nonsense > " + q(in.path("proc/ctl"))) // logs a warning
-	waitUntil(t, 5*time.Second, func() bool { return strings.Contains(tailOut.String(), "control write failed") },
-		func() string { return "tail -f saw: " + tailOut.String() })
+	// tail may start reading after a first warning: warn until it sees one.
+	warned := time.Time{}
+	waitUntil(t, 60*time.Second, func() bool {
+		if time.Since(warned) > time.Second {
+			shErr("echo nonsense > " + q(in.path("proc/ctl"))) // logs a warning
+			warned = time.Now()
+		}
+		return strings.Contains(tailOut.String(), "control write failed")
+	}, func() string { return "tail -f saw: " + tailOut.String() })
 
 	// A read of /proc/events blocks until something happens.
 	var evOut bytes.Buffer
@@ -161,11 +167,18 @@ func TestControlFilesWithTools(t *testing.T) {
 	if evOut.Len() != 0 {
 		t.Fatalf("events before anything happened: %q", evOut.String())
 	}
-	if out, err := in.fazt("net", "route", "add", "new.example.com", "blog"); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	waitUntil(t, 5*time.Second, func() bool { return strings.Contains(evOut.String(), " net route new.example.com blog\n") },
-		func() string { return "events: " + evOut.String() })
+	// cat may start reading after a first change: change until it sees one.
+	added, n := time.Time{}, 0
+	waitUntil(t, 60*time.Second, func() bool {
+		if time.Since(added) > time.Second {
+			n++
+			if out, err := in.fazt("net", "route", "add", fmt.Sprintf("new%d.example.com", n), "blog"); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			added = time.Now()
+		}
+		return regexp.MustCompile(` net route new[0-9]+\.example\.com blog\n`).MatchString(evOut.String())
+	}, func() string { return "events: " + evOut.String() })
 }
 
 func waitUntil(t *testing.T, d time.Duration, cond func() bool, what func() string) {
