@@ -247,6 +247,9 @@ func (t *Table) Set(ctx context.Context, host, target string) error {
 			host, canon, now, now)
 		return err
 	})
+	if err == nil {
+		err = t.db.Commit(ctx) // acknowledged means committed: a kernel killed now keeps it
+	}
 	if err != nil {
 		return err
 	}
@@ -267,6 +270,9 @@ func (t *Table) Remove(ctx context.Context, host string) error {
 		}
 		return nil
 	})
+	if err == nil {
+		err = t.db.Commit(ctx)
+	}
 	if err != nil {
 		return err
 	}
