@@ -240,6 +240,7 @@ func (h *Handler) link(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		h.fail(w, r, err)
 		return
 	}
+	h.K.NS.Settle(ctx)
 	writeJSON(w, ans)
 }
 
@@ -387,6 +388,7 @@ func (h *Handler) call(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		h.fail(w, r, err)
 		return
 	}
+	h.K.NS.Settle(ctx)
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(out)
@@ -463,6 +465,7 @@ func (h *Handler) done(w http.ResponseWriter, r *http.Request, err error) {
 		h.fail(w, r, err)
 		return
 	}
+	h.K.NS.Settle(r.Context())
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -39,6 +39,7 @@ type Namespace struct {
 	byName  map[string]*binding
 	byDev   []*binding // index dev-1
 	subs    map[int]func(Change)
+	settle  map[int]func(context.Context) // by subscription: waits until its changes so far were acted on
 	nextSub int
 }
 
@@ -58,6 +59,7 @@ func NewNamespace() *Namespace {
 		gid:     uint32(os.Getgid()),
 		byName:  make(map[string]*binding),
 		subs:    make(map[int]func(Change)),
+		settle:  make(map[int]func(context.Context)),
 	}
 }
 
@@ -98,15 +100,43 @@ func (ns *Namespace) Bind(name string, fsys FileSystem) error {
 // until cancel is called. fn runs in the goroutine that made the change and
 // must not block.
 func (ns *Namespace) Subscribe(fn func(Change)) (cancel func()) {
+	return ns.SubscribeSettled(fn, nil)
+}
+
+// SubscribeSettled is Subscribe for a subscriber that acts on changes
+// later, in a goroutine of its own (the mount's cache invalidations):
+// settle waits until it has acted on every change it was given so far.
+// Settle calls it.
+func (ns *Namespace) SubscribeSettled(fn func(Change), settle func(context.Context)) (cancel func()) {
 	ns.mu.Lock()
 	id := ns.nextSub
 	ns.nextSub++
 	ns.subs[id] = fn
+	if settle != nil {
+		ns.settle[id] = settle
+	}
 	ns.mu.Unlock()
 	return func() {
 		ns.mu.Lock()
 		delete(ns.subs, id)
+		delete(ns.settle, id)
 		ns.mu.Unlock()
+	}
+}
+
+// Settle waits until every subscriber has acted on the changes published
+// so far, or ctx ends: a front end that answers a change made through it
+// (the API) calls it first, so that whoever looks through another front
+// end (the mount) after the answer sees the change.
+func (ns *Namespace) Settle(ctx context.Context) {
+	ns.mu.RLock()
+	fns := make([]func(context.Context), 0, len(ns.settle))
+	for _, fn := range ns.settle {
+		fns = append(fns, fn)
+	}
+	ns.mu.RUnlock()
+	for _, fn := range fns {
+		fn(ctx)
 	}
 }
 

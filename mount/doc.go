@@ -24,7 +24,10 @@
 // the HTTP server, drivers) arrive as kernel.Change events; a goroutine
 // turns them into FUSE invalidations, outside any FUSE handler and without
 // holding locks, because an invalidation can wait on the kernel's inode
-// locks.
+// locks. A front end that answers a change (the API, so the CLI) first
+// waits for the invalidations of every change so far (kernel.Namespace.
+// Settle, at most 2 s): once `fazt deploy` returns, the mount shows the new
+// tree.
 //
 // # Settings
 //

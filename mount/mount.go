@@ -1,6 +1,7 @@
 package mount
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -98,7 +99,7 @@ func New(k *kernel.Kernel, dir string, opt Options) (*Mount, error) {
 	m.server = server
 	m.conn = connection(dir)
 	m.inval.start()
-	m.unsubscribe = k.NS.Subscribe(m.inval.add)
+	m.unsubscribe = k.NS.SubscribeSettled(m.inval.add, m.inval.settle)
 	return m, nil
 }
 
@@ -172,15 +173,44 @@ func (m *Mount) Close(grace time.Duration) error {
 type invalidator struct {
 	m *Mount
 
-	mu      sync.Mutex // guards queue and stopped
-	cond    *sync.Cond
-	queue   []kernel.Change
-	stopped bool
-	done    chan struct{}
+	mu       sync.Mutex // guards the fields below
+	cond     *sync.Cond
+	queue    []kernel.Change
+	stopped  bool
+	added    uint64        // changes queued so far
+	applied  uint64        // changes whose invalidations were sent
+	progress chan struct{} // closed (and replaced) whenever applied moves
+	done     chan struct{}
+}
+
+// settleMax bounds how long settle waits: an invalidation can wait on the
+// kernel's inode locks, and an answer must not hang on it.
+const settleMax = 2 * time.Second
+
+// settle waits until the invalidations of every change queued so far are
+// sent (kernel.Namespace.Settle).
+func (iv *invalidator) settle(ctx context.Context) {
+	timeout := time.NewTimer(settleMax)
+	defer timeout.Stop()
+	iv.mu.Lock()
+	target := iv.added
+	for iv.applied < target && !iv.stopped {
+		ch := iv.progress
+		iv.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		case <-timeout.C:
+			return
+		}
+		iv.mu.Lock()
+	}
+	iv.mu.Unlock()
 }
 
 func newInvalidator(m *Mount) *invalidator {
-	iv := &invalidator{m: m, done: make(chan struct{})}
+	iv := &invalidator{m: m, done: make(chan struct{}), progress: make(chan struct{})}
 	iv.cond = sync.NewCond(&iv.mu)
 	return iv
 }
@@ -193,6 +223,7 @@ func (iv *invalidator) add(c kernel.Change) {
 	}
 	iv.mu.Lock()
 	iv.queue = append(iv.queue, c)
+	iv.added++
 	iv.mu.Unlock()
 	iv.cond.Signal()
 }
@@ -233,5 +264,10 @@ func (iv *invalidator) run() {
 				s.InodeNotify(c.Ino, -1, 0)
 			}
 		}
+		iv.mu.Lock()
+		iv.applied += uint64(len(batch))
+		close(iv.progress)
+		iv.progress = make(chan struct{})
+		iv.mu.Unlock()
 	}
 }
