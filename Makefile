@@ -15,20 +15,46 @@ RACE_PKGS := ./kernel/... ./storage/... ./vfs/... ./ctl/... ./mount/... ./api/..
 
 export CGO_ENABLED := 1
 
-.PHONY: all build run stop deps tools check vet fmt-check test unit race e2e bench-fs bench-ctl bench-http bench-backup bench-deploy bench-upgrade clean
+.PHONY: all build run run-deps stop deps tools check vet fmt-check test unit race e2e bench-fs bench-ctl bench-http bench-backup bench-deploy bench-upgrade clean
 
 all: build
 
 build:
 	$(GO) build $(GOFLAGS_T) -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/fazt
 
-# Build, then mount the tree (data in $$FAZT_HOME or ~/.local/share/fazt) at ./mnt.
-run: build
+# Build, then mount the tree (data in $$FAZT_HOME or ~/.local/share/fazt) at
+# ./mnt. HTTP=ADDR (and HTTPS=ADDR) choose where the sites are served
+# (default :8080 and :8443). If the HTTP port is taken by another program,
+# run fails with the reason, unmounted, rather than leave curl talking to
+# that program.
+HTTP  ?=
+HTTPS ?=
+run: run-deps
+	@if [ ! -x $(BIN) ]; then echo "building $(BIN): the first build compiles SQLite's C code, about 2-6 minutes on 2 cores (later builds take seconds)..."; fi
+	@$(MAKE) --no-print-directory build
 	@$(BIN) fs umount $(MNT) >/dev/null 2>&1 || true
-	$(BIN) fs mount $(MNT)
-	@echo; ls -l $(MNT) $(MNT)/proc; echo; cat $(MNT)/proc/status
-	@echo; echo "The tree is mounted at $(MNT): try ls $(MNT)/fs, echo hi > $(MNT)/fs/hi.txt"
-	@echo "Unmount with: make stop   (or $(BIN) fs umount $(MNT))"
+	@$(BIN) fs mount $(MNT) >/dev/null
+	@if [ -n "$(HTTP)" ]; then echo "$(HTTP)" > $(MNT)/net/http; fi
+	@if [ -n "$(HTTPS)" ]; then echo "$(HTTPS)" > $(MNT)/net/https; fi
+	@st=$$(cat $(MNT)/proc/status); \
+	err=$$(echo "$$st" | sed -n 's/^net_http_error //p'); addr=$$(echo "$$st" | sed -n 's/^net_http_addr //p'); \
+	herr=$$(echo "$$st" | sed -n 's/^net_https_error //p'); \
+	if [ "$$err" != "-" ]; then \
+		echo; echo "*** fazt cannot serve HTTP: $$err"; \
+		echo "*** another program holds that port; pick a free one: make run HTTP=:8081"; \
+		$(BIN) fs umount $(MNT) >/dev/null 2>&1; exit 1; \
+	fi; \
+	if [ "$$herr" != "-" ]; then echo "warning: HTTPS is not served: $$herr (make run HTTPS=:8444 picks another port)"; fi; \
+	port=$${addr##*:}; \
+	echo "The tree is mounted at $(MNT) (ls $(MNT))."; \
+	echo "Sites are served at http://HOST.localhost:$$port/ once a route names them:"; \
+	echo "  rsync -a examples/site/ $(MNT)/fs/blog/ && echo blog > $(MNT)/net/routes/blog.localhost && curl http://blog.localhost:$$port/"; \
+	echo "Unmount with: make stop"
+
+# What make run and the README's first steps use: fuse3 (fusermount3, for
+# users other than root), rsync and curl.
+run-deps:
+	@$(call need,fusermount3:fuse3 rsync:rsync curl:curl)
 
 stop:
 	$(BIN) fs umount $(MNT)

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fazt-sh/fazt/api"
@@ -109,6 +111,7 @@ left behind by a killed fazt is cleaned up first.`,
 					return err
 				}
 				fmt.Fprintf(c.OutOrStdout(), "fazt: %s mounted at %s (kernel pid %d)\n", dir, mnt, h.PID)
+				sayListeners(c, dir, mnt)
 				return nil
 			}
 			if fg {
@@ -138,6 +141,7 @@ left behind by a killed fazt is cleaned up first.`,
 				return err
 			}
 			fmt.Fprintf(c.OutOrStdout(), "fazt: %s mounted at %s\n", dir, mnt)
+			sayListeners(c, dir, mnt)
 			return nil
 		},
 	}
@@ -390,4 +394,33 @@ func unmount(dir string) error {
 		return err
 	}
 	return nil
+}
+
+// sayListeners tells where the kernel of dir serves HTTP and HTTPS and,
+// loudly on stderr, which listener could not bind and how to move it: a
+// mount that works while another program answers on the port is the
+// first thing a new user would otherwise trip over.
+func sayListeners(c *cobra.Command, dir, mnt string) {
+	b, err := readFile(c.Context(), apiTree{c: api.Dial(proc.SocketIn(dir))}, "/proc/status")
+	if err != nil {
+		return
+	}
+	kv := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok {
+			kv[k] = v
+		}
+	}
+	for _, sc := range []string{"http", "https"} {
+		addr, why := kv["net_"+sc+"_addr"], kv["net_"+sc+"_error"]
+		switch {
+		case why != "" && why != "-":
+			fmt.Fprintf(c.ErrOrStderr(), "fazt: WARNING: not serving %s: %s\n  choose another address: echo 127.0.0.1:PORT > %s\n",
+				strings.ToUpper(sc), why, filepath.Join(mnt, "net", sc))
+		case addr != "" && addr != "-":
+			_, port, _ := net.SplitHostPort(addr)
+			fmt.Fprintf(c.OutOrStdout(), "fazt: serving %s on port %s (%s://localhost:%s/, sites by host name: %s)\n",
+				strings.ToUpper(sc), port, sc, port, filepath.Join(mnt, "net", "routes"))
+		}
+	}
 }
