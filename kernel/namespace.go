@@ -128,16 +128,37 @@ func (ns *Namespace) SubscribeSettled(fn func(Change), settle func(context.Conte
 // so far, or ctx ends: a front end that answers a change made through it
 // (the API) calls it first, so that whoever looks through another front
 // end (the mount) after the answer sees the change.
+//
+// File systems that commit changes in batches (Committer) commit first:
+// their changes reach subscribers, and readers of committed state, only
+// then.
 func (ns *Namespace) Settle(ctx context.Context) {
 	ns.mu.RLock()
+	var commit []Committer
+	for _, b := range ns.byDev {
+		if c, ok := b.fs.(Committer); ok {
+			commit = append(commit, c)
+		}
+	}
 	fns := make([]func(context.Context), 0, len(ns.settle))
 	for _, fn := range ns.settle {
 		fns = append(fns, fn)
 	}
 	ns.mu.RUnlock()
+	for _, c := range commit {
+		if err := c.Commit(ctx); err != nil && ns.Log != nil {
+			ns.Log.Error("kernel: commit failed", "err", err)
+		}
+	}
 	for _, fn := range fns {
 		fn(ctx)
 	}
+}
+
+// Committer is implemented by file systems that commit their changes in
+// batches: Commit commits what is pending now.
+type Committer interface {
+	Commit(ctx context.Context) error
 }
 
 func (ns *Namespace) publish(c Change) {

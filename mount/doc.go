@@ -25,9 +25,9 @@
 // turns them into FUSE invalidations, outside any FUSE handler and without
 // holding locks, because an invalidation can wait on the kernel's inode
 // locks. A front end that answers a change (the API, so the CLI) first
-// waits for the invalidations of every change so far (kernel.Namespace.
-// Settle, at most 2 s): once `fazt deploy` returns, the mount shows the new
-// tree.
+// commits the open batch and waits for the invalidations of every change
+// so far (kernel.Namespace.Settle, at most 2 s): once `fazt deploy`
+// returns, the mount shows the new tree.
 //
 // # Settings
 //

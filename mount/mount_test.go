@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/fazt-sh/fazt/internal/fusetest"
 	"github.com/fazt-sh/fazt/internal/posixtest"
@@ -139,7 +138,7 @@ func TestInvalidation(t *testing.T) {
 	if err := e.k.FS.WriteFile(ctx, "/fs/page.html", []byte("version 2, longer"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { b, _ := os.ReadFile(p); return string(b) == "version 2, longer" })
+	settled(t, e, func() bool { b, _ := os.ReadFile(p); return string(b) == "version 2, longer" })
 
 	// A name the kernel has cached as missing.
 	q := filepath.Join(e.mnt, "fs", "new.txt")
@@ -149,13 +148,13 @@ func TestInvalidation(t *testing.T) {
 	if err := e.k.FS.WriteFile(ctx, "/fs/new.txt", []byte("hi"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { _, err := os.Stat(q); return err == nil })
+	settled(t, e, func() bool { _, err := os.Stat(q); return err == nil })
 
 	// A removed name, and one renamed.
 	if err := e.k.FS.Rename(ctx, "/fs/new.txt", "/fs/moved.txt"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
+	settled(t, e, func() bool {
 		_, err1 := os.Stat(q)
 		b, _ := os.ReadFile(filepath.Join(e.mnt, "fs", "moved.txt"))
 		return errors.Is(err1, os.ErrNotExist) && string(b) == "hi"
@@ -163,22 +162,20 @@ func TestInvalidation(t *testing.T) {
 	if err := e.k.FS.Chmod(ctx, "/fs/moved.txt", 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
+	settled(t, e, func() bool {
 		st, err := os.Stat(filepath.Join(e.mnt, "fs", "moved.txt"))
 		return err == nil && st.Mode().Perm() == 0o600
 	})
 }
 
-// waitFor polls for a change that the invalidation goroutine delivers; far
-// less than the 1 s cache timeouts, so a pass cannot come from expiry.
-func waitFor(t *testing.T, cond func() bool) {
+// settled checks a change made beside the mount once the kernel says the
+// mount's invalidations for it are sent (Namespace.Settle), well within
+// the 1 s cache timeouts, so a pass cannot come from expiry.
+func settled(t *testing.T, e *env, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(300 * time.Millisecond)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("change not visible through the mount within 300ms")
-		}
-		time.Sleep(5 * time.Millisecond)
+	e.k.NS.Settle(context.Background())
+	if !cond() {
+		t.Fatal("change not visible through the mount once settled")
 	}
 }
 

@@ -190,6 +190,10 @@ func (f *FS) recover(ctx context.Context) error {
 	})
 }
 
+// Commit implements kernel.Committer: the open batch commits now, and its
+// changes are announced.
+func (f *FS) Commit(ctx context.Context) error { return f.db.Commit(ctx) }
+
 // SetNotify implements kernel.Notifier.
 func (f *FS) SetNotify(fn func(kernel.Change)) { f.notify = fn }
 
