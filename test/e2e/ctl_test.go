@@ -299,7 +299,7 @@ func TestMountThroughRunningKernel(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- start.Wait() }()
-	waitUntil(t, 10*time.Second, func() bool { _, err := os.Stat(filepath.Join(in.home, "fazt.sock")); return err == nil },
+	waitUntil(t, 60*time.Second, func() bool { _, err := os.Stat(filepath.Join(in.home, "fazt.sock")); return err == nil },
 		func() string { return logs.String() })
 
 	if out, err := in.fazt("fs", "mount", in.mnt); err != nil || !strings.Contains(out, fmt.Sprintf("kernel pid %d", start.Process.Pid)) {

@@ -22,7 +22,7 @@ import (
 func sameTree(t *testing.T, src, dir string) {
 	t.Helper()
 	var a, b string
-	waitUntil(t, 5*time.Second, func() bool {
+	waitUntil(t, 60*time.Second, func() bool {
 		a, b = checksums(t, src), checksums(t, dir)
 		return a == b
 	}, func() string { return "trees differ:\n" + diffLines(a, b) })
@@ -127,7 +127,7 @@ func TestDeployAtomic(t *testing.T) {
 		t.Fatal(visitorErr)
 	}
 	t.Logf("%d passes, %d seen mid-pass switches", passes.Load(), switches.Load())
-	waitUntil(t, 5*time.Second, func() bool {
+	waitUntil(t, 60*time.Second, func() bool {
 		return sh(t, "head -c 9 "+q(in.path("fs/blog/d0/f000.txt"))) == "version 6"
 	}, func() string { return "the live site is not version 6" })
 }
@@ -225,13 +225,13 @@ func TestDeployResumeRollback(t *testing.T) {
 	if out, err := in.fazt("deploy", "rollback", "blog"); err != nil {
 		t.Fatalf("rollback: %v %s", err, out)
 	}
-	waitUntil(t, 5*time.Second, func() bool {
+	waitUntil(t, 60*time.Second, func() bool {
 		_, err := os.Stat(in.path("fs/blog/blob0.bin"))
 		return err != nil
 	}, func() string { return "rollback kept the new files" })
 	// Each deploy's status file, in the history view, says which is live.
 	prev := strings.Fields(lines[len(lines)-2])[0]
-	waitUntil(t, 5*time.Second, func() bool {
+	waitUntil(t, 60*time.Second, func() bool {
 		a, _ := os.ReadFile(in.path("deploys/blog/" + live + ".status"))
 		b, _ := os.ReadFile(in.path("deploys/blog/" + prev + ".status"))
 		return strings.HasPrefix(string(a), "state past\nid "+live+"\n") && strings.HasPrefix(string(b), "state live\nid "+prev+"\n")
@@ -308,6 +308,12 @@ func TestDeployLock(t *testing.T) {
 		_, err := os.Stat(in.path("fs/.deploys/blog/.lock/owner"))
 		return err == nil
 	}, func() string { return "no lock: " + buf.String() })
+	// Held still, holding the lock, however fast the machine would
+	// otherwise finish it.
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Signal(syscall.SIGCONT)
 	other := t.TempDir()
 	versionedSite(t, other, 2, 10)
 	out, err := in.fazt("deploy", other, "blog")
@@ -321,12 +327,13 @@ func TestDeployLock(t *testing.T) {
 	if out, err := shErr("echo rollback blog > " + q(in.path("deploys/ctl"))); err == nil || !strings.Contains(out, "busy") {
 		t.Fatalf("a rollback through /deploys/ctl during a deploy: %v %s", err, out)
 	}
+	cmd.Process.Signal(syscall.SIGCONT)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("first deploy: %v %s", err, buf.String())
 	}
 	// (the mount learns of changes made through the API just after they
 	// commit)
-	waitUntil(t, 5*time.Second, func() bool {
+	waitUntil(t, 60*time.Second, func() bool {
 		_, err := os.Stat(in.path("fs/.deploys/blog/.lock"))
 		return err != nil
 	}, func() string { return "the lock stayed" })
@@ -483,7 +490,7 @@ func TestDeployRetention(t *testing.T) {
 		t.Fatalf("deploy ls with keep 2:\n%s", out)
 	}
 	// A status file per deploy kept, the pruned ones' gone with them.
-	waitUntil(t, 5*time.Second, func() bool {
+	waitUntil(t, 60*time.Second, func() bool {
 		st, _ := filepath.Glob(in.path("deploys/blog/*.status"))
 		return len(st) == 3
 	}, func() string { return "status files with keep 2: " + sh(t, "ls "+q(in.path("deploys/blog"))) })
@@ -526,9 +533,9 @@ func TestDeployCtl(t *testing.T) {
 	if out, err := shErr("echo rollback blog > " + q(in.path("deploys/ctl"))); err != nil {
 		t.Fatalf("rollback: %v %s\n%s", err, out, sh(t, "cat "+q(in.path("deploys/err"))))
 	}
-	waitUntil(t, 5*time.Second, func() bool { return version() == "version 2" }, func() string { return version() })
+	waitUntil(t, 60*time.Second, func() bool { return version() == "version 2" }, func() string { return version() })
 	sh(t, "echo rollback blog "+ids[0]+" > "+q(in.path("deploys/ctl")))
-	waitUntil(t, 5*time.Second, func() bool { return version() == "version 1" }, func() string { return version() })
+	waitUntil(t, 60*time.Second, func() bool { return version() == "version 1" }, func() string { return version() })
 	if out, err := shErr("echo rollback blog 20990101T000000.000Z > " + q(in.path("deploys/ctl"))); err == nil || !strings.Contains(out, "No such file") {
 		t.Fatalf("rollback to an unknown deploy: %v %s", err, out)
 	}
@@ -567,7 +574,7 @@ func TestDeploySymlinks(t *testing.T) {
 	}
 	check := func(link, want string) {
 		t.Helper()
-		waitUntil(t, 5*time.Second, func() bool {
+		waitUntil(t, 60*time.Second, func() bool {
 			got, err := os.Readlink(in.path("fs/blog/" + link))
 			return err == nil && got == want
 		}, func() string { got, err := os.Readlink(in.path("fs/blog/" + link)); return fmt.Sprint(got, err) })

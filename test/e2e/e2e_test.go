@@ -625,7 +625,7 @@ func TestProcRestart(t *testing.T) {
 	if pid := in.pid(); pid == 0 || pid == old {
 		t.Fatalf("pid %d after the restart (was %d)", pid, old)
 	}
-	waitUntil(t, 10*time.Second, func() bool {
+	waitUntil(t, 60*time.Second, func() bool {
 		b, err := os.ReadFile(in.path("fs/kept.txt"))
 		return err == nil && string(b) == "kept\n"
 	}, func() string { return "the mount is not back" })
@@ -633,7 +633,7 @@ func TestProcRestart(t *testing.T) {
 	if out, err := in.fazt("fs", "umount", in.mnt); err != nil {
 		t.Fatalf("umount: %v %s", err, out)
 	}
-	waitUntil(t, 10*time.Second, func() bool { return in.pid() == 0 }, func() string { return "the restarted kernel outlived its mount" })
+	waitUntil(t, 60*time.Second, func() bool { return in.pid() == 0 }, func() string { return "the restarted kernel outlived its mount" })
 	if out, err := exec.Command(faztBin, "--data", t.TempDir(), "proc", "restart").CombinedOutput(); err == nil || !strings.Contains(string(out), "no kernel is running") {
 		t.Fatalf("restart without a kernel: %v %s", err, out)
 	}

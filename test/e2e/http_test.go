@@ -100,5 +100,5 @@ echo "proxy %s" > net/routes/app.test`, q(in.mnt), port, q(src), backend.URL))
 	}
 	// A change through the mount is served at once.
 	sh(t, "echo v2 > "+q(in.path("fs/blog/index.html")))
-	waitUntil(t, 5*time.Second, func() bool { return curl("blog.test", base+"/") == "v2\n" }, func() string { return curl("blog.test", base+"/") })
+	waitUntil(t, 60*time.Second, func() bool { return curl("blog.test", base+"/") == "v2\n" }, func() string { return curl("blog.test", base+"/") })
 }

@@ -73,7 +73,7 @@ func servedSite(t *testing.T, in *instance) (string, string) {
 	}
 	sh(t, fmt.Sprintf("cd %s && echo 127.0.0.1:%d > net/http && echo up > net/routes/127.0.0.1", q(in.mnt), port))
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
-	waitUntil(t, 10*time.Second, func() bool {
+	waitUntil(t, 60*time.Second, func() bool {
 		r, err := http.Get(url)
 		if err != nil {
 			return false
@@ -211,7 +211,7 @@ func TestUpgradeUnderLoad(t *testing.T) {
 			t.Fatalf("round %d: binary %s, prev %s", round, cur, prev)
 		}
 		// The mount is back, and writable.
-		waitUntil(t, 10*time.Second, func() bool {
+		waitUntil(t, 60*time.Second, func() bool {
 			return os.WriteFile(in.path(fmt.Sprintf("fs/up/round%d.txt", round)), []byte(want), 0o644) == nil
 		}, func() string { return "the mount is not back:\n" + in.log() })
 		time.Sleep(200 * time.Millisecond)

@@ -160,7 +160,7 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *acme {
 	b, _ := os.ReadFile(caFile)
 	pool.AppendCertsFromPEM(b)
 	a.api = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	waitUntil(t, 20*time.Second, func() bool {
+	waitUntil(t, 60*time.Second, func() bool {
 		resp, err := a.api.Get(a.dir)
 		if err == nil {
 			resp.Body.Close()
@@ -369,7 +369,7 @@ echo site > net/routes/%s`, q(in.mnt), hostALPN))
 	if out, err := in.fazt("fs", "umount", in.mnt); err != nil {
 		t.Fatalf("umount: %v %s", err, out)
 	}
-	waitUntil(t, 10*time.Second, func() bool { return in.pid() == 0 }, func() string { return "the kernel did not stop" })
+	waitUntil(t, 60*time.Second, func() bool { return in.pid() == 0 }, func() string { return "the kernel did not stop" })
 	integrity(t, in.home)
 	ca.pebble.Process.Kill()
 	in.mount()
