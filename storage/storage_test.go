@@ -409,7 +409,7 @@ func TestBatching(t *testing.T) {
 	if v, r := count(true), count(false); v != 2 || r != 0 && time.Since(start) < 150*time.Millisecond {
 		t.Fatalf("before the commit: view sees %d, readers %d", v, r)
 	}
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for count(false) != 2 {
 		if time.Now().After(deadline) {
 			t.Fatal("batch never committed")

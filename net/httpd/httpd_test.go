@@ -323,10 +323,10 @@ func TestChangesApplyAtOnce(t *testing.T) {
 	s.route("v.example.com", "v")
 	want(t, s.get("v.example.com", "/"), 200, "version 1") // cached now
 	s.write("/fs/v/index.html", "version 2")
-	deadline := time.Now().Add(time.Second)
+	deadline := time.Now().Add(30 * time.Second) // generous: a loaded machine is slow, not wrong
 	for !strings.Contains(body(t, s.get("v.example.com", "/")), "version 2") {
 		if time.Now().After(deadline) {
-			t.Fatal("a changed file is still served old after 1s")
+			t.Fatal("a changed file is still served old after 30s")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -411,8 +411,10 @@ func TestChangesUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for v := 1; time.Now().Before(deadline); v++ {
+	// Two seconds of changes and at least 50 requests served meanwhile,
+	// however slow the machine (within a minute).
+	start := time.Now()
+	for v := 1; (time.Since(start) < 2*time.Second || requests.Load() < 50) && time.Since(start) < time.Minute; v++ {
 		// Replace the way deploys do: a new file renamed over.
 		s.write("/fs/a/.index.html.tmp", page(v%500))
 		if err := s.sys.Kernel.FS.Rename(s.ctx, "/fs/a/.index.html.tmp", "/fs/a/index.html"); err != nil {
