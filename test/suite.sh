@@ -29,6 +29,7 @@ done
 # Leaks: mounts below the suite's TMPDIR, processes started from it or
 # naming it, and files left in it (t.TempDir and os.MkdirTemp remove theirs).
 leaks=()
+stray=()
 while read -r m; do
 	[ -n "$m" ] && leaks+=("mount: $m")
 done < <(awk -v t="$tmp" 'index($2, t) == 1 { print $2 }' /proc/mounts)
@@ -38,7 +39,11 @@ for pid in $(pgrep -f -- "$tmp" 2>/dev/null); do
 done
 for d in /proc/[0-9]*; do
 	cwd=$(readlink "$d/cwd" 2>/dev/null) || continue
-	case "$cwd" in "$tmp"*) leaks+=("process: ${d#/proc/} (working in $cwd) $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null | cut -c1-200)") ;; esac
+	case "$cwd" in "$tmp"*)
+		leaks+=("process: ${d#/proc/} (working in $cwd) $(tr '\0' ' ' <"$d/cmdline" 2>/dev/null | cut -c1-200)")
+		stray+=("${d#/proc/}")
+		;;
+	esac
 done
 while read -r f; do
 	[ -n "$f" ] && leaks+=("file: $f")
@@ -51,7 +56,7 @@ if [ ${#leaks[@]} -gt 0 ]; then
 	printf '  %s\n' "${leaks[@]}" | sort -u
 	# Clean up after them, so that the machine is usable.
 	awk -v t="$tmp" 'index($2, t) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
-	pgrep -f -- "$tmp" | grep -vx "$$" | xargs -r kill -9 2>/dev/null
+	{ pgrep -f -- "$tmp"; printf '%s\n' "${stray[@]}"; } | grep -vx "$$" | xargs -r kill -9 2>/dev/null
 fi
 rm -rf "$tmp" 2>/dev/null
 
