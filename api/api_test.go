@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/fazt-sh/fazt/api"
 	"github.com/fazt-sh/fazt/kernel"
@@ -338,5 +339,35 @@ func TestWriteFiles(t *testing.T) {
 	(&api.Handler{K: sys.Kernel}).ServeHTTP(rec, req)
 	if rec.Code != 400 {
 		t.Fatalf("not a tar stream: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// An upload that fails half way leaves the file it replaced as it was, and
+// removes one it made (kernel.File.Abort).
+func TestFailedUploadLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	sys, _ := boot(t)
+	fs := sys.Kernel.FS
+	if err := fs.MkdirAll(ctx, "/fs/b", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.WriteFile(ctx, "/fs/b/old.txt", []byte("old content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := &api.Handler{K: sys.Kernel}
+	for _, p := range []string{"/fs/b/old.txt", "/fs/b/new.txt"} {
+		body := io.MultiReader(strings.NewReader(strings.Repeat("x", 3<<20)), iotest.ErrReader(errors.New("client went away")))
+		req := httptest.NewRequest(http.MethodPut, p, body)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code < 400 {
+			t.Fatalf("%s: %d", p, rec.Code)
+		}
+	}
+	if b, err := fs.ReadFile(ctx, "/fs/b/old.txt"); err != nil || string(b) != "old content" {
+		t.Fatalf("the replaced file: %.40q (%d bytes) %v", b, len(b), err)
+	}
+	if _, err := fs.Stat(ctx, "/fs/b/new.txt"); kernel.KindOf(err) != kernel.NotExist {
+		t.Fatalf("the new file stayed: %v", err)
 	}
 }

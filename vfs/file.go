@@ -277,13 +277,8 @@ func (f *FS) release(ctx context.Context, of *openFile, writable bool) error {
 
 	of.flushMu.Lock()
 	of.mu.Lock()
-	pinned := of.superseded
-	for _, e := range of.dirty {
-		if e.data == nil && e.chunk != 0 {
-			pinned = append(pinned, e.chunk)
-		}
-	}
-	of.dirty, of.superseded = nil, nil
+	pinned := of.dropOverlay()
+	of.dirty = nil
 	of.mu.Unlock()
 	of.flushMu.Unlock()
 	if uerr := f.unpin(ctx, pinned); err == nil {
@@ -803,6 +798,19 @@ func (h *handle) Release(ctx context.Context) error {
 	return h.of.fs.release(ctx, h.of, h.writable)
 }
 
+// dropOverlay forgets the uncommitted blocks and returns the stored
+// chunks they pinned, to unpin. flushMu and mu must be held.
+func (of *openFile) dropOverlay() []int64 {
+	pinned := of.superseded
+	for _, e := range of.dirty {
+		if e.data == nil && e.chunk != 0 {
+			pinned = append(pinned, e.chunk)
+		}
+	}
+	of.dirty, of.superseded, of.dirtyBytes = make(map[int64]*dirtyBlock), nil, 0
+	return pinned
+}
+
 // Discard implements kernel.Discarder: when this is the file's only
 // writer, what it wrote and did not commit is dropped (its stored chunks
 // unpinned), so the file stays as it was; then the handle is released.
@@ -814,13 +822,7 @@ func (h *handle) Discard(ctx context.Context) error {
 	if alone {
 		of.flushMu.Lock()
 		of.mu.Lock()
-		pinned := of.superseded
-		for _, e := range of.dirty {
-			if e.data == nil && e.chunk != 0 {
-				pinned = append(pinned, e.chunk)
-			}
-		}
-		of.dirty, of.superseded, of.dirtyBytes = make(map[int64]*dirtyBlock), nil, 0
+		pinned := of.dropOverlay()
 		of.size, of.holeFrom = of.base, noHole
 		of.attrs, of.changed = pendingAttrs{}, false
 		of.mu.Unlock()
