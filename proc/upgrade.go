@@ -89,7 +89,7 @@ func (s *System) Upgrade(ctx context.Context, req UpgradeRequest) (err error) {
 	if err != nil {
 		return kernel.Wrap(kernel.Internal, err)
 	}
-	undo, err := installBinary(exe, req.From)
+	undo, keep, err := installBinary(exe, req.From)
 	if err != nil {
 		return err
 	}
@@ -101,6 +101,9 @@ func (s *System) Upgrade(ctx context.Context, req UpgradeRequest) (err error) {
 			err = fmt.Errorf("%w; and the old binary could not be put back (%v): it is at %s", err, uerr, exe+PrevSuffix)
 		}
 		return kernel.Wrap(kernel.Unavailable, fmt.Errorf("the new binary (%s) did not take over: %w; the old binary is back and serving", version, err))
+	}
+	if err := keep(); err != nil {
+		s.Kernel.Log.Warn("upgrade: cannot remove the binary before the previous one", "err", err)
 	}
 	s.umu.Lock()
 	s.successor = goW
@@ -272,31 +275,56 @@ func firstLine(s string) string {
 }
 
 // installBinary puts a copy of from in exe's place, keeping exe as
-// exe.prev, and returns how to undo it. from is opened first, so it may be
-// exe.prev itself (a rollback).
-func installBinary(exe, from string) (undo func() error, err error) {
+// exe.prev, and returns how to undo it (exe and exe.prev as they were) and
+// how to settle it once the new binary has taken over. The previous
+// exe.prev waits beside them until then, so that a failed upgrade takes
+// nothing away: rollback still has its binary. from is opened first, so it
+// may be exe.prev itself (a rollback).
+func installBinary(exe, from string) (undo, keep func() error, err error) {
 	src, err := os.Open(from)
 	if err != nil {
-		return nil, kernel.Wrap(kernel.KindOf(err), err)
+		return nil, nil, kernel.Wrap(kernel.KindOf(err), err)
 	}
 	defer src.Close()
 	prev := exe + PrevSuffix
-	if err := os.Remove(prev); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, kernel.Wrap(kernel.KindOf(err), err)
+	aside := prev + ".aside"
+	os.Remove(aside) // left by an upgrade that died halfway: exe.prev is there
+	hadPrev := true
+	if err := os.Rename(prev, aside); errors.Is(err, os.ErrNotExist) {
+		hadPrev = false
+	} else if err != nil {
+		return nil, nil, kernel.Wrap(kernel.KindOf(err), err)
+	}
+	restorePrev := func() error {
+		if !hadPrev {
+			return nil
+		}
+		return os.Rename(aside, prev)
 	}
 	if err := os.Link(exe, prev); err != nil {
-		return nil, kernel.Wrap(kernel.KindOf(err), fmt.Errorf("keep the old binary: %w", err))
+		restorePrev()
+		return nil, nil, kernel.Wrap(kernel.KindOf(err), fmt.Errorf("keep the old binary: %w", err))
 	}
 	if err := WriteFileAtomic(exe, src, 0o755); err != nil {
-		return nil, kernel.Wrap(kernel.KindOf(err), fmt.Errorf("put the new binary in place: %w", err))
+		os.Remove(prev) // a second name of exe, which is unchanged
+		restorePrev()
+		return nil, nil, kernel.Wrap(kernel.KindOf(err), fmt.Errorf("put the new binary in place: %w", err))
 	}
-	return func() error {
+	undo = func() error {
 		if err := os.Rename(prev, exe); err != nil {
 			return err
 		}
+		err := restorePrev()
 		syncDir(filepath.Dir(exe))
-		return nil
-	}, nil
+		return err
+	}
+	keep = func() error {
+		if !hadPrev {
+			return nil
+		}
+		return os.Remove(aside)
+	}
+	return undo, keep, nil
 }
 
 // WriteFileAtomic writes r to path through a synced temporary file in the

@@ -266,6 +266,10 @@ func TestUpgradeRollsBack(t *testing.T) {
 	hangs := script("hangs", version+`exec sleep 600`)
 	notFazt := script("not-fazt", `echo hello`)
 	otherArch := script("other-arch", `echo "fazt v9 go1 plan9/mips"`)
+	// The binary a rollback would go back to survives every failed upgrade.
+	if err := os.WriteFile(bin+".prev", []byte("the previous binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 
 	l := startLoad(url, page)
 	for _, c := range []struct {
@@ -299,6 +303,9 @@ func TestUpgradeRollsBack(t *testing.T) {
 	}
 	if b, _ := exec.Command("pgrep", "-f", "sleep 600").Output(); len(b) > 0 {
 		t.Fatalf("the hanging binary was left running: %s", b)
+	}
+	if b, err := os.ReadFile(bin + ".prev"); err != nil || string(b) != "the previous binary" {
+		t.Fatalf("fazt.prev after failed upgrades: %.40q %v", b, err)
 	}
 	// With no previous binary, rollback says so.
 	os.Remove(bin + ".prev")
