@@ -8,9 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -97,6 +100,9 @@ func New(k *kernel.Kernel, dir string, opt Options) (*Mount, error) {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
 	m.server = server
+	if err := fuseCloseOnExec(); err != nil {
+		m.log.Warn("mount: cannot mark /dev/fuse close-on-exec", "err", err)
+	}
 	m.conn = connection(dir)
 	m.inval.start()
 	m.unsubscribe = k.NS.SubscribeSettled(m.inval.add, m.inval.settle)
@@ -270,4 +276,30 @@ func (iv *invalidator) run() {
 		iv.progress = make(chan struct{})
 		iv.mu.Unlock()
 	}
+}
+
+// fuseCloseOnExec marks this process's /dev/fuse descriptors close-on-exec.
+// go-fuse opens them without it, so every process this one starts (the
+// next kernel of an upgrade, the Litestream child) held the mount's
+// connection open: when this kernel died, its mount did not, and a
+// successor's statfs of the mount point waited forever for an answer only
+// the dead kernel could give.
+func fuseCloseOnExec() error {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err != nil || target != "/dev/fuse" {
+			continue
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -10,9 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/fazt-sh/fazt/internal/fusetest"
 	"github.com/fazt-sh/fazt/internal/posixtest"
@@ -283,3 +286,31 @@ func TestPanicThroughMount(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// No process the kernel starts inherits a mount's /dev/fuse descriptor
+// (a successor that held its dead predecessor's mount hung on it).
+func TestFuseDescriptorCloseOnExec(t *testing.T) {
+	mountTest(t)
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if target, _ := os.Readlink("/proc/self/fd/" + e.Name()); target != "/dev/fuse" {
+			continue
+		}
+		fd, _ := strconv.Atoi(e.Name())
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if flags&unix.FD_CLOEXEC == 0 {
+			t.Errorf("/dev/fuse descriptor %d is inherited by children", fd)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no /dev/fuse descriptor found")
+	}
+}

@@ -9,15 +9,33 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // CleanStale detaches a mount at dir whose server died ("transport endpoint
 // is not connected"), as a killed fazt leaves behind. Anything else at dir is
 // left alone. It asks statfs, which FUSE never answers from a cache (stat
 // may be answered from cached attributes for a second).
+//
+// A mount whose server is alive but never answers (a predecessor stopped,
+// or a connection some other process keeps open) would make that statfs
+// wait forever: after staleWait it counts as dead, its connection is
+// aborted (root: /sys/fs/fuse/connections/N/abort) and it is detached.
 func CleanStale(dir string) error {
-	var st syscall.Statfs_t
-	err := syscall.Statfs(dir, &st)
+	done := make(chan error, 1)
+	go func() {
+		var st syscall.Statfs_t
+		done <- syscall.Statfs(dir, &st)
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(staleWait):
+		if id := connection(dir); id != "" && os.Geteuid() == 0 {
+			os.WriteFile("/sys/fs/fuse/connections/"+id+"/abort", []byte("1"), 0)
+		}
+		err = syscall.ENOTCONN // the statfs goroutine ends once the connection is gone
+	}
 	if !errors.Is(err, syscall.ENOTCONN) && !errors.Is(err, syscall.ECONNABORTED) {
 		return nil
 	}
@@ -26,6 +44,10 @@ func CleanStale(dir string) error {
 	}
 	return nil
 }
+
+// staleWait is how long a mount point may take to answer statfs before
+// its server counts as dead: far longer than any live fazt takes.
+var staleWait = 10 * time.Second
 
 // Detach unmounts dir lazily (MNT_DETACH): it vanishes from the tree now,
 // and goes away for good when its last user leaves. Root calls umount2
