@@ -55,6 +55,9 @@ func lock(ctx context.Context, t Tree, site, who string) (func(), error) {
 		return writeSmall(ctx, t, owner, fmt.Sprintf("%s since %s pid %d host %s\n", who, since, os.Getpid(), host))
 	}
 	if err := touch(); err != nil {
+		// Half a lock (a directory without its owner, on a full disk
+		// say) would hold every deploy off until it went stale.
+		t.Remove(context.WithoutCancel(ctx), dir, true)
 		return nil, err
 	}
 	stop := make(chan struct{})
