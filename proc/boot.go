@@ -200,6 +200,11 @@ func (s *System) Mount(dir string, opt mount.Options) (*mount.Mount, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A predecessor that died (kill -9 during an upgrade) leaves its mount
+	// here, dead: detach it, without waiting on it (see CleanStale).
+	if err := mount.CleanStale(abs); err != nil {
+		return nil, err
+	}
 	m, err := mount.New(s.Kernel, abs, opt)
 	if err != nil {
 		return nil, err

@@ -436,3 +436,59 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// The old kernel killed (-9) at many moments of an upgrade's hand-over:
+// every time, a kernel serves the sites and the mount again within a
+// minute, and never two.
+func TestUpgradeOldKernelKilled(t *testing.T) {
+	next := faztNext(t)
+	bin := installedCopy(t, faztBin)
+	in := newInstanceOf(t, bin)
+	url, page := servedSite(t, in)
+	// successor finds the kernel the upgrade started beside old.
+	successor := func(old int) int {
+		out, _ := exec.Command("pgrep", "-f", "--", "--data "+in.home+" proc start").Output()
+		for _, f := range strings.Fields(string(out)) {
+			if pid, _ := strconv.Atoi(f); pid != old && pid != 0 {
+				return pid
+			}
+		}
+		return 0
+	}
+	serves := func() bool {
+		r, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		return r.StatusCode == 200 && string(b) == page
+	}
+	for round, delay := range []time.Duration{0, 20 * time.Millisecond, 80 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond, time.Second} {
+		old := in.pid()
+		from := next
+		if round%2 == 1 {
+			from = faztBin
+		}
+		up := exec.Command(bin, "--data", in.home, "proc", "upgrade", "--from", from)
+		up.Dir = "/"
+		if err := up.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 60*time.Second, func() bool { return successor(old) != 0 },
+			func() string { return "no successor started:\n" + in.log() })
+		time.Sleep(delay)
+		syscall.Kill(old, syscall.SIGKILL)
+		up.Wait() // it may fail: its kernel died under it
+		waitUntil(t, 60*time.Second, func() bool {
+			pid := in.pid()
+			return pid != 0 && pid != old && serves() &&
+				os.WriteFile(in.path(fmt.Sprintf("fs/up/round%d.txt", round)), []byte("x"), 0o644) == nil
+		}, func() string {
+			return fmt.Sprintf("round %d (killed %v after the successor started): not back; kernel %d\n%s", round, delay, in.pid(), in.log())
+		})
+		if n := strings.Count(func() string { out, _ := exec.Command("pgrep", "-f", "--", "--data "+in.home+" proc start").Output(); return string(out) }(), "\n"); n != 1 {
+			t.Fatalf("round %d: %d kernels", round, n)
+		}
+	}
+}
