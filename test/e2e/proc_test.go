@@ -487,7 +487,10 @@ func TestUpgradeOldKernelKilled(t *testing.T) {
 		}, func() string {
 			return fmt.Sprintf("round %d (killed %v after the successor started): not back; kernel %d\n%s", round, delay, in.pid(), in.log())
 		})
-		if n := strings.Count(func() string { out, _ := exec.Command("pgrep", "-f", "--", "--data "+in.home+" proc start").Output(); return string(out) }(), "\n"); n != 1 {
+		if n := strings.Count(func() string {
+			out, _ := exec.Command("pgrep", "-f", "--", "--data "+in.home+" proc start").Output()
+			return string(out)
+		}(), "\n"); n != 1 {
 			t.Fatalf("round %d: %d kernels", round, n)
 		}
 	}
