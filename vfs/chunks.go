@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/storage"
@@ -65,10 +66,28 @@ func (f *FS) reserve(need int64) error {
 	avail := int64(st.Bavail) * st.Bsize
 	keep := min(64<<20, int64(st.Blocks)*st.Bsize/10)
 	if avail-2*need-wal < keep {
-		return kernel.E(kernel.NoSpace, fmt.Sprintf(
+		err := kernel.E(kernel.NoSpace, fmt.Sprintf(
 			"no space left on device (%d bytes free; fazt keeps %d free for the database's own work)", avail, keep))
+		f.logRefusal(err)
+		return err
 	}
 	return nil
+}
+
+// refusalEvery bounds how often refused writes are logged: a full disk
+// refuses every write, and the log shares that disk.
+const refusalEvery = time.Minute
+
+// logRefusal logs a write refused for want of space, at most once every
+// refusalEvery, with how many were refused since the last line.
+func (f *FS) logRefusal(err error) {
+	f.refusals.Add(1)
+	now := time.Now().UnixNano()
+	last := f.refusedLogged.Load()
+	if now-last < int64(refusalEvery) || !f.refusedLogged.CompareAndSwap(last, now) {
+		return
+	}
+	f.log.Warn("vfs: write refused", "err", err, "refused", f.refusals.Swap(0))
 }
 
 // storeChunk returns the id of the chunk holding h.data, inserting it if no

@@ -43,13 +43,15 @@ type Options struct {
 // FS is the /fs tree. It implements kernel.FileSystem, kernel.Writer and
 // kernel.Notifier.
 type FS struct {
-	db        *storage.DB
-	log       *slog.Logger
-	blockSize int64
-	spill     int64
-	cache     *chunkCache
-	attrs     *attrCache
-	notify    func(kernel.Change)
+	db            *storage.DB
+	log           *slog.Logger
+	refusals      atomic.Int64 // writes refused for want of space since the last log line
+	refusedLogged atomic.Int64 // when that line was logged (unix ns)
+	blockSize     int64
+	spill         int64
+	cache         *chunkCache
+	attrs         *attrCache
+	notify        func(kernel.Change)
 
 	mu       sync.Mutex // guards open, deleting and gen
 	open     map[uint64]*openFile

@@ -494,6 +494,9 @@ func TestFullDisk(t *testing.T) {
 	if err == nil || !strings.Contains(out, "No space left on device") {
 		t.Fatalf("dd onto a full disk: %v\n%s", err, out)
 	}
+	// The refusal is in the log, with its cause.
+	waitUntil(t, 60*time.Second, func() bool { return strings.Contains(in.log(), "vfs: write refused") },
+		func() string { return "no refusal logged:\n" + in.log() })
 	// The kernel still serves, and what was there is intact.
 	after := sh(t, "cd "+q(in.path("fs"))+" && find . -type f -name 'keep*' -print0 | sort -z | xargs -0 sha256sum")
 	if after != before {
