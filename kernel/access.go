@@ -43,9 +43,6 @@ type Caller struct {
 	Remote bool
 }
 
-// Owner is the machine's owner: every right.
-var Owner = Caller{}
-
 // IsOwner says whether c has every right.
 func (c Caller) IsOwner() bool { return c.Access == nil }
 
@@ -84,16 +81,16 @@ func Scope(c Caller, roots map[string]Level) Caller {
 	inner := c.Access
 	return Caller{Name: c.Name, Remote: c.Remote, Access: func(p string) Level {
 		l := None
-		for root, max := range roots {
+		for root, lvl := range roots {
 			switch {
 			case under(p, root):
-				l = maxLevel(l, max)
+				l = max(l, lvl)
 			case under(root, p):
-				l = maxLevel(l, Traverse)
+				l = max(l, Traverse)
 			}
 		}
 		if inner != nil {
-			l = minLevel(l, inner(p))
+			l = min(l, inner(p))
 		}
 		return l
 	}}
@@ -102,20 +99,6 @@ func Scope(c Caller, roots map[string]Level) Caller {
 // under says whether the clean path p is prefix or below it.
 func under(p, prefix string) bool {
 	return prefix == "/" || p == prefix || len(p) > len(prefix) && p[:len(prefix)] == prefix && p[len(prefix)] == '/'
-}
-
-func maxLevel(a, b Level) Level {
-	if a > b {
-		return a
-	}
-	return b
-}
-
-func minLevel(a, b Level) Level {
-	if a < b {
-		return a
-	}
-	return b
 }
 
 // need fails unless ctx's caller has at least want at the resolved path

@@ -58,13 +58,6 @@ func (f *FS) Lstat(ctx context.Context, p string) (Attr, error) {
 	return a, At("lstat", p, err)
 }
 
-// Resolve returns the path p resolves to: symbolic links followed (the
-// last one only if follow), as the caller of ctx may see it.
-func (f *FS) Resolve(ctx context.Context, p string, follow bool) (string, error) {
-	_, rp, err := f.stat(ctx, p, follow)
-	return rp, At("resolve", p, err)
-}
-
 // Access checks that the caller of ctx has want at p, as access(2) does:
 // at the file p resolves to or, when p does not exist, at the entry it
 // would be made as.
@@ -177,7 +170,7 @@ func (f *FS) open(ctx context.Context, p string, flags int, mode uint32) (*File,
 			if flags&OAccess != ORdonly {
 				return nil, E(IsDir, "is a directory")
 			}
-			return &File{fs: f, path: p, real: rp, attr: a}, nil
+			return &File{fs: f, path: p, real: rp, opened: context.WithoutCancel(ctx), attr: a}, nil
 		}
 		h, err := f.ns.Open(ctx, a.Ino, flags)
 		if err != nil {
@@ -713,9 +706,6 @@ func (fl *File) Close() error {
 		return nil
 	}
 	ctx := fl.opened
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	err := fl.h.Flush(ctx)
 	if rerr := fl.h.Release(ctx); err == nil {
 		err = rerr
@@ -735,11 +725,7 @@ func (fl *File) Abort() error {
 	if !ok {
 		return fl.Close()
 	}
-	ctx := fl.opened
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	err := d.Discard(ctx)
+	err := d.Discard(fl.opened)
 	fl.h = nil
 	return At("close", fl.path, err)
 }

@@ -401,15 +401,9 @@ func unmount(dir string) error {
 // mount that works while another program answers on the port is the
 // first thing a new user would otherwise trip over.
 func sayListeners(c *cobra.Command, dir, mnt string) {
-	b, err := readFile(c.Context(), apiTree{c: api.Dial(proc.SocketIn(dir))}, "/proc/status")
+	kv, err := readStatus(c.Context(), apiTree{c: api.Dial(proc.SocketIn(dir))})
 	if err != nil {
 		return
-	}
-	kv := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, " "); ok {
-			kv[k] = v
-		}
 	}
 	for _, sc := range []string{"http", "https"} {
 		addr, why := kv["net_"+sc+"_addr"], kv["net_"+sc+"_error"]
