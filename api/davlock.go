@@ -38,10 +38,9 @@ const (
 const requestLock = "fazt:request"
 
 type davLocks struct {
-	mu     sync.Mutex // guards the fields below and orders the calls to inner
-	inner  webdav.LockSystem
-	ours   map[string]davLock // our token -> the lock
-	theirs map[string]string  // inner's token -> ours
+	mu    sync.Mutex // guards the fields below and orders the calls to inner
+	inner webdav.LockSystem
+	ours  map[string]davLock // our token -> the lock
 }
 
 type davLock struct {
@@ -50,7 +49,7 @@ type davLock struct {
 }
 
 func newDAVLocks() *davLocks {
-	return &davLocks{inner: webdav.NewMemLS(), ours: map[string]davLock{}, theirs: map[string]string{}}
+	return &davLocks{inner: webdav.NewMemLS(), ours: map[string]davLock{}}
 }
 
 var _ webdav.LockSystem = (*davLocks)(nil)
@@ -104,7 +103,7 @@ func (l *davLocks) Create(now time.Time, d webdav.LockDetails) (string, error) {
 	if len(l.ours) >= maxDAVLocks {
 		for t, k := range l.ours {
 			if !now.Before(k.expires) {
-				l.forget(t)
+				delete(l.ours, t)
 			}
 		}
 		if len(l.ours) >= maxDAVLocks {
@@ -119,13 +118,7 @@ func (l *davLocks) Create(now time.Time, d webdav.LockDetails) (string, error) {
 	rand.Read(b)
 	ours := "opaquelocktoken:" + hex.EncodeToString(b)
 	l.ours[ours] = davLock{inner: t, expires: now.Add(d.Duration)}
-	l.theirs[t] = ours
 	return ours, nil
-}
-
-func (l *davLocks) forget(ours string) {
-	delete(l.theirs, l.ours[ours].inner)
-	delete(l.ours, ours)
 }
 
 func (l *davLocks) Refresh(now time.Time, token string, d time.Duration) (webdav.LockDetails, error) {
@@ -140,7 +133,7 @@ func (l *davLocks) Refresh(now time.Time, token string, d time.Duration) (webdav
 	}
 	ld, err := l.inner.Refresh(now, k.inner, d)
 	if err != nil {
-		l.forget(token)
+		delete(l.ours, token)
 		return ld, err
 	}
 	k.expires = now.Add(d)
@@ -158,7 +151,7 @@ func (l *davLocks) Unlock(now time.Time, token string) error {
 	if !ok {
 		return webdav.ErrNoSuchLock
 	}
-	l.forget(token)
+	delete(l.ours, token)
 	return l.inner.Unlock(now, k.inner)
 }
 

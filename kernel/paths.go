@@ -106,16 +106,26 @@ func (ns *Namespace) walkParent(ctx context.Context, p string, want Level) (Attr
 		return Attr{}, "", "", E(NotPermitted, "the namespace root is fixed")
 	}
 	dir, name := path.Split(p)
-	d, dp, err := ns.walk(ctx, path.Clean(dir), true)
+	d, dp, err := ns.walkDir(ctx, dir)
 	if err != nil {
 		return Attr{}, "", "", err
-	}
-	if !d.IsDir() {
-		return Attr{}, "", "", E(NotDir, "not a directory: "+dir)
 	}
 	entry := path.Join(dp, name)
 	if err := need(ctx, entry, want); err != nil {
 		return Attr{}, "", "", err
 	}
 	return d, entry, name, nil
+}
+
+// walkDir resolves dir, which must be a directory, and returns it with
+// its resolved path.
+func (ns *Namespace) walkDir(ctx context.Context, dir string) (Attr, string, error) {
+	d, dp, err := ns.walk(ctx, path.Clean(dir), true)
+	if err != nil {
+		return Attr{}, "", err
+	}
+	if !d.IsDir() {
+		return Attr{}, "", E(NotDir, "not a directory: "+dir)
+	}
+	return d, dp, nil
 }

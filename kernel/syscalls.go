@@ -272,14 +272,15 @@ func (f *FS) WriteFiles(ctx context.Context, files []NewFile) error {
 		if err != nil {
 			return At("write", nf.Path, err)
 		}
+		if p == "/" {
+			return At("write", p, E(NotPermitted, "the namespace root is fixed"))
+		}
 		dir, name := path.Split(p)
 		d, ok := dirs[dir]
 		if !ok {
-			var rp string
-			if d.a, rp, name, err = f.ns.walkParent(ctx, p, Write); err != nil {
+			if d.a, d.rp, err = f.ns.walkDir(ctx, dir); err != nil {
 				return At("write", p, err)
 			}
-			d.rp = path.Dir(rp)
 			dirs[dir] = d
 		}
 		real[i] = path.Join(d.rp, name)

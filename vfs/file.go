@@ -278,7 +278,6 @@ func (f *FS) release(ctx context.Context, of *openFile, writable bool) error {
 	of.flushMu.Lock()
 	of.mu.Lock()
 	pinned := of.dropOverlay()
-	of.dirty = nil
 	of.mu.Unlock()
 	of.flushMu.Unlock()
 	if uerr := f.unpin(ctx, pinned); err == nil {
@@ -807,14 +806,14 @@ func (of *openFile) dropOverlay() []int64 {
 			pinned = append(pinned, e.chunk)
 		}
 	}
-	of.dirty, of.superseded, of.dirtyBytes = make(map[int64]*dirtyBlock), nil, 0
+	of.dirty, of.superseded, of.dirtyBytes = nil, nil, 0
 	return pinned
 }
 
 // Discard implements kernel.Discarder: when this is the file's only
 // writer, what it wrote and did not commit is dropped (its stored chunks
 // unpinned), so the file stays as it was; then the handle is released.
-func (h *handle) Discard(ctx context.Context) error {
+func (h *handle) Discard(ctx context.Context) (err error) {
 	of, f := h.of, h.of.fs
 	f.mu.Lock()
 	alone := h.writable && of.writers == 1
@@ -825,14 +824,15 @@ func (h *handle) Discard(ctx context.Context) error {
 		pinned := of.dropOverlay()
 		of.size, of.holeFrom = of.base, noHole
 		of.attrs, of.changed = pendingAttrs{}, false
+		of.dirty = make(map[int64]*dirtyBlock)
 		of.mu.Unlock()
 		of.flushMu.Unlock()
-		if err := f.unpin(ctx, pinned); err != nil {
-			f.release(ctx, of, h.writable)
-			return err
-		}
+		err = f.unpin(ctx, pinned)
 	}
-	return f.release(ctx, of, h.writable)
+	if rerr := f.release(ctx, of, h.writable); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // Open implements kernel.FileSystem.
