@@ -27,13 +27,29 @@ import (
 // Write runs fn as one change in the current batch. If fn returns an error,
 // its changes are undone and the error returned.
 func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
-	return db.write(ctx, false, fn)
+	return db.write(ctx, modeBatched, fn)
 }
+
+// WriteCommitted is Write, then commits the batch (without an fsync): the
+// change survives the process being killed when it returns. For changes
+// that are rare and must hold once acknowledged (a route, a setting).
+func (db *DB) WriteCommitted(ctx context.Context, fn func(*Tx) error) error {
+	return db.write(ctx, modeCommitted, fn)
+}
+
+// How far write goes before it returns.
+type writeMode int
+
+const (
+	modeBatched   writeMode = iota // into the open batch
+	modeCommitted                  // and the batch committed
+	modeDurable                    // and the WAL fsynced
+)
 
 // WriteSync is Write, then commits the batch durably (synchronous=FULL): the
 // change is on disk when it returns.
 func (db *DB) WriteSync(ctx context.Context, fn func(*Tx) error) error {
-	return db.write(ctx, true, fn)
+	return db.write(ctx, modeDurable, fn)
 }
 
 // Sync commits the current batch durably.
@@ -56,7 +72,7 @@ func (db *DB) Commit(ctx context.Context) error {
 	return db.commitLocked(false)
 }
 
-func (db *DB) write(ctx context.Context, durable bool, fn func(*Tx) error) (err error) {
+func (db *DB) write(ctx context.Context, mode writeMode, fn func(*Tx) error) (err error) {
 	ctx = context.WithoutCancel(ctx) // a change is never abandoned halfway
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
@@ -98,8 +114,8 @@ func (db *DB) write(ctx context.Context, durable bool, fn func(*Tx) error) (err 
 		return classify(err)
 	}
 	db.ops++
-	if durable || db.ops >= maxBatch {
-		return db.commitLocked(durable)
+	if mode != modeBatched || db.ops >= maxBatch {
+		return db.commitLocked(mode == modeDurable)
 	}
 	// Commit once the writers pause for a fifth of the delay, and at the
 	// latest after the delay: a lone change is visible to readers of

@@ -131,15 +131,11 @@ func (db *DB) DeleteSetting(ctx context.Context, key string) error {
 // PutSetting saves a setting (a key-value pair of the operator's choices,
 // kept in the database so a backup holds it).
 func (db *DB) PutSetting(ctx context.Context, key, value string) error {
-	err := db.Write(ctx, func(tx *Tx) error {
+	// A setting acknowledged is committed: a kernel killed right after
+	// keeps it (it is fsynced at the next checkpoint or WriteSync).
+	return db.WriteCommitted(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(`INSERT INTO fazt_meta(key, value) VALUES (?, ?)
 			ON CONFLICT(key) DO UPDATE SET value = excluded.value`, "setting."+key, value)
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	// A setting acknowledged is committed: a kernel killed right after
-	// keeps it (it is fsynced at the next checkpoint or WriteSync).
-	return db.Commit(ctx)
 }

@@ -241,15 +241,13 @@ func (t *Table) Set(ctx context.Context, host, target string) error {
 		return err
 	}
 	now := time.Now().UnixNano()
-	err = t.db.Write(ctx, func(tx *storage.Tx) error {
+	// Acknowledged means committed: a kernel killed now keeps it.
+	err = t.db.WriteCommitted(ctx, func(tx *storage.Tx) error {
 		_, err := tx.Exec(`INSERT INTO routes(host, target, created, updated) VALUES (?, ?, ?, ?)
 			ON CONFLICT(host) DO UPDATE SET target = excluded.target, updated = excluded.updated`,
 			host, canon, now, now)
 		return err
 	})
-	if err == nil {
-		err = t.db.Commit(ctx) // acknowledged means committed: a kernel killed now keeps it
-	}
 	if err != nil {
 		return err
 	}
@@ -260,7 +258,7 @@ func (t *Table) Set(ctx context.Context, host, target string) error {
 
 // Remove deletes the route of host.
 func (t *Table) Remove(ctx context.Context, host string) error {
-	err := t.db.Write(ctx, func(tx *storage.Tx) error {
+	err := t.db.WriteCommitted(ctx, func(tx *storage.Tx) error {
 		res, err := tx.Exec(`DELETE FROM routes WHERE host = ?`, host)
 		if err != nil {
 			return err
@@ -270,9 +268,6 @@ func (t *Table) Remove(ctx context.Context, host string) error {
 		}
 		return nil
 	})
-	if err == nil {
-		err = t.db.Commit(ctx)
-	}
 	if err != nil {
 		return err
 	}
