@@ -236,11 +236,13 @@ func (h *Handler) link(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return
 	}
 	ans, err := Link(ctx, h.K.FS, pairs)
+	if err == nil {
+		err = h.K.NS.Settle(ctx)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.K.NS.Settle(ctx)
 	writeJSON(w, ans)
 }
 
@@ -384,11 +386,13 @@ func (h *Handler) call(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return
 	}
 	out, err := ReadAnswer(ctx, f, int64(len(body)))
+	if err == nil {
+		err = h.K.NS.Settle(ctx)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.K.NS.Settle(ctx)
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(out)
@@ -461,11 +465,13 @@ func parseMode(s string, def uint32) (uint32, error) {
 }
 
 func (h *Handler) done(w http.ResponseWriter, r *http.Request, err error) {
+	if err == nil {
+		err = h.K.NS.Settle(r.Context())
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.K.NS.Settle(r.Context())
 	w.WriteHeader(http.StatusNoContent)
 }
 

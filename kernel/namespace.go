@@ -131,8 +131,9 @@ func (ns *Namespace) SubscribeSettled(fn func(Change), settle func(context.Conte
 //
 // File systems that commit changes in batches (Committer) commit first:
 // their changes reach subscribers, and readers of committed state, only
-// then.
-func (ns *Namespace) Settle(ctx context.Context) {
+// then. A commit that fails is returned: the change the caller was about
+// to acknowledge is lost.
+func (ns *Namespace) Settle(ctx context.Context) error {
 	ns.mu.RLock()
 	var commit []Committer
 	for _, b := range ns.byDev {
@@ -145,14 +146,16 @@ func (ns *Namespace) Settle(ctx context.Context) {
 		fns = append(fns, fn)
 	}
 	ns.mu.RUnlock()
+	var err error
 	for _, c := range commit {
-		if err := c.Commit(ctx); err != nil && ns.Log != nil {
-			ns.Log.Error("kernel: commit failed", "err", err)
+		if cerr := c.Commit(ctx); err == nil {
+			err = cerr
 		}
 	}
 	for _, fn := range fns {
 		fn(ctx)
 	}
+	return err
 }
 
 // Committer is implemented by file systems that commit their changes in
