@@ -445,11 +445,21 @@ func TestUpgradeOldKernelKilled(t *testing.T) {
 	bin := installedCopy(t, faztBin)
 	in := newInstanceOf(t, bin)
 	url, page := servedSite(t, in)
+	// kernels lists the kernels of this data directory.
+	kernels := func() []int {
+		out, _ := exec.Command("pgrep", "-f", "--", "--data "+in.home+" proc start").Output()
+		var pids []int
+		for _, f := range strings.Fields(string(out)) {
+			if pid, _ := strconv.Atoi(f); pid != 0 {
+				pids = append(pids, pid)
+			}
+		}
+		return pids
+	}
 	// successor finds the kernel the upgrade started beside old.
 	successor := func(old int) int {
-		out, _ := exec.Command("pgrep", "-f", "--", "--data "+in.home+" proc start").Output()
-		for _, f := range strings.Fields(string(out)) {
-			if pid, _ := strconv.Atoi(f); pid != old && pid != 0 {
+		for _, pid := range kernels() {
+			if pid != old {
 				return pid
 			}
 		}
@@ -487,11 +497,8 @@ func TestUpgradeOldKernelKilled(t *testing.T) {
 		}, func() string {
 			return fmt.Sprintf("round %d (killed %v after the successor started): not back; kernel %d\n%s", round, delay, in.pid(), in.log())
 		})
-		if n := strings.Count(func() string {
-			out, _ := exec.Command("pgrep", "-f", "--", "--data "+in.home+" proc start").Output()
-			return string(out)
-		}(), "\n"); n != 1 {
-			t.Fatalf("round %d: %d kernels", round, n)
+		if pids := kernels(); len(pids) != 1 {
+			t.Fatalf("round %d: kernels %v", round, pids)
 		}
 	}
 }
