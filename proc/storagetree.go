@@ -113,6 +113,14 @@ func (s *System) storageStatus(ctx context.Context) ([]byte, error) {
 	kv("freelist_count", st.FreelistCount)
 	kv("db_bytes", st.DBBytes)
 	kv("wal_bytes", st.WALBytes)
+	if sp, err := s.db.Space(); err == nil {
+		kv("disk_free_bytes", sp.Free)
+		kv("db_free_bytes", sp.Reusable)
+		kv("reserve_bytes", sp.Reserve)
+		kv("reserve_file_bytes", sp.Ballast)
+		kv("room_bytes", sp.Room)
+		kv("writes", sp.Writes())
+	}
 	s.smu.Lock()
 	for _, k := range []string{"checkpoint", "vacuum", "integrity_check", "backup"} {
 		v := s.maint[k]

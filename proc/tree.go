@@ -167,6 +167,11 @@ func (s *System) status(ctx context.Context) ([]byte, error) {
 	kv("data_dir", strings.ReplaceAll(s.DataDir, " ", `\040`))
 	kv("db_bytes", size(DatabaseFile))
 	kv("wal_bytes", size(DatabaseFile+"-wal"))
+	writes := "unknown"
+	if sp, err := s.db.Space(); err == nil {
+		writes = sp.Writes()
+	}
+	kv("writes", writes)
 	kv("open_files", s.fs.OpenFiles())
 	kv("cache_bytes", s.fs.CacheBytes())
 	kv("mounts", strings.Join(mounts, " "))

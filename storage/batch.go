@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
@@ -25,7 +23,9 @@ import (
 // make it durable.
 
 // Write runs fn as one change in the current batch. If fn returns an error,
-// its changes are undone and the error returned.
+// its changes are undone and the error returned. The change is held to the
+// disk's reserve (see Space): on a nearly full disk it is refused with
+// NoSpace before it runs.
 func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
 	return db.write(ctx, modeBatched, fn)
 }
@@ -37,6 +37,21 @@ func (db *DB) WriteCommitted(ctx context.Context, fn func(*Tx) error) error {
 	return db.write(ctx, modeCommitted, fn)
 }
 
+// WriteSync is Write, then commits the batch durably (synchronous=FULL): the
+// change is on disk when it returns.
+func (db *DB) WriteSync(ctx context.Context, fn func(*Tx) error) error {
+	return db.write(ctx, modeDurable, fn)
+}
+
+// WriteFreeing is Write for a change that frees space (a deletion, a
+// truncation): it is not held to the reserve, which is kept for exactly
+// these. On a nearly full disk it is committed before it returns, so that a
+// commit that fails for want of space fails this change, not acknowledged
+// ones.
+func (db *DB) WriteFreeing(ctx context.Context, fn func(*Tx) error) error {
+	return db.write(ctx, modeFreeing, fn)
+}
+
 // How far write goes before it returns.
 type writeMode int
 
@@ -44,13 +59,8 @@ const (
 	modeBatched   writeMode = iota // into the open batch
 	modeCommitted                  // and the batch committed
 	modeDurable                    // and the WAL fsynced
+	modeFreeing                    // into the open batch, not held to the reserve
 )
-
-// WriteSync is Write, then commits the batch durably (synchronous=FULL): the
-// change is on disk when it returns.
-func (db *DB) WriteSync(ctx context.Context, fn func(*Tx) error) error {
-	return db.write(ctx, modeDurable, fn)
-}
 
 // Sync commits the current batch durably.
 func (db *DB) Sync(ctx context.Context) error {
@@ -79,10 +89,16 @@ func (db *DB) write(ctx context.Context, mode writeMode, fn func(*Tx) error) (er
 	if db.wc == nil {
 		return kernel.E(kernel.Unavailable, "database closed")
 	}
-	if !db.inBatch {
-		if err := db.checkSpace(); err != nil {
-			return err
+	if mode == modeFreeing {
+		if db.freeing() {
+			mode = modeCommitted
+		} else {
+			mode = modeBatched
 		}
+	} else if err := db.roomLocked(smallChange); err != nil {
+		return err
+	}
+	if !db.inBatch {
 		if _, err := db.wc.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 			return classify(err)
 		}
@@ -115,7 +131,10 @@ func (db *DB) write(ctx context.Context, mode writeMode, fn func(*Tx) error) (er
 	}
 	db.ops++
 	if mode != modeBatched || db.ops >= maxBatch {
-		return db.commitLocked(mode == modeDurable)
+		// A batch of this change alone that fails to commit fails the
+		// change; nothing acknowledged is lost.
+		alone := mode != modeBatched && db.ops == 1
+		return db.commit(mode == modeDurable, alone)
 	}
 	// Commit once the writers pause for a fifth of the delay, and at the
 	// latest after the delay: a lone change is visible to readers of
@@ -138,21 +157,6 @@ func (db *DB) AfterCommit(fn func()) {
 	db.hooks = append(db.hooks, fn)
 }
 
-// minFree is the free space below which no batch starts: a batch that
-// cannot commit loses changes that were acknowledged.
-const minFree = 1 << 20
-
-func (db *DB) checkSpace() error {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(filepath.Dir(db.path), &st); err != nil {
-		return nil // cannot tell; SQLite will say if it is full
-	}
-	if free := int64(st.Bavail) * st.Bsize; free < minFree {
-		return kernel.E(kernel.NoSpace, fmt.Sprintf("no space left on device (%d bytes free)", free))
-	}
-	return nil
-}
-
 // Lost is why the last batch failed to commit, or nil: changes that were
 // acknowledged and never reached the disk.
 func (db *DB) Lost() error {
@@ -173,7 +177,11 @@ func (db *DB) commitTimer() {
 
 // commitLocked commits the open batch, if any; durable also fsyncs the WAL.
 // wmu must be held.
-func (db *DB) commitLocked(durable bool) error {
+func (db *DB) commitLocked(durable bool) error { return db.commit(durable, false) }
+
+// commit is commitLocked; alone says the batch holds one change whose
+// caller waits for this commit, so a failure is not a loss.
+func (db *DB) commit(durable, alone bool) error {
 	ctx := context.Background()
 	if db.inBatch {
 		if db.timer != nil {
@@ -190,6 +198,9 @@ func (db *DB) commitLocked(durable bool) error {
 			// the file system's reserve of free space keeps away; say it
 			// loudly.
 			db.wc.ExecContext(ctx, "ROLLBACK")
+			if alone {
+				return classify(err)
+			}
 			db.lost = fmt.Errorf("a batch of %d changes failed to commit: %w", n, classify(err))
 			db.log.Error("storage: changes lost", "changes", n, "err", err)
 			return classify(err)

@@ -3,6 +3,9 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"os"
+	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -66,16 +69,40 @@ func (c *checkpointer) run() {
 const walLimit = 16384
 
 func (c *checkpointer) checkpoint() {
+	if !c.hasRoom() {
+		return
+	}
+	c.db.ckptMu.Lock()
+	defer c.db.ckptMu.Unlock()
 	var busy, frames, copied int
 	err := c.conn.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
 	// With a WAL owner, a TRUNCATE would wait on its read transaction with
-	// the writers held back; the owner restarts the WAL itself.
-	if err == nil && frames >= walLimit && c.db.walOwner.Load() == nil {
+	// the writers held back; the owner restarts the WAL itself. On a disk
+	// short of space the WAL's space goes back to it at once.
+	if err == nil && (frames >= walLimit || c.db.short.Load()) && c.db.walOwner.Load() == nil {
 		err = c.conn.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied)
 	}
 	if err != nil {
 		c.db.log.Warn("checkpoint failed", "err", err)
 	}
+	c.db.keepBallast()
+}
+
+// hasRoom says whether the disk can take what a checkpoint adds to the
+// database file. One that cannot fails halfway, having taken the disk's last
+// bytes (a released reserve file's among them) that deletions need for
+// their WAL frames; it runs again after the next commit.
+func (c *checkpointer) hasRoom() bool {
+	var pageSize, pages int64
+	if c.conn.QueryRow(`SELECT page_size, page_count FROM pragma_page_size, pragma_page_count`).Scan(&pageSize, &pages) != nil {
+		return true
+	}
+	fi, err := os.Stat(c.db.path)
+	var st syscall.Statfs_t
+	if err != nil || syscall.Statfs(filepath.Dir(c.db.path), &st) != nil {
+		return true
+	}
+	return pages*pageSize-fi.Size() < int64(st.Bavail)*st.Bsize-floor/2
 }
 
 func (c *checkpointer) stop() {

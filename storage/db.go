@@ -59,12 +59,24 @@ type DB struct {
 	opened  time.Time   // when the open batch began
 	lost    error       // why the last batch failed to commit, if it did
 	hooks   []func()    // to run when the open batch commits
+	// ample is until when (Unix ns) small changes need not measure the
+	// disk; short says the last measure found less room than the reserve.
+	ample atomic.Int64
+	short atomic.Bool
+	// refusals counts changes refused for want of space since the last
+	// log line, written at refusedLogged (Unix ns).
+	refusals      atomic.Int64
+	refusedLogged atomic.Int64
 
 	schema     Schema
 	migrations fs.FS // Options.Migrations, for Migrate
 
 	closeOnce sync.Once
 	ckpt      *checkpointer
+	// ckptMu serializes checkpoints: the checkpointer's and those of the
+	// write path on a short disk (taken with wmu held, never the other
+	// way round).
+	ckptMu sync.Mutex
 
 	// walOwner, when set, is another process that reads the WAL (the
 	// Litestream child): the kernel's checkpoints stay PASSIVE and a full
@@ -96,6 +108,7 @@ func Open(ctx context.Context, path string, opt Options) (_ *DB, err error) {
 	// The path goes into a URI; escape it so '?' or '#' in a directory
 	// name cannot inject options. mattn's per-connection statement cache
 	// makes repeated queries skip the SQL compiler.
+	db.releaseBallastIfFull()
 	u := url.URL{Scheme: "file", Path: path}
 	dsn := u.String() + "?_stmt_cache_size=64"
 	if db.w, err = sql.Open(writerDriver, dsn); err != nil {
@@ -120,6 +133,7 @@ func Open(ctx context.Context, path string, opt Options) (_ *DB, err error) {
 	if err := db.migrate(ctx, opt); err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	db.keepBallast()
 	return db, nil
 }
 

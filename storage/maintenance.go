@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/fazt-sh/fazt/kernel"
@@ -57,11 +58,49 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 
 // Vacuum rewrites the database file without its free pages, giving their
 // space back to the disk. It holds the write path for as long as that takes.
+// Free pages are reused by new writes anyway: a vacuum is only for giving
+// space back to other programs. It writes the whole database to the WAL, so
+// it is refused unless the disk has that much room beyond what a checkpoint
+// and deletions need; if it fails all the same, the WAL it grew is
+// truncated again.
 func (db *DB) Vacuum(ctx context.Context) error {
-	if err := db.exclusive(ctx, "VACUUM"); err != nil {
+	if err := db.vacuum(ctx); err != nil {
 		return err
 	}
 	return db.Checkpoint(ctx)
+}
+
+func (db *DB) vacuum(ctx context.Context) error {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	if db.wc == nil {
+		return kernel.E(kernel.Unavailable, "database closed")
+	}
+	if err := db.commitLocked(false); err != nil {
+		return err
+	}
+	s, err := db.space()
+	if err != nil {
+		return err
+	}
+	// What the WAL holds now is room for the vacuum's copy.
+	if s.WAL > 0 && s.Pending < s.Free-floor/2 && db.truncateWAL() {
+		if s, err = db.space(); err != nil {
+			return err
+		}
+	}
+	if live := s.Size - s.Reusable; s.Free-s.Pending-live < min(s.Reserve, floor) {
+		return kernel.E(kernel.NoSpace, fmt.Sprintf(
+			"vacuum needs room for a copy of the database (%d bytes) and fazt's reserve; the disk has %d bytes free (free pages are reused by new writes without a vacuum)",
+			live, s.Free))
+	}
+	if _, err := db.wc.ExecContext(ctx, "VACUUM"); err != nil {
+		if s, serr := db.space(); serr == nil && s.Pending < s.Free-floor/2 {
+			db.truncateWAL()
+		}
+		return classify(err)
+	}
+	return nil
 }
 
 // exclusive commits the open batch and runs stmt on the writer connection

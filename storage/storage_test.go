@@ -502,3 +502,26 @@ func TestCopyTo(t *testing.T) {
 		t.Fatalf("copy holds %q, %v", v, err)
 	}
 }
+
+// roomFor: growth beyond the free pages must leave the whole reserve (the
+// WAL's space counted as free); WAL frames may use all but the floor.
+func TestRoomFor(t *testing.T) {
+	const M = 1 << 20
+	for _, c := range []struct {
+		name                                  string
+		free, wal, pending, reserve, reusable int64
+		want                                  int64
+	}{
+		{"empty disk", 1000 * M, 0, 0, 64 * M, 0, (1000*M - floor) / 2},
+		{"at the reserve", 64 * M, 0, 0, 64 * M, 0, 0},
+		{"free pages are room", 64 * M, 0, 0, 64 * M, 20 * M, 20 * M},
+		{"the WAL comes back", 60 * M, 8 * M, 0, 64 * M, 20 * M, 24 * M},
+		{"a pending checkpoint is not room", 70 * M, 0, 10 * M, 64 * M, 0, 0},
+		{"frames need the disk", 3 * M, 0, 0, 2 * M, 100 * M, 2 * M},
+		{"nothing free", 0, 0, 0, 2 * M, 100 * M, 0},
+	} {
+		if got := roomFor(c.free, c.wal, c.pending, c.reserve, c.reusable); got != c.want {
+			t.Errorf("%s: roomFor = %d, want %d", c.name, got, c.want)
+		}
+	}
+}

@@ -4,11 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"fmt"
-	"os"
-	"path/filepath"
-	"syscall"
-	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/storage"
@@ -47,48 +42,8 @@ func hashBlock(data []byte) hashed {
 }
 
 // reserve fails with NoSpace unless writing need more bytes of data leaves
-// room on the disk that holds the database for the database's own work: the
-// data lands in the WAL first and is then copied into the database file
-// (twice its size, until the WAL restarts), and a checkpoint of what the WAL
-// holds already may grow the file by that much again. Beyond that it keeps
-// 64 MiB free, or a tenth of a small disk, so that deletions, checkpoints and
-// a restart still work when users fill the disk.
-func (f *FS) reserve(need int64) error {
-	var st syscall.Statfs_t
-	path := f.db.Path()
-	if err := syscall.Statfs(filepath.Dir(path), &st); err != nil {
-		return fmt.Errorf("statfs: %w", err)
-	}
-	var wal int64
-	if fi, err := os.Stat(path + "-wal"); err == nil {
-		wal = fi.Size()
-	}
-	avail := int64(st.Bavail) * st.Bsize
-	keep := min(64<<20, int64(st.Blocks)*st.Bsize/10)
-	if avail-2*need-wal < keep {
-		err := kernel.E(kernel.NoSpace, fmt.Sprintf(
-			"no space left on device (%d bytes free; fazt keeps %d free for the database's own work)", avail, keep))
-		f.logRefusal(err)
-		return err
-	}
-	return nil
-}
-
-// refusalEvery bounds how often refused writes are logged: a full disk
-// refuses every write, and the log shares that disk.
-const refusalEvery = time.Minute
-
-// logRefusal logs a write refused for want of space, at most once every
-// refusalEvery, with how many were refused since the last line.
-func (f *FS) logRefusal(err error) {
-	f.refusals.Add(1)
-	now := time.Now().UnixNano()
-	last := f.refusedLogged.Load()
-	if now-last < int64(refusalEvery) || !f.refusedLogged.CompareAndSwap(last, now) {
-		return
-	}
-	f.log.Warn("vfs: write refused", "err", err, "refused", f.refusals.Swap(0))
-}
+// the disk's reserve free (storage.DB.Room, which also logs the refusal).
+func (f *FS) reserve(need int64) error { return f.db.Room(need) }
 
 // storeChunk returns the id of the chunk holding h.data, inserting it if no
 // chunk has that content yet, and adds refs references to it. A chunk stored
@@ -160,7 +115,7 @@ func (f *FS) unpin(ctx context.Context, ids []int64) error {
 		return nil
 	}
 	f.dropPins(ids)
-	return f.db.Write(ctx, func(tx *storage.Tx) error {
+	return f.db.WriteFreeing(ctx, func(tx *storage.Tx) error {
 		for _, id := range ids {
 			var refs int64
 			err := tx.QueryRow(`SELECT refs FROM chunks WHERE id = ?`, id).Scan(&refs)

@@ -284,7 +284,7 @@ func (f *FS) release(ctx context.Context, of *openFile, writable bool) error {
 		err = uerr
 	}
 	if orphan {
-		derr := f.db.Write(ctx, func(tx *storage.Tx) error { return f.dropInode(tx, of.ino) })
+		derr := f.db.WriteFreeing(ctx, func(tx *storage.Tx) error { return f.dropInode(tx, of.ino) })
 		f.mu.Lock()
 		delete(f.deleting, of.ino)
 		f.mu.Unlock()
@@ -676,8 +676,13 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 	}
 	now := nowNs()
 	write := f.db.Write
-	if durable {
+	switch {
+	case durable:
 		write = f.db.WriteSync
+	case need == 0 && holeFrom != noHole:
+		// A truncation, nothing written: it frees space, and must work on
+		// a full disk.
+		write = f.db.WriteFreeing
 	}
 	err := write(ctx, func(tx *storage.Tx) error {
 		delta := map[int64]int{}

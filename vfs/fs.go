@@ -43,15 +43,13 @@ type Options struct {
 // FS is the /fs tree. It implements kernel.FileSystem, kernel.Writer and
 // kernel.Notifier.
 type FS struct {
-	db            *storage.DB
-	log           *slog.Logger
-	refusals      atomic.Int64 // writes refused for want of space since the last log line
-	refusedLogged atomic.Int64 // when that line was logged (unix ns)
-	blockSize     int64
-	spill         int64
-	cache         *chunkCache
-	attrs         *attrCache
-	notify        func(kernel.Change)
+	db        *storage.DB
+	log       *slog.Logger
+	blockSize int64
+	spill     int64
+	cache     *chunkCache
+	attrs     *attrCache
+	notify    func(kernel.Change)
 
 	mu       sync.Mutex // guards open, deleting and gen
 	open     map[uint64]*openFile
@@ -148,7 +146,7 @@ func (f *FS) readCounters(ctx context.Context) error {
 // recover deletes orphaned inodes and unreferenced chunks, and gives the
 // root to the user who first opened the tree.
 func (f *FS) recover(ctx context.Context) error {
-	return f.db.Write(ctx, func(tx *storage.Tx) error {
+	return f.db.WriteFreeing(ctx, func(tx *storage.Tx) error {
 		rows, err := tx.Query(`SELECT ino FROM inodes WHERE nlink <= 0 AND ino != ?`, rootIno)
 		if err != nil {
 			return err

@@ -242,7 +242,7 @@ func (f *FS) Unlink(ctx context.Context, dir uint64, name string) error {
 	del := deletions{f: f}
 	defer del.done()
 	var ino uint64
-	err := f.db.Write(ctx, func(tx *storage.Tx) error {
+	err := f.db.WriteFreeing(ctx, func(tx *storage.Tx) error {
 		var mode uint32
 		var err error
 		if ino, mode, err = lookupTx(tx, dir, name); err != nil {
@@ -290,7 +290,7 @@ func hasEntries(tx *storage.Tx, dir uint64) (bool, error) {
 // Rmdir implements kernel.Writer.
 func (f *FS) Rmdir(ctx context.Context, dir uint64, name string) error {
 	var ino uint64
-	err := f.db.Write(ctx, func(tx *storage.Tx) error {
+	err := f.db.WriteFreeing(ctx, func(tx *storage.Tx) error {
 		var mode uint32
 		var err error
 		if ino, mode, err = lookupTx(tx, dir, name); err != nil {

@@ -475,45 +475,6 @@ func TestPermissions(t *testing.T) {
 	}
 }
 
-// A full disk fails the write with ENOSPC and loses nothing.
-func TestFullDisk(t *testing.T) {
-	requireRoot(t)
-	fusetest.Require(t)
-	small := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", small).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", small).Run() })
-	in := &instance{t: t, home: filepath.Join(small, "data"), mnt: filepath.Join(t.TempDir(), "mnt"), bin: faztBin}
-	in.mount()
-	t.Cleanup(in.cleanup)
-
-	sh(t, "for i in 1 2 3 4; do head -c 1000000 /dev/urandom > "+q(in.path("fs"))+"/keep$i; done")
-	before := checksums(t, in.path("fs"))
-	out, err := shErr("dd if=/dev/urandom of=" + q(in.path("fs/huge")) + " bs=1M count=64")
-	if err == nil || !strings.Contains(out, "No space left on device") {
-		t.Fatalf("dd onto a full disk: %v\n%s", err, out)
-	}
-	// The refusal is in the log, with its cause.
-	waitUntil(t, 60*time.Second, func() bool { return strings.Contains(in.log(), "vfs: write refused") },
-		func() string { return "no refusal logged:\n" + in.log() })
-	// The kernel still serves, and what was there is intact.
-	after := sh(t, "cd "+q(in.path("fs"))+" && find . -type f -name 'keep*' -print0 | sort -z | xargs -0 sha256sum")
-	if after != before {
-		t.Fatalf("files changed by a failed write:\n%s", diffLines(before, after))
-	}
-	os.Remove(in.path("fs/huge"))
-	if _, err := in.fazt("fs", "umount", in.mnt); err != nil {
-		t.Fatal(err)
-	}
-	in.cleanup()
-	integrity(t, in.home)
-	in.mount()
-	if got := checksums(t, in.path("fs")); got != before {
-		t.Fatalf("after restart:\n%s", diffLines(before, got))
-	}
-}
-
 func fileSum(p string) (string, error) {
 	b, err := os.ReadFile(p)
 	if err != nil {
