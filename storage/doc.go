@@ -15,6 +15,15 @@
 // promise durability (fsync) use WriteSync, which commits with
 // synchronous=FULL.
 //
+// # Space
+//
+// The database never fills its disk (space.go): every change that may grow it
+// is held to a reserve of free space (Room, and Write for metadata), counting
+// the database's free pages as room; deletions (WriteFreeing) are not; a
+// ballast file lets deletions and an open work on a disk filled by others; on
+// a short disk the WAL is checkpointed and truncated at once, and a checkpoint
+// the disk cannot take waits. Space reports it all for status files.
+//
 // # Migrations
 //
 // The schema is built by SQL files embedded from migrations/, applied in name
