@@ -40,6 +40,9 @@ type Config struct {
 	// Handoff, if set, is what the previous kernel handed over in an
 	// upgrade: the kernel boots beside it and takes over in Run.
 	Handoff *Handoff
+	// Restarted is why a supervisor started this kernel again after the
+	// previous one died (see Supervise), or "".
+	Restarted string
 }
 
 // System is a booted kernel with the parts it owns.
@@ -67,6 +70,7 @@ type System struct {
 	mounts []*mount.Mount
 
 	handoff       *Handoff // what the previous kernel handed over, if this one was started by an upgrade
+	restarted     string   // why a supervisor started this kernel again, or ""
 	exitOnUnmount bool     // set by Run, passed on to a successor
 	serving       atomic.Bool
 	sheds         atomic.Int64 // times the caches were shed under memory pressure
@@ -117,7 +121,10 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 			s.Close()
 		}
 	}()
-	s.handoff = cfg.Handoff
+	s.handoff, s.restarted = cfg.Handoff, cfg.Restarted
+	if s.restarted != "" {
+		log.Warn("kernel started again by its supervisor", "reason", s.restarted)
+	}
 	if s.handoff != nil {
 		s.lock, err = AdoptLock(s.handoff.lock)
 	} else {

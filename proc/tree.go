@@ -190,5 +190,10 @@ func (s *System) status(ctx context.Context) ([]byte, error) {
 	}
 	kv("driver_litestream", health)
 	s.upgradeStatus(kv)
+	restarted := s.restarted
+	if restarted == "" {
+		restarted = "-"
+	}
+	kv("restarted", strings.ReplaceAll(restarted, "\n", " "))
 	return []byte(b.String()), nil
 }

@@ -130,7 +130,8 @@ left behind by a killed fazt is cleaned up first.`,
 				}
 				return err
 			}
-			spawnArgs := []string{"--data", dir, "proc", "start", "--mount", mnt, "--exit-on-umount"}
+			// Supervised: nothing else brings a kernel started here back.
+			spawnArgs := []string{"--data", dir, "proc", "start", "--mount", mnt, "--exit-on-umount", "--supervise"}
 			if mopt.AllowOther {
 				spawnArgs = append(spawnArgs, "--allow-other")
 			}

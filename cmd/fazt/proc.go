@@ -3,17 +3,19 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
-	"github.com/fazt-sh/fazt/api"
-	"runtime/pprof"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/fazt-sh/fazt/api"
 	"github.com/fazt-sh/fazt/mount"
 	"github.com/fazt-sh/fazt/proc"
-	"github.com/spf13/cobra"
 )
 
 func newProcCmd(g *globals) *cobra.Command {
@@ -33,6 +35,7 @@ func newProcStartCmd(g *globals) *cobra.Command {
 		exitOnUnmount bool
 		readyFD       int
 		cpuprofile    string
+		supervise     bool
 	)
 	c := &cobra.Command{
 		Use:   "start",
@@ -51,6 +54,20 @@ Only one kernel runs per data directory; a second one is refused.`,
 				proc.ReportReady(readyFD, err)
 				return err
 			}
+			if supervise {
+				args := []string{"--data", dir, "proc", "start"}
+				local := c.LocalNonPersistentFlags()
+				c.Flags().Visit(func(f *pflag.Flag) {
+					if local.Lookup(f.Name) != nil && f.Name != "supervise" && f.Name != "ready-fd" {
+						args = append(args, "--"+f.Name+"="+f.Value.String())
+					}
+				})
+				return proc.Supervise(c.Context(), proc.SuperviseConfig{
+					DataDir: dir, Args: args,
+					Ready: func(err error) { proc.ReportReady(readyFD, err) },
+					Log:   slog.New(slog.NewTextHandler(os.Stderr, nil)),
+				})
+			}
 			if cpuprofile != "" {
 				f, err := os.Create(cpuprofile)
 				if err != nil {
@@ -66,7 +83,7 @@ Only one kernel runs per data directory; a second one is refused.`,
 			if err != nil {
 				return err
 			}
-			sys, err := proc.Boot(c.Context(), proc.Config{DataDir: dir, Version: version, Handoff: handoff})
+			sys, err := proc.Boot(c.Context(), proc.Config{DataDir: dir, Version: version, Handoff: handoff, Restarted: proc.Restarted()})
 			if err != nil {
 				proc.ReportReady(readyFD, err)
 				return err
@@ -95,6 +112,8 @@ Only one kernel runs per data directory; a second one is refused.`,
 	c.Flags().MarkHidden("cpuprofile")
 	c.Flags().MarkHidden("exit-on-umount")
 	c.Flags().MarkHidden("ready-fd")
+	c.Flags().BoolVar(&supervise, "supervise", false, "run the kernel as a child and start it again if it dies")
+	c.Flags().MarkHidden("supervise")
 	return c
 }
 
@@ -186,7 +205,8 @@ func startKernel(dir string, h proc.Holder) error {
 		args = append(args, "--mount", h.Mounts[0])
 	}
 	if h.ExitOnUnmount {
-		args = append(args, "--exit-on-umount")
+		// Started by fazt fs mount: supervised, as it was.
+		args = append(args, "--exit-on-umount", "--supervise")
 	}
 	return proc.Spawn(dir, args, time.Minute)
 }

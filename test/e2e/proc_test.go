@@ -229,9 +229,10 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	if out, err := in.fazt("storage", "backup"); err != nil {
 		t.Fatalf("a backup after the upgrades: %v %s", err, out)
 	}
-	// Nothing of the old kernels is left: one kernel, one backup child.
-	if out, _ := exec.Command("pgrep", "-f", "--", in.home).Output(); len(strings.Fields(string(out))) != 2 {
-		t.Fatalf("processes on the data directory: %q", out)
+	// Nothing of the old kernels is left: one kernel, one backup child
+	// (and the supervisor).
+	if procs := in.kernelProcs(); len(procs) != 2 {
+		t.Fatalf("processes on the data directory: %q", procs)
 	}
 }
 
@@ -445,12 +446,14 @@ func TestUpgradeOldKernelKilled(t *testing.T) {
 	bin := installedCopy(t, faztBin)
 	in := newInstanceOf(t, bin)
 	url, page := servedSite(t, in)
-	// kernels lists the kernels of this data directory.
+	// kernels lists the kernels of this data directory (not their
+	// supervisor).
 	kernels := func() []int {
 		out, _ := exec.Command("pgrep", "-f", "--", "--data "+in.home+" proc start").Output()
 		var pids []int
 		for _, f := range strings.Fields(string(out)) {
-			if pid, _ := strconv.Atoi(f); pid != 0 {
+			cmdline, _ := os.ReadFile("/proc/" + f + "/cmdline")
+			if pid, _ := strconv.Atoi(f); pid != 0 && !strings.Contains(string(cmdline), "--supervise") {
 				pids = append(pids, pid)
 			}
 		}
