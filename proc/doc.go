@@ -30,6 +30,13 @@
 // arriving in between wait in the sockets' backlog. A new kernel that is
 // not ready in time is killed and the old binary put back.
 //
+// # Supervision
+//
+// A kernel started by `fazt fs mount` runs under a supervisor of the same
+// binary (supervise.go), a child subreaper that follows the data directory's
+// kernels through its lock and starts one again when one dies, putting the
+// previous binary back if the dead one came from an upgrade.
+//
 // # Memory
 //
 // The runtime's soft memory limit comes from /proc/memory_limit; past 80%
