@@ -161,6 +161,12 @@ func (sv *supervisor) watch(pid int) error {
 			if sv.stopping.Load() {
 				return nil
 			}
+			if h, ok := ReadHolder(sv.cfg.DataDir); ok {
+				// Someone else started a kernel meanwhile (fazt fs
+				// mount, a service manager): it is theirs to watch.
+				log.Info("supervisor: another kernel serves the data directory; stopping", "pid", h.PID)
+				return nil
+			}
 			if pid, err = sv.start(reason); err == nil {
 				started = time.Now()
 				break
@@ -182,7 +188,9 @@ func (sv *supervisor) successor(pid int) (int, bool) {
 			return 0, false
 		}
 		if h.PID != pid && h.PID != 0 {
-			return h.PID, true
+			// A successor was started by the kernel that ended, so it is
+			// now our child; a kernel someone else started is not.
+			return h.PID, parentOf(h.PID) == os.Getpid()
 		}
 		if time.Now().After(deadline) {
 			return 0, false
@@ -223,6 +231,23 @@ func (sv *supervisor) start(reason string) (int, error) {
 		return 0, err
 	}
 	return pid, nil
+}
+
+// parentOf is pid's parent process, or 0.
+func parentOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	var state string
+	var ppid int
+	fmt.Sscan(string(b[i+1:]), &state, &ppid)
+	return ppid
 }
 
 func describeExit(ws syscall.WaitStatus) string {

@@ -679,9 +679,9 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 	switch {
 	case durable:
 		write = f.db.WriteSync
-	case need == 0 && holeFrom != noHole:
-		// A truncation, nothing written: it frees space, and must work on
-		// a full disk.
+	case holeFrom != noHole && need <= bs:
+		// A truncation (at most its last block rewritten): it frees
+		// space, and must work on a full disk.
 		write = f.db.WriteFreeing
 	}
 	err := write(ctx, func(tx *storage.Tx) error {

@@ -571,6 +571,7 @@ func TestKernelKilledWithReplica(t *testing.T) {
 	waitStatus(t, in, "running", "yes")
 	routes(t, in, 1, 20)
 	child, _ := strconv.Atoi(status(t, in)["pid"])
+	in.killSupervisors() // restarted below by hand
 	if err := syscall.Kill(in.pid(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,30 @@ func (in *instance) cleanup() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if pid := in.pid(); pid != 0 {
+		in.killSupervisors()
 		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// crash kills the kernel and its supervisor with SIGKILL, as a power cut
+// would, and waits for the kernel to let go of the data directory.
+func (in *instance) crash() {
+	in.t.Helper()
+	pid := in.pid()
+	if pid == 0 {
+		in.t.Fatal("no kernel to kill")
+	}
+	in.killSupervisors()
+	syscall.Kill(pid, syscall.SIGKILL)
+	waitUntil(in.t, time.Minute, func() bool { return in.pid() == 0 }, func() string { return "the kernel holds on" })
+}
+
+// killSupervisors kills (SIGKILL) the supervisors of in's kernels.
+func (in *instance) killSupervisors() {
+	for _, s := range in.supervisors() {
+		if pid, _ := strconv.Atoi(s); pid != 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 }
 
@@ -528,6 +551,9 @@ func interruptRsync(t *testing.T, sig syscall.Signal) (string, error) {
 	pid := in.pid()
 	if pid == 0 {
 		t.Fatal("no kernel pid")
+	}
+	if sig == syscall.SIGKILL {
+		in.killSupervisors() // a crash of everything, restarted below by hand
 	}
 	syscall.Kill(pid, sig)
 	waited := make(chan error, 1)
