@@ -83,20 +83,15 @@ func (db *DB) vacuum(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// What the WAL holds now is room for the vacuum's copy.
-	if s.WAL > 0 && s.Pending < s.Free-floor/2 && db.truncateWAL() {
-		if s, err = db.space(); err != nil {
-			return err
-		}
-	}
+	s = db.reclaimWAL(s) // what the WAL holds is room for the copy
 	if live := s.Size - s.Reusable; s.Free-s.Pending-live < min(s.Reserve, floor) {
 		return kernel.E(kernel.NoSpace, fmt.Sprintf(
 			"vacuum needs room for a copy of the database (%d bytes) and fazt's reserve; the disk has %d bytes free (free pages are reused by new writes without a vacuum)",
 			live, s.Free))
 	}
 	if _, err := db.wc.ExecContext(ctx, "VACUUM"); err != nil {
-		if s, serr := db.space(); serr == nil && s.Pending < s.Free-floor/2 {
-			db.truncateWAL()
+		if s, serr := db.space(); serr == nil {
+			db.reclaimWAL(s)
 		}
 		return classify(err)
 	}

@@ -157,10 +157,8 @@ func (db *DB) roomLocked(need int64) error {
 	if err != nil {
 		return nil // cannot tell: SQLite will say if the disk is full
 	}
-	if (s.Room < need || db.short.Load()) && s.WAL > smallChange && s.Pending < s.Free-floor/2 && db.truncateWAL() {
-		if s, err = db.space(); err != nil {
-			return nil
-		}
+	if s.Room < need || db.short.Load() {
+		s = db.reclaimWAL(s)
 	}
 	db.short.Store(s.Room < s.Reserve)
 	if s.Room >= need {
@@ -188,6 +186,19 @@ const (
 	ampleRoom = 1 << 30
 	ampleFor  = 100 * time.Millisecond
 )
+
+// reclaimWAL gives the WAL's space back (truncateWAL) if it holds some and
+// the disk can take the checkpoint, and returns the space measured again.
+// wmu must be held.
+func (db *DB) reclaimWAL(s Space) Space {
+	if s.WAL <= smallChange || s.Pending >= s.Free-floor/2 || !db.truncateWAL() {
+		return s
+	}
+	if again, err := db.space(); err == nil {
+		return again
+	}
+	return s
+}
 
 // truncateWAL commits the open batch, checkpoints the whole WAL and
 // truncates it, giving its space back to the disk; it reports whether it
@@ -223,14 +234,15 @@ const floor = 1 << 20
 // the ballast goes first. It reports whether the disk is short of its
 // reserve. wmu must be held.
 func (db *DB) freeing() (short bool) {
+	if time.Now().UnixNano() < db.ample.Load() {
+		return false
+	}
 	s, err := db.space()
 	if err != nil {
 		return false
 	}
-	if s.Free-s.Pending < 2*floor && s.WAL > smallChange && s.Pending < s.Free-floor/2 && db.truncateWAL() {
-		if s, err = db.space(); err != nil {
-			return false
-		}
+	if s.Free-s.Pending < 2*floor {
+		s = db.reclaimWAL(s)
 	}
 	if s.Free < floor+smallChange {
 		db.releaseBallast("a deletion")
