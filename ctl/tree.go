@@ -160,15 +160,54 @@ func (d Dir) add(name string, k kind, mode uint32) *node {
 	return n
 }
 
-// Dir adds a subdirectory.
+// A directory may be built by several packages, each adding its own files
+// (Plan 9's bind -a: /net is the union of the routes', the listeners' and
+// the certificates' files). Where they meet, the union is made here: a
+// subdirectory added twice is one directory, a status file's renders are
+// concatenated in the order added, a ctl file's commands are joined, and
+// err is one file. Any other name added twice is a bug.
+
+// existing returns d's child name if it is of kind k, nil if there is none,
+// and panics if it is of another kind.
+func (d Dir) existing(name string, k kind) *node {
+	n, ok := d.n.children[name]
+	if !ok {
+		return nil
+	}
+	if n.kind != k {
+		panic(fmt.Sprintf("ctl: %q added twice, as different kinds of file", name))
+	}
+	return n
+}
+
+// Dir adds a subdirectory, or returns the one of that name.
 func (d Dir) Dir(name string) Dir {
+	if n := d.existing(name, kDir); n != nil {
+		return Dir{t: d.t, n: n}
+	}
 	n := d.add(name, kDir, syscall.S_IFDIR|0o555)
 	n.children = map[string]*node{}
 	return Dir{t: d.t, n: n}
 }
 
-// Status adds a read-only file rendered by r (0444): "key value" lines.
-func (d Dir) Status(name string, r Render) { d.add(name, kStatus, syscall.S_IFREG|0o444).render = r }
+// Status adds a read-only file rendered by r (0444): "key value" lines. A
+// status file added again shows both renders, one after the other.
+func (d Dir) Status(name string, r Render) {
+	n := d.existing(name, kStatus)
+	if n == nil {
+		d.add(name, kStatus, syscall.S_IFREG|0o444).render = r
+		return
+	}
+	first := n.render
+	n.render = func(ctx context.Context) ([]byte, error) {
+		a, err := first(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b, err := r(ctx)
+		return append(a, b...), err
+	}
+}
 
 // Value adds a value file: 0644, 0444 without Set, 0200 without Get.
 func (d Dir) Value(name string, v Value) {
@@ -183,8 +222,22 @@ func (d Dir) Value(name string, v Value) {
 }
 
 // Ctl adds a command file (0644): each line written runs a command; a read
-// prints the commands and their help.
-func (d Dir) Ctl(name string, cmds []Command) { d.add(name, kCtl, syscall.S_IFREG|0o644).cmds = cmds }
+// prints the commands and their help. A ctl file added again takes the new
+// commands too; a verb may be added once.
+func (d Dir) Ctl(name string, cmds []Command) {
+	n := d.existing(name, kCtl)
+	if n == nil {
+		n = d.add(name, kCtl, syscall.S_IFREG|0o644)
+	}
+	for _, c := range cmds {
+		for _, old := range n.cmds {
+			if old.Verb == c.Verb {
+				panic(fmt.Sprintf("ctl: verb %q added twice to %s", c.Verb, name))
+			}
+		}
+	}
+	n.cmds = append(n.cmds, cmds...)
+}
 
 // Call is a call file's behaviour: Run answers one request line; Help is
 // what a read of a fresh open returns.
@@ -202,6 +255,9 @@ func (d Dir) Call(name string, c Call) { d.add(name, kCall, syscall.S_IFREG|0o60
 // Err adds this directory's err file (0444), which holds the reason for the
 // last failed write anywhere below this directory.
 func (d Dir) Err() {
+	if d.existing("err", kErr) != nil {
+		return
+	}
 	d.n.errs = &errState{}
 	d.add("err", kErr, syscall.S_IFREG|0o444)
 }

@@ -416,3 +416,59 @@ func TestEach(t *testing.T) {
 	kindIs(t, f.write(t, "/t/each/gamma", "x\n"), kernel.NotPermitted)
 	kindIs(t, fs.Mkdir(ctx, "/t/each/gamma", 0o755), kernel.NotPermitted)
 }
+
+// A directory built by two parts is their union: one subdirectory, the
+// status renders one after the other, the ctl commands joined, one err.
+func TestUnion(t *testing.T) {
+	k := kernel.New("test", quiet)
+	tr := New("/u", quiet)
+	var ran []string
+	cmd := func(verb string) Command {
+		return Command{Verb: verb, Run: func(context.Context, []string) error { ran = append(ran, verb); return nil }}
+	}
+	for _, part := range []string{"one", "two"} {
+		d := tr.RootDir()
+		d.Dir("sub").Status(part, Text(part+"\n"))
+		d.Status("status", Text("from "+part+"\n"))
+		d.Ctl("ctl", []Command{cmd("do " + part)})
+		d.Err()
+	}
+	if err := k.NS.Bind("u", tr); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	read := func(p string) string {
+		b, err := k.FS.ReadFile(ctx, p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		return string(b)
+	}
+	if got := read("/u/status"); got != "from one\nfrom two\n" {
+		t.Fatalf("status %q", got)
+	}
+	if read("/u/sub/one") != "one\n" || read("/u/sub/two") != "two\n" {
+		t.Fatal("the subdirectory is not the union")
+	}
+	if err := k.FS.WriteFile(ctx, "/u/ctl", []byte("do two\ndo one\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(ran, ",") != "do two,do one" {
+		t.Fatalf("ran %q", ran)
+	}
+	for name, add := range map[string]func(){
+		"verb twice":      func() { tr.RootDir().Ctl("ctl", []Command{cmd("do one")}) },
+		"file as dir":     func() { tr.RootDir().Dir("status") },
+		"value over ctl":  func() { tr.RootDir().Value("ctl", Value{}) },
+		"status over dir": func() { tr.RootDir().Status("sub", Text("")) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			add()
+		}()
+	}
+}
