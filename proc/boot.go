@@ -15,6 +15,7 @@ import (
 
 	"github.com/fazt-sh/fazt/api"
 	"github.com/fazt-sh/fazt/ctl"
+	"github.com/fazt-sh/fazt/deploy"
 	"github.com/fazt-sh/fazt/driver/litestream"
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/mount"
@@ -62,9 +63,6 @@ type System struct {
 
 	stopOnce sync.Once
 	stopReq  chan struct{} // closed by "stop" in /proc/ctl
-
-	smu   sync.Mutex // guards storage maintenance results, for /storage/status
-	maint map[string]string
 
 	mu     sync.Mutex // guards mounts
 	mounts []*mount.Mount
@@ -115,7 +113,7 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	s := &System{DataDir: dir, logbuf: logbuf, stopReq: make(chan struct{}), maint: map[string]string{}}
+	s := &System{DataDir: dir, logbuf: logbuf, stopReq: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -165,21 +163,8 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 			log.Warn("tls: cannot manage", "host", host, "err", err)
 		}
 	})
-	for _, b := range []struct {
-		name string
-		fs   kernel.FileSystem
-	}{
-		{"README", ctl.NewFile("/README", ctl.Text(readme))},
-		{"driver", s.driverTree()},
-		{"fs", s.fs},
-		{"net", s.netTree()},
-		{"proc", s.procTree()},
-		{"security", s.securityTree()},
-		{"storage", s.storageTree()},
-	} {
-		if err := k.NS.Bind(b.name, b.fs); err != nil {
-			return nil, err
-		}
+	if err := s.bind(); err != nil {
+		return nil, err
 	}
 	// Where deploys are prepared and kept (package deploy): made here so
 	// that a token scoped to one site finds them. /deploys shows the
@@ -195,7 +180,7 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := k.NS.Bind("deploys", s.deploysTree(s.fs.View(hist.Ino))); err != nil {
+	if err := k.NS.Bind("deploys", deploy.Files(k, s.fs.View(hist.Ino))); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -16,17 +16,17 @@ const module = "github.com/fazt-sh/fazt"
 // import. A package not listed may import anything but cmd/.
 var allowed = map[string][]string{
 	"kernel":            {}, // the leaf everything calls through
-	"storage":           {"kernel"},
-	"vfs":               {"kernel", "storage"},
 	"ctl":               {"kernel"},
+	"storage":           {"kernel", "ctl"},
+	"vfs":               {"kernel", "storage"},
 	"mount":             {"kernel"},
 	"api":               {"kernel"},
-	"net/route":         {"kernel", "storage"},
-	"net/httpd":         {"kernel", "net/route"}, // certificates come through an interface
-	"net/certs":         {"kernel", "storage"},
-	"driver/litestream": {"kernel", "storage"},
-	"security":          {"kernel", "storage", "api"},
-	"deploy":            {"kernel", "api"},
+	"net/route":         {"kernel", "storage", "ctl"},
+	"net/httpd":         {"kernel", "net/route", "ctl"}, // certificates come through an interface
+	"net/certs":         {"kernel", "storage", "ctl"},
+	"driver/litestream": {"kernel", "storage", "ctl"},
+	"security":          {"kernel", "storage", "api", "ctl"},
+	"deploy":            {"kernel", "api", "ctl"},
 }
 
 // forbidden lists imports a package must never have.

@@ -51,6 +51,9 @@ type TLS interface {
 	// Secure reports whether host has a certificate, which makes its plain
 	// HTTP requests redirect to HTTPS.
 	Secure(host string) bool
+	// Reconfigure is called when a listener moved: challenges are
+	// answered where the listeners are now.
+	Reconfigure(ctx context.Context) error
 }
 
 // listener is one bound address and its server.

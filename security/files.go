@@ -1,4 +1,4 @@
-package proc
+package security
 
 import (
 	"context"
@@ -9,16 +9,13 @@ import (
 
 	"github.com/fazt-sh/fazt/ctl"
 	"github.com/fazt-sh/fazt/kernel"
-	"github.com/fazt-sh/fazt/security"
 )
 
-// securityTree builds /security: the root password, the tokens, the key.
-func (s *System) securityTree() *ctl.Tree {
-	t := ctl.New("/security", s.Kernel.Log)
-	root := t.RootDir()
-	auth := s.auth
-	root.Value("root-pass", ctl.Value{Set: auth.SetRootPassword})
-	root.Collection("tokens", tokenColl{auth})
+// AddFiles adds the authority's files to root (/security): the root
+// password, the tokens, minting, the signing key.
+func (a *Authority) AddFiles(root ctl.Dir) {
+	root.Value("root-pass", ctl.Value{Set: a.SetRootPassword})
+	root.Collection("tokens", tokenColl{a})
 	root.Call("mint", ctl.Call{
 		Help: "open for reading and writing, write NAME TTL SCOPE..., read the token (shown once):\n" +
 			"  NAME   letters, digits, . _ @ -\n  TTL    a duration: 30d, 12h, 90m\n  SCOPE  read:PATH or write:PATH (write includes read)\n",
@@ -31,7 +28,7 @@ func (s *System) securityTree() *ctl.Tree {
 			if err != nil {
 				return "", err
 			}
-			scopes, err := security.ParseScopes(strings.Join(f[2:], " "))
+			scopes, err := ParseScopes(strings.Join(f[2:], " "))
 			if err != nil {
 				return "", err
 			}
@@ -46,7 +43,7 @@ func (s *System) securityTree() *ctl.Tree {
 					return "", kernel.E(kernel.Permission, "cannot mint "+sc.String()+": more than this caller may do there")
 				}
 			}
-			tok, secret, err := auth.Mint(ctx, f[0], scopes, ttl)
+			tok, secret, err := a.Mint(ctx, f[0], scopes, ttl)
 			if err != nil {
 				return "", err
 			}
@@ -54,14 +51,14 @@ func (s *System) securityTree() *ctl.Tree {
 		}})
 	root.Ctl("ctl", []ctl.Command{
 		{Verb: "rotate", Help: "replace the signing key: every token minted so far stops working",
-			Run: func(ctx context.Context, _ []string) error { return auth.Rotate(ctx) }},
+			Run: func(ctx context.Context, _ []string) error { return a.Rotate(ctx) }},
 	})
 	root.Status("status", func(ctx context.Context) ([]byte, error) {
-		has, err := auth.HasRootPassword(ctx)
+		has, err := a.HasRootPassword(ctx)
 		if err != nil {
 			return nil, err
 		}
-		ids, err := auth.IDs(ctx)
+		ids, err := a.IDs(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -69,10 +66,9 @@ func (s *System) securityTree() *ctl.Tree {
 		if has {
 			set = "set"
 		}
-		return []byte(fmt.Sprintf("root_pass %s\ntokens %d\nlogin_failures %d\n", set, len(ids), auth.Failures())), nil
+		return []byte(fmt.Sprintf("root_pass %s\ntokens %d\nlogin_failures %d\n", set, len(ids), a.Failures())), nil
 	})
 	root.Err()
-	return t
 }
 
 var ttlDays = regexp.MustCompile(`^([0-9]{1,4})d$`)
@@ -93,7 +89,7 @@ func ParseTTL(s string) (time.Duration, error) {
 
 // tokenColl shows the tokens as /security/tokens/<id>: rm revokes; they
 // are minted through /security/mint.
-type tokenColl struct{ a *security.Authority }
+type tokenColl struct{ a *Authority }
 
 func (c tokenColl) Keys(ctx context.Context) ([]string, error) { return c.a.IDs(ctx) }
 

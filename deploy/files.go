@@ -1,4 +1,4 @@
-package proc
+package deploy
 
 import (
 	"context"
@@ -7,26 +7,35 @@ import (
 	"strings"
 
 	"github.com/fazt-sh/fazt/ctl"
-	"github.com/fazt-sh/fazt/deploy"
 	"github.com/fazt-sh/fazt/kernel"
-	"github.com/fazt-sh/fazt/vfs"
 )
+
+// History is what /deploys shows: a read-only view of the sites' past
+// deploys (/fs/.deploys, a vfs.View), which can list and digest its files.
+type History interface {
+	kernel.FileSystem
+	kernel.Manifester
+	kernel.Digester
+}
 
 // deploysTree is /deploys: the read-only view of the sites' past deploys
 // (/fs/.deploys), with a ctl and an err file beside the sites. It is a
 // union of two file systems at its root: the view's inodes as they are,
-// the control tree's with ctlTag set (vfs inode numbers never get there).
+// the control tree's with ctlTag set (the view's inode numbers never get
+// there).
 type deploysTree struct {
-	view *vfs.View
+	view History
 	ctl  *ctl.Tree
 }
 
 const ctlTag = 1 << 47
 
-func (s *System) deploysTree(view *vfs.View) *deploysTree {
-	t := ctl.New("/deploys", s.Kernel.Log)
+// Files is /deploys: view (the sites' past deploys) with the ctl file of
+// rollbacks and retention, which run through k's namespace.
+func Files(k *kernel.Kernel, view History) kernel.FileSystem {
+	t := ctl.New("/deploys", k.Log)
 	root := t.RootDir()
-	tree := deploy.KernelTree{FS: s.Kernel.FS}
+	tree := KernelTree{FS: k.FS}
 	root.Ctl("ctl", []ctl.Command{
 		{Verb: "rollback", Args: []string{"SITE"}, Variadic: true,
 			Help: "rollback SITE [ID]: make a past deploy live again (the newest past one by default), in one step",
@@ -38,9 +47,9 @@ func (s *System) deploysTree(view *vfs.View) *deploysTree {
 				if len(a) == 2 {
 					id = a[1]
 				}
-				got, err := deploy.Rollback(ctx, tree, a[0], id, "/deploys/ctl")
+				got, err := Rollback(ctx, tree, a[0], id, "/deploys/ctl")
 				if err == nil {
-					s.Kernel.Events.Publish("deploy", "rollback", a[0], got)
+					k.Events.Publish("deploy", "rollback", a[0], got)
 				}
 				return err
 			}},
@@ -51,7 +60,7 @@ func (s *System) deploysTree(view *vfs.View) *deploysTree {
 				if err != nil {
 					return kernel.E(kernel.Invalid, "N is a number of deploys, not "+a[1])
 				}
-				return deploy.SetKeep(ctx, tree, a[0], n)
+				return SetKeep(ctx, tree, a[0], n)
 			}},
 	})
 	root.Err()

@@ -1,0 +1,33 @@
+package route
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/fazt-sh/fazt/ctl"
+)
+
+// AddFiles adds the table's files to d (/net): routes/, one value file a
+// host; the route verbs of ctl; the route count in status.
+func (t *Table) AddFiles(d ctl.Dir) {
+	routes := d.Collection("routes", t)
+	t.OnChange(routes.Changed)
+	d.Ctl("ctl", []ctl.Command{
+		{Verb: "route add", Args: []string{"HOST", "TARGET"}, Variadic: true,
+			Help: "route HOST to TARGET: SITE, redirect URL or proxy URL",
+			Run: func(ctx context.Context, a []string) error {
+				return t.Set(ctx, a[0], strings.Join(a[1:], " "))
+			}},
+		{Verb: "route rm", Args: []string{"HOST"}, Help: "remove the route of HOST",
+			Run: func(ctx context.Context, a []string) error { return t.Remove(ctx, a[0]) }},
+	})
+	d.Status("status", func(ctx context.Context) ([]byte, error) {
+		n, err := t.Keys(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return []byte(fmt.Sprintf("routes %d\n", len(n))), nil
+	})
+	d.Err()
+}
