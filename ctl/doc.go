@@ -1,7 +1,13 @@
 // Package ctl builds the control plane's synthetic file trees: directories of
 // files whose content fazt generates when read and whose writes are commands,
 // the way /proc, /sys and Plan 9's ctl files work. Each subsystem builds its
-// subtree here (/proc, /net, /storage) and the kernel binds it.
+// own part of the tree with it (an AddFiles method in the subsystem's
+// package), and proc binds the parts. A directory that several packages
+// build is their union, as Plan 9's bind -a makes one: one subdirectory,
+// status renders one after the other, ctl verbs joined, one err (tree.go).
+// Every file remembers the packages that added it (origin.go), so that
+// internal/arch can hold the layout to docs/tree.md; Outcomes records the
+// last run of a ctl verb for status files.
 //
 // # Kinds of file
 //

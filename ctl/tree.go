@@ -102,6 +102,8 @@ type node struct {
 	logbuf *LogBuffer     // kLog
 	errs   *errState      // a directory that owns an err file
 
+	origins []string // the packages that added the node (origin.go)
+
 	content []byte // kDraft; guarded by Tree.mu
 	pending bool   // kEntry created by a write, waiting for its first value; guarded by Tree.mu
 }
@@ -157,6 +159,7 @@ func (d Dir) add(name string, k kind, mode uint32) *node {
 	}
 	n := d.t.newNode(d.n, name, k, mode)
 	d.n.children[name] = n
+	n.addOrigin()
 	return n
 }
 
@@ -177,6 +180,7 @@ func (d Dir) existing(name string, k kind) *node {
 	if n.kind != k {
 		panic(fmt.Sprintf("ctl: %q added twice, as different kinds of file", name))
 	}
+	n.addOrigin()
 	return n
 }
 
@@ -664,6 +668,8 @@ func run(ctx context.Context, cmds []Command, line string) error {
 // bind as a file (the namespace's /README).
 func NewFile(name string, r Render) *Tree {
 	t := newTree(name, nil)
-	t.newNode(nil, "", kStatus, syscall.S_IFREG|0o444).render = r
+	n := t.newNode(nil, "", kStatus, syscall.S_IFREG|0o444)
+	n.render = r
+	n.addOrigin()
 	return t
 }

@@ -20,4 +20,9 @@
 // them too (security), so what a deploy reads back from them is data: ids
 // are taken only in their grammar (validID), and a deploy run in this
 // process is confined to the site's trees (confined) whatever they say.
+//
+// # In the tree
+//
+// Files is /deploys: the history (/fs/.deploys) read-only, with a ctl file
+// (rollback, keep) and err at its root, the union of the two.
 package deploy

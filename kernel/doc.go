@@ -1,9 +1,10 @@
 // Package kernel is the object everything in fazt calls through.
 //
 // fazt is a tree of files in one namespace, Plan 9 style. Each subsystem
-// contributes a FileSystem (the site files in /fs, the synthetic control
-// files in /proc, later /net, /storage, ...) and the kernel binds them at
-// names under one root. Every front end (the FUSE mount, the CLI, the local
+// contributes a FileSystem (the site files in /fs, the history in /deploys,
+// the synthetic control files of /net, /storage, /security, /driver and
+// /proc, built by the subsystems themselves with package ctl) and the
+// kernel binds them at names under one root (package proc does, at start). Every front end (the FUSE mount, the CLI, the local
 // and remote APIs, the HTTP server) performs its work as operations on this
 // tree, the "syscalls":
 //
@@ -51,6 +52,5 @@
 // A FileSystem reports each change it commits (an entry added or removed, a
 // file's content or attributes changed) to the Namespace, which passes it on
 // to subscribers with global inode numbers. The FUSE front end uses this to
-// invalidate the kernel's caches for changes that did not come through FUSE;
-// later the /proc/events files are fed the same way.
+// invalidate the kernel's caches for changes that did not come through FUSE.
 package kernel

@@ -96,6 +96,16 @@ func (ns *Namespace) Bind(name string, fsys FileSystem) error {
 	return nil
 }
 
+// Bound is the file system bound at /name, or nil.
+func (ns *Namespace) Bound(name string) FileSystem {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	if b := ns.byName[name]; b != nil {
+		return b.fs
+	}
+	return nil
+}
+
 // Subscribe calls fn for every change committed in any bound file system,
 // until cancel is called. fn runs in the goroutine that made the change and
 // must not block.

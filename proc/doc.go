@@ -1,15 +1,17 @@
 // Package proc owns the kernel's life cycle: it wires the parts together at
 // start-up (the only place that knows all of them), runs the kernel in the
 // foreground until it is told to stop, starts it in the background for
-// `fazt fs mount`, and contributes the /proc tree.
+// `fazt fs mount`, and builds the /proc tree (and /README). Every other
+// part of the tree is built by the package that owns it (AddFiles); proc
+// only binds them (bind.go).
 //
 // # Start-up
 //
 // Boot takes the data directory's lock (one kernel per data directory, or
 // the one handed over in an upgrade),
 // opens the database (storage, which applies migrations), opens the /fs tree
-// on it (vfs, which collects crash leftovers), and binds /fs and /proc into a
-// new kernel. Close undoes it in reverse.
+// on it (vfs, which collects crash leftovers), starts the subsystems, and
+// binds their trees into a new kernel. Close undoes it in reverse.
 //
 // # Processes
 //

@@ -40,4 +40,9 @@
 //
 // The keys and the hash are in the database, so a backup holds them: a
 // restored machine accepts the tokens it accepted before.
+//
+// # In the tree
+//
+// Authority.AddFiles builds /security: root-pass, tokens/, mint (a call
+// file: no caller mints more than it may do), ctl (rotate), status.
 package security

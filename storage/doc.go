@@ -44,4 +44,10 @@
 // SQLite errors are classified here and nowhere else: no rows is NotExist, a
 // unique or primary key constraint is Exist, busy or locked is Busy, a full
 // disk is NoSpace, everything else Internal. Callers see *kernel.Error.
+//
+// # In the tree
+//
+// DB.AddFiles builds /storage: status (pages, sizes, space, the last
+// maintenance), migrations/, and ctl (checkpoint, vacuum, integrity-check,
+// migrate); the backup driver adds its files beside them.
 package storage

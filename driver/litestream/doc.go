@@ -39,4 +39,10 @@
 // checkpoints: Litestream holds a read transaction to keep the WAL it has not
 // copied yet, and a TRUNCATE checkpoint from the kernel would wait on it with
 // writers blocked. Litestream truncates the WAL itself.
+//
+// # In the tree
+//
+// Driver.AddFiles builds /driver/litestream (replicas/, credentials/,
+// retention, status); Driver.AddStorageFiles adds the backup verb,
+// backups/ and last_backup to /storage, beside storage's own files.
 package litestream

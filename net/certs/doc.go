@@ -32,6 +32,9 @@
 //
 // # In the tree
 //
+// Manager.AddFiles adds these, the TLS and ACME verbs of /net/ctl, and the
+// settings' lines of /net/status:
+//
 //	/net/certs/<host>/cert.pem   the certificate chain (never a key)
 //	/net/certs/<host>/status     issuer, names, serial, not_before,
 //	                             not_after, last_error

@@ -55,4 +55,10 @@
 // the request's path and query appended. "proxy URL" passes the request to
 // URL with net/http/httputil's reverse proxy, which adds X-Forwarded-For,
 // -Host and -Proto and carries WebSocket upgrades.
+//
+// # In the tree
+//
+// Server.AddFiles adds /net/http and /net/https (the addresses; a move
+// reconfigures the certificates' challenges) and the listeners' lines of
+// /net/status.
 package httpd

@@ -1,7 +1,8 @@
 // Package route keeps the route table, which says what answers for a host
 // name. The table is a ctl.Collection: /net/routes/<host> shows one value
-// file per route, whose value is the target (the /net tree is put together
-// by proc).
+// file per route, whose value is the target. Table.AddFiles builds them,
+// with the route verbs of /net/ctl and the route count of /net/status: /net
+// is the union of this package's, net/httpd's and net/certs' files.
 //
 // # Targets
 //
