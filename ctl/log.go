@@ -3,6 +3,7 @@ package ctl
 import (
 	"bytes"
 	"sync"
+	"time"
 )
 
 // LogBuffer keeps the most recent bytes of the kernel log, whole lines, for
@@ -15,6 +16,7 @@ type LogBuffer struct {
 	buf   []byte     // bytes [start, total)
 	start int64
 	total int64
+	last  time.Time // when the last bytes were written
 }
 
 // NewLogBuffer keeps about max bytes.
@@ -26,6 +28,7 @@ func (l *LogBuffer) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	l.buf = append(l.buf, p...)
 	l.total += int64(len(p))
+	l.last = time.Now()
 	if over := len(l.buf) - l.max; over > 0 {
 		cut := over
 		if i := bytes.IndexByte(l.buf[over:], '\n'); i >= 0 {
@@ -42,6 +45,13 @@ func (l *LogBuffer) Total() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.total
+}
+
+// Last is when bytes were last written: the file's mtime.
+func (l *LogBuffer) Last() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last
 }
 
 // ReadAt reads from absolute offset off. If the bytes there are gone, it

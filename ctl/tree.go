@@ -99,6 +99,7 @@ type node struct {
 	cmds   []Command      // kCtl
 	call   Call           // kCall
 	events *kernel.Events // kEvents
+	hidden bool           // found by name, never listed (a walking tool does not reach it)
 	logbuf *LogBuffer     // kLog
 	errs   *errState      // a directory that owns an err file
 
@@ -266,10 +267,22 @@ func (d Dir) Err() {
 	d.add("err", kErr, syscall.S_IFREG|0o444)
 }
 
-// Events adds a file whose reads block until ev has new lines (0444).
+// Events adds the files of an event stream. name is its recent lines (a
+// log file: it ends, it grows, tail -f follows it); name+".stream" is the
+// push channel: its reads block until ev has new lines. A tool that walks
+// the tree must not hang on it (grep -r, tar, cp -r, rsync -a read every
+// file they meet), so the stream is found by name but never listed, as
+// Linux's /proc/<tid> is.
 func (d Dir) Events(name string, ev *kernel.Events) {
-	d.add(name, kEvents, syscall.S_IFREG|0o444).events = ev
+	lb := NewLogBuffer(256 << 10)
+	ev.SetHistory(lb)
+	d.Log(name, lb)
+	s := d.add(name+StreamSuffix, kEvents, syscall.S_IFREG|0o444)
+	s.events, s.hidden = ev, true
 }
+
+// StreamSuffix names an events file's push channel.
+const StreamSuffix = ".stream"
 
 // Log adds a file showing lb (0444).
 func (d Dir) Log(name string, lb *LogBuffer) { d.add(name, kLog, syscall.S_IFREG|0o444).logbuf = lb }
@@ -389,9 +402,19 @@ func (t *Tree) attr(ctx context.Context, n *node) (kernel.Attr, error) {
 		}
 		return a, nil
 	case kEvents:
-		return a, nil // endless: size 0, read it to the end of time
+		// Endless: size 0, read it to the end of time. Its times are the
+		// last event's, so tail -f, which polls them, reads on.
+		if last := n.events.Last(); last.After(a.Mtime) {
+			a.Mtime, a.Ctime = last, last
+		}
+		return a, nil
 	case kLog:
 		a.Size = n.logbuf.Total()
+		if last := n.logbuf.Last(); last.After(a.Mtime) {
+			a.Mtime, a.Ctime = last, last
+		}
+		a.Blocks = (a.Size + 511) / 512
+		return a, nil
 	default:
 		b, err := t.content(ctx, n)
 		if err != nil {
@@ -453,7 +476,9 @@ func (t *Tree) ReadDir(ctx context.Context, dir uint64) ([]kernel.DirEntry, erro
 	switch d.kind {
 	case kDir:
 		for _, c := range d.children {
-			out = append(out, kernel.DirEntry{Name: c.name, Ino: c.ino, Mode: c.mode & syscall.S_IFMT})
+			if !c.hidden {
+				out = append(out, kernel.DirEntry{Name: c.name, Ino: c.ino, Mode: c.mode & syscall.S_IFMT})
+			}
 		}
 	case kColl:
 		if out, err = t.collList(ctx, d); err != nil {

@@ -336,7 +336,17 @@ func TestCollection(t *testing.T) {
 func TestEventsAndLog(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	fl, err := f.k.FS.Open(ctx, "/t/events", kernel.ORdonly, 0)
+	// A tool that walks the tree does not meet the blocking stream.
+	ents, err := f.k.FS.ReadDir(ctx, "/t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name == "events"+StreamSuffix {
+			t.Fatal("the stream is listed")
+		}
+	}
+	fl, err := f.k.FS.Open(ctx, "/t/events"+StreamSuffix, kernel.ORdonly, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,6 +377,13 @@ func TestEventsAndLog(t *testing.T) {
 		t.Fatalf("cancelled read: %v", err)
 	}
 	fl.Close()
+	// The events file holds the recent lines, and ends.
+	if b, err := f.k.FS.ReadFile(ctx, "/t/events"); err != nil || !strings.HasSuffix(string(b), " net route h site\n") {
+		t.Fatalf("events: %q %v", b, err)
+	}
+	if a, err := f.k.FS.Stat(ctx, "/t/events"); err != nil || a.Size == 0 || time.Since(a.Mtime) > time.Minute {
+		t.Fatalf("events: size %d, mtime %v, %v", a.Size, a.Mtime, err)
+	}
 
 	lb := NewLogBuffer(100)
 	for i := 0; i < 20; i++ {

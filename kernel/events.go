@@ -3,6 +3,7 @@ package kernel
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -21,7 +22,11 @@ type Events struct {
 	ring   []string
 	next   uint64        // sequence number of the next line
 	wake   chan struct{} // closed and replaced on every publish
+	last   time.Time     // when the last line was published
 	closed bool
+	// history, if set, gets every line too: the stream's recent lines as
+	// a file that ends (SetHistory).
+	history io.Writer
 }
 
 // eventRing is how many recent lines Events keeps for slow readers.
@@ -35,8 +40,9 @@ func NewEvents() *Events {
 // Publish adds a line "TIME subsystem what args..." to the stream. Fields
 // must not contain newlines; spaces inside a field are escaped as \040.
 func (e *Events) Publish(subsystem, what string, args ...string) {
+	now := time.Now()
 	var b strings.Builder
-	b.WriteString(time.Now().UTC().Format("2006-01-02T15:04:05.000000Z"))
+	b.WriteString(now.UTC().Format("2006-01-02T15:04:05.000000Z"))
 	for _, f := range append([]string{subsystem, what}, args...) {
 		b.WriteByte(' ')
 		b.WriteString(escapeField(f))
@@ -49,6 +55,10 @@ func (e *Events) Publish(subsystem, what string, args ...string) {
 	}
 	e.ring[e.next%eventRing] = b.String()
 	e.next++
+	e.last = now
+	if e.history != nil {
+		io.WriteString(e.history, e.ring[(e.next-1)%eventRing])
+	}
 	close(e.wake)
 	e.wake = make(chan struct{})
 }
@@ -57,6 +67,22 @@ func (e *Events) Publish(subsystem, what string, args ...string) {
 var fieldEscaper = strings.NewReplacer(" ", `\040`, "\n", `\012`, "\t", `\011`, `\`, `\134`)
 
 func escapeField(s string) string { return fieldEscaper.Replace(s) }
+
+// SetHistory makes every line published from now on be written to w as
+// well (the history file of /proc/events). w must not publish events.
+func (e *Events) SetHistory(w io.Writer) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.history = w
+}
+
+// Last is when the last line was published (zero before the first): the
+// stream's mtime, which tells tail -f that there is more to read.
+func (e *Events) Last() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.last
+}
 
 // Cursor returns the position of the next line to be published: a new
 // reader's starting point.

@@ -17,15 +17,21 @@ import (
 // readme is /README.
 const readme = `fazt: the whole system as one file tree.
 
-  /deploys/<site>/ past deploys of fazt deploy, read-only
+  /deploys/<site>/ past deploys of fazt deploy, read-only; ctl (rollback,
+                  keep), err
   /driver/litestream/  continuous backups: replicas/<name> (value: the
                   replica URL), credentials/ (write-only), retention, status
   /fs/<site>/     the sites' files; read and write them with any tool
   /net/           routes/<host> (value: SITE, redirect URL or proxy URL),
-                  ctl, status, err
+                  http, https (the listeners' addresses), certs/<host>/,
+                  ctl (route, tls, acme, cert verbs), status, err
   /proc/          status, version, uptime, memory_limit, log, events,
-                  ctl (stop, upgrade PATH, rollback, mount DIR), err
-  /storage/       status, migrations/, backups/, ctl (backup...), err
+                  ctl (stop, upgrade PATH, rollback, mount DIR), err;
+                  events.stream (not listed: reads block, for cat)
+  /security/      root-pass (write-only), tokens/<id>, mint (a call file),
+                  ctl (rotate), status, err
+  /storage/       status, migrations/, backups/, ctl (backup, checkpoint,
+                  vacuum...), err
 
 Kinds of file:
   value   read: the value; write: a new value (echo blog > /net/routes/x)
@@ -33,7 +39,10 @@ Kinds of file:
   status  read: "key value" lines
   ctl     write: commands, one per line; read: the list of commands
   err     read: why the last failed write in that directory failed
-  events  read: blocks until something happens, one line each
+  events  read: the recent events, one line each (tail -f follows);
+          NAME.stream, not listed: reads block until the next events
+  log     read: recent log lines (tail -f follows)
+  call    open for reading and writing, write a request, read the answer
 
 Each ctl file prints its own help: cat /net/ctl.
 The full reference: docs/tree.md in fazt's source.

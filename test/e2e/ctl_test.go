@@ -156,9 +156,9 @@ func TestControlFilesWithTools(t *testing.T) {
 		return strings.Contains(tailOut.String(), "control write failed")
 	}, func() string { return "tail -f saw: " + tailOut.String() })
 
-	// A read of /proc/events blocks until something happens.
+	// A read of /proc/events.stream blocks until something happens.
 	var evOut bytes.Buffer
-	cat := exec.Command("cat", in.path("proc/events"))
+	cat := exec.Command("cat", in.path("proc/events.stream"))
 	cat.Dir = "/"
 	cat.Stdout = &evOut
 	cat.Start()
