@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/fazt-sh/fazt/deploy"
+	"github.com/fazt-sh/fazt/kernel"
 )
 
 // syncFlags are the options of fazt fs sync and fazt deploy.
@@ -128,7 +129,13 @@ func newDeployCmd(g *globals) *cobra.Command {
 		Use:   "deploy SRC SITE",
 		Short: "Deploy a directory to a site (fazt fs sync SRC /fs/SITE); rollback, ls",
 		Args:  args(2, 2),
-		RunE:  func(c *cobra.Command, a []string) error { return runSync(c, g, a[0], a[1], f) },
+		RunE: func(c *cobra.Command, a []string) error {
+			// deploy rollbak docs: a misspelt subcommand, not a source.
+			if _, err := os.Stat(a[0]); err != nil && len(c.SuggestionsFor(a[0])) > 0 {
+				return unknownCommand(c, a[0])
+			}
+			return runSync(c, g, a[0], a[1], f)
+		},
 	}
 	f.add(c)
 	c.AddCommand(&cobra.Command{
@@ -183,6 +190,9 @@ beyond N at once; their content goes when nothing else references it.`,
 		Args:  args(1, 1),
 		RunE: func(c *cobra.Command, a []string) error {
 			return withTree(c.Context(), g, func(t tree) error {
+				if _, err := t.Stat(c.Context(), "/fs/"+a[0]); kernel.KindOf(err) == kernel.NotExist {
+					return kernel.E(kernel.NotExist, "no site "+a[0]+" (no /fs/"+a[0]+")")
+				}
 				ids, err := deploy.Past(c.Context(), t, a[0])
 				if err != nil {
 					return err

@@ -64,6 +64,9 @@ Data lives in --data, $FAZT_HOME, or ~/.local/share/fazt.`,
 	root.PersistentFlags().StringVar(&g.remote, "remote", "", "work on the fazt at this URL (default $FAZT_REMOTE), with the token of fazt security login or $FAZT_TOKEN")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newVersionCmd(), newFSCmd(g), newNetCmd(g), newStorageCmd(g), newProcCmd(g), newDriverCmd(g), newSecurityCmd(g), newDeployCmd(g))
+	root.Version = version
+	root.SetVersionTemplate(versionLine())
+	strictGroups(root)
 	return root
 }
 
@@ -79,7 +82,7 @@ func (g *globals) dataDir() (string, error) {
 func args(min, max int) cobra.PositionalArgs {
 	return func(c *cobra.Command, a []string) error {
 		if len(a) < min || max >= 0 && len(a) > max {
-			return usageError{fmt.Errorf("%s: wrong number of arguments\nusage: %s", c.CommandPath(), c.UseLine())}
+			return usageError{fmt.Errorf("%swrong number of arguments\nusage: %s", where(c), c.UseLine())}
 		}
 		return nil
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"runtime"
 
 	"github.com/spf13/cobra"
 )
@@ -13,7 +12,7 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print the version of this binary",
 		Args:  args(0, 0),
 		RunE: func(c *cobra.Command, _ []string) error {
-			fmt.Fprintf(c.OutOrStdout(), "fazt %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprint(c.OutOrStdout(), versionLine())
 			return nil
 		},
 	}
