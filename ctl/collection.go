@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
 )
@@ -19,6 +20,13 @@ type Collection interface {
 	// ValidKey says whether name can name an entry; other names are
 	// drafts.
 	ValidKey(name string) error
+}
+
+// ModTimer is a Collection that knows when each entry last changed: its
+// file's mtime and ctime, across restarts. Without it an entry's times are
+// when the tree last saw its value change.
+type ModTimer interface {
+	ModTime(ctx context.Context, key string) (time.Time, error)
 }
 
 // CollectionDir is a collection's directory in a tree.

@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"os"
@@ -104,6 +105,9 @@ type node struct {
 	errs   *errState      // a directory that owns an err file
 
 	origins []string // the packages that added the node (origin.go)
+
+	seen    [32]byte  // the digest of the content last rendered; guarded by Tree.mu
+	changed time.Time // when that content was first seen; guarded by Tree.mu
 
 	content []byte // kDraft; guarded by Tree.mu
 	pending bool   // kEntry created by a write, waiting for its first value; guarded by Tree.mu
@@ -421,10 +425,42 @@ func (t *Tree) attr(ctx context.Context, n *node) (kernel.Attr, error) {
 			return kernel.Attr{}, err
 		}
 		a.Size = int64(len(b))
+		a.Mtime = t.modified(n, b)
+		if m, ok := n.parentColl().(ModTimer); ok && n.kind == kEntry {
+			if at, err := m.ModTime(ctx, n.name); err == nil && !at.IsZero() {
+				a.Mtime = at
+			}
+		}
+		a.Ctime = a.Mtime
 	}
-	a.Mtime = time.Now()
 	a.Blocks = (a.Size + 511) / 512
 	return a, nil
+}
+
+// modified is when n's content became b: the tree's creation if it has not
+// changed since, else when it was first rendered different (ls -lt and
+// find -newer see a route or a setting change). Writing the same value
+// again leaves it.
+func (t *Tree) modified(n *node, b []byte) time.Time {
+	sum := sha256.Sum256(b)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case n.changed.IsZero():
+		n.changed = t.created
+	case sum != n.seen:
+		n.changed = time.Now()
+	}
+	n.seen = sum
+	return n.changed
+}
+
+// parentColl is the collection n is an entry of, or nil.
+func (n *node) parentColl() Collection {
+	if n.parent == nil {
+		return nil
+	}
+	return n.parent.coll
 }
 
 // Root implements kernel.FileSystem.

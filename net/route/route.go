@@ -231,6 +231,19 @@ func (t *Table) Get(ctx context.Context, host string) (string, error) {
 	return target, err
 }
 
+// ModTime is when the route of host last changed (the mtime of its file in
+// /net/routes, kept across restarts).
+func (t *Table) ModTime(ctx context.Context, host string) (time.Time, error) {
+	var ns int64
+	err := t.db.View(ctx, func(tx *storage.Tx) error {
+		return tx.QueryRow(`SELECT updated FROM routes WHERE host = ?`, host).Scan(&ns)
+	})
+	if err != nil || ns == 0 {
+		return time.Time{}, err
+	}
+	return time.Unix(0, ns), nil
+}
+
 // Set adds or replaces the route of host.
 func (t *Table) Set(ctx context.Context, host, target string) error {
 	if err := ValidHost(host); err != nil {
@@ -242,14 +255,19 @@ func (t *Table) Set(ctx context.Context, host, target string) error {
 	}
 	now := time.Now().UnixNano()
 	// Acknowledged means committed: a kernel killed now keeps it.
+	changed := true
 	err = t.db.WriteCommitted(ctx, func(tx *storage.Tx) error {
-		_, err := tx.Exec(`INSERT INTO routes(host, target, created, updated) VALUES (?, ?, ?, ?)
-			ON CONFLICT(host) DO UPDATE SET target = excluded.target, updated = excluded.updated`,
-			host, canon, now, now)
+		res, err := tx.Exec(`INSERT INTO routes(host, target, created, updated) VALUES (?, ?, ?, ?)
+			ON CONFLICT(host) DO UPDATE SET target = excluded.target, updated = excluded.updated
+			WHERE target != excluded.target`, host, canon, now, now)
+		if err == nil {
+			n, _ := res.RowsAffected()
+			changed = n > 0
+		}
 		return err
 	})
-	if err != nil {
-		return err
+	if err != nil || !changed {
+		return err // the same route again changes nothing, not even its time
 	}
 	t.remember(host, canon)
 	t.announce("route", host, canon)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -85,5 +86,67 @@ func TestTailEvents(t *testing.T) {
 		case <-deadline:
 			t.Fatal("tail -f /proc/events showed no route event within a minute")
 		}
+	}
+}
+
+// Control files keep real times: a route's mtime is when it changed (not
+// when it is looked at), writing the same value leaves it, ctime is never
+// before mtime, and a route's times survive a restart.
+func TestControlFileTimes(t *testing.T) {
+	in := newInstance(t)
+	times := func(p string) (mtime, ctime time.Time) {
+		t.Helper()
+		var st syscall.Stat_t
+		if err := syscall.Stat(in.path(p), &st); err != nil {
+			t.Fatal(err)
+		}
+		return time.Unix(st.Mtim.Unix()), time.Unix(st.Ctim.Unix())
+	}
+	route := "net/routes/times.example"
+	if err := os.WriteFile(in.path(route), []byte("blog\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m1, c1 := times(route)
+	if c1.Before(m1) || time.Since(m1) > time.Minute {
+		t.Fatalf("a new route: mtime %v ctime %v", m1, c1)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if m, _ := times(route); !m.Equal(m1) {
+		t.Fatalf("the mtime moved by being looked at: %v, then %v", m1, m)
+	}
+	os.WriteFile(in.path(route), []byte("blog\n"), 0o644) // the same value again
+	if m, _ := times(route); !m.Equal(m1) {
+		t.Fatalf("writing the same route moved its mtime: %v, then %v", m1, m)
+	}
+	if err := os.WriteFile(in.path(route), []byte("docs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m2, c2 := times(route)
+	if !m2.After(m1) || c2.Before(m2) {
+		t.Fatalf("a changed route: mtime %v (was %v), ctime %v", m2, m1, c2)
+	}
+	// A value file of the kernel's: its mtime moves when it changes.
+	mm1, _ := times("proc/memory_limit")
+	time.Sleep(1100 * time.Millisecond)
+	if err := os.WriteFile(in.path("proc/memory_limit"), []byte("512M\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if mm2, cm2 := times("proc/memory_limit"); !mm2.After(mm1) || cm2.Before(mm2) {
+		t.Fatalf("memory_limit after a change: mtime %v (was %v), ctime %v", mm2, mm1, cm2)
+	}
+	// Every control file: ctime never before mtime.
+	for _, p := range []string{"net/ctl", "net/status", "proc/status", "storage/status", "proc/events", "proc/log"} {
+		if m, c := times(p); c.Before(m) {
+			t.Errorf("%s: ctime %v before mtime %v", p, c, m)
+		}
+	}
+	// The route's times are stored: a restart keeps them.
+	if out, err := in.fazt("fs", "umount", in.mnt); err != nil {
+		t.Fatalf("umount: %v %s", err, out)
+	}
+	waitUntil(t, time.Minute, func() bool { return in.pid() == 0 }, func() string { return "the kernel holds on" })
+	in.mount()
+	if m, _ := times(route); !m.Equal(m2) {
+		t.Fatalf("after a restart the route's mtime is %v, was %v", m, m2)
 	}
 }
