@@ -3,6 +3,7 @@ package ctl
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -49,6 +50,8 @@ type lineWriter struct {
 	n      *node
 	single bool // a value file: one line
 	apply  func(ctx context.Context, line string) error
+	// check, if set, validates a line without applying it (a ctl file's).
+	check func(line string) error
 	// answer, set instead of apply for a call file, applies a line and
 	// returns what reads of this same open then return.
 	answer func(ctx context.Context, line string) (string, error)
@@ -100,17 +103,52 @@ func (w *lineWriter) WriteAt(ctx context.Context, p []byte, off int64) (int, err
 		return 0, w.t.failed(w.n, "write", kernel.E(kernel.TooLarge, "input over 64 KiB"))
 	}
 	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		line := strings.TrimSuffix(string(w.buf[:i]), "\r")
-		w.buf = w.buf[i+1:]
+	// The complete lines of this write are all checked before the first
+	// is applied: a write is applied whole or not at all. (A line cut
+	// across writes is applied with the write that ends it.)
+	end := bytes.LastIndexByte(w.buf, '\n')
+	if end < 0 {
+		return len(p), nil
+	}
+	lines := strings.Split(string(w.buf[:end]), "\n")
+	w.buf = w.buf[end+1:]
+	for i := range lines {
+		lines[i] = strings.TrimSuffix(lines[i], "\r")
+	}
+	if err := w.checkAll(lines); err != nil {
+		return 0, err
+	}
+	for _, line := range lines {
 		if err := w.line(ctx, line); err != nil {
 			return 0, err
 		}
 	}
+	return len(p), nil
+}
+
+// checkAll refuses lines if any of them would fail its check: the reason
+// names the line. w.mu is held.
+func (w *lineWriter) checkAll(lines []string) error {
+	var err error
+	switch {
+	case w.single && w.lines+len(lines) > 1:
+		err = kernel.E(kernel.Invalid, fmt.Sprintf("a value is one line; this write has %d (nothing was applied)", w.lines+len(lines)))
+	case w.check != nil:
+		for i, line := range lines {
+			if cerr := w.check(line); cerr != nil {
+				err = cerr
+				if len(lines) > 1 {
+					err = kernel.E(kernel.KindOf(cerr), fmt.Sprintf("line %d of %d: %v (nothing was applied)", i+1, len(lines), cerr))
+				}
+				break
+			}
+		}
+	}
+	if err != nil {
+		w.failed, w.buf = true, nil
+		return w.t.failed(w.n, "write", err)
+	}
+	return nil
 }
 
 // line applies one line; w.mu is held.

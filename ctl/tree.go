@@ -41,6 +41,9 @@ type Command struct {
 	Variadic bool
 	Help     string
 	Run      func(ctx context.Context, args []string) error
+	// Check, if set, validates args without changing anything: the lines
+	// of a write are all checked before the first is run.
+	Check func(args []string) error
 }
 
 // maxInput caps what one open of a control file accepts.
@@ -573,7 +576,9 @@ func (t *Tree) open(ctx context.Context, n *node, flags int) (kernel.Handle, err
 		}
 		return &lineWriter{t: t, n: n, single: true, apply: n.value.Set}, nil
 	case kCtl:
-		return &lineWriter{t: t, n: n, apply: func(ctx context.Context, line string) error { return run(ctx, n.cmds, line) }}, nil
+		return &lineWriter{t: t, n: n,
+			apply: func(ctx context.Context, line string) error { return run(ctx, n.cmds, line) },
+			check: func(line string) error { _, _, err := parse(n.cmds, line); return err }}, nil
 	case kCall:
 		return &lineWriter{t: t, n: n, answer: n.call.Run}, nil
 	case kEntry:
@@ -703,9 +708,18 @@ func help(cmds []Command) string {
 // run parses a command line against cmds and runs it. Unknown verbs, wrong
 // argument counts and empty commands are Invalid.
 func run(ctx context.Context, cmds []Command, line string) error {
+	c, args, err := parse(cmds, line)
+	if err != nil {
+		return err
+	}
+	return c.Run(ctx, args)
+}
+
+// parse finds a line's command and checks its arguments.
+func parse(cmds []Command, line string) (*Command, []string, error) {
 	fields := strings.Fields(line)
 	if len(fields) == 0 {
-		return kernel.E(kernel.Invalid, "empty command")
+		return nil, nil, kernel.E(kernel.Invalid, "empty command")
 	}
 	var best *Command
 	words := 0
@@ -716,13 +730,18 @@ func run(ctx context.Context, cmds []Command, line string) error {
 		}
 	}
 	if best == nil {
-		return kernel.E(kernel.Invalid, fmt.Sprintf("unknown command %q (read this file for the list)", fields[0]))
+		return nil, nil, kernel.E(kernel.Invalid, fmt.Sprintf("unknown command %q (read this file for the list)", fields[0]))
 	}
 	args := fields[words:]
 	if len(args) < len(best.Args) || !best.Variadic && len(args) > len(best.Args) {
-		return kernel.E(kernel.Invalid, fmt.Sprintf("usage: %s %s", best.Verb, strings.Join(best.Args, " ")))
+		return nil, nil, kernel.E(kernel.Invalid, strings.TrimSpace(fmt.Sprintf("usage: %s %s", best.Verb, strings.Join(best.Args, " "))))
 	}
-	return best.Run(ctx, args)
+	if best.Check != nil {
+		if err := best.Check(args); err != nil {
+			return nil, nil, err
+		}
+	}
+	return best, args, nil
 }
 
 // NewFile returns a tree that is a single read-only file rendered by r, to

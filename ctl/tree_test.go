@@ -165,15 +165,15 @@ func TestValueFile(t *testing.T) {
 	if f.val != "v2" || !strings.Contains(f.read(t, "/t/err"), "write /t/value: bad is bad") {
 		t.Fatalf("val %q err %q", f.val, f.read(t, "/t/err"))
 	}
-	// A value is one line: a second line is refused (the first stands).
+	// A value is one line: a write of two is refused whole.
 	kindIs(t, f.write(t, "/t/value", "a\nb\n"), kernel.Invalid)
-	if f.val != "a" {
-		t.Fatalf("after two lines: %q", f.val)
+	if f.val != "v2" || !strings.Contains(f.read(t, "/t/err"), "nothing was applied") {
+		t.Fatalf("after two lines: %q, err %q", f.val, f.read(t, "/t/err"))
 	}
 	// Writes in pieces.
 	fl, _ := f.k.FS.Open(ctx, "/t/value", kernel.OWronly|kernel.OTrunc, 0)
 	fl.WriteAt(ctx, []byte("pie"), 0)
-	if f.val != "a" {
+	if f.val != "v2" {
 		t.Fatal("applied before the line ended")
 	}
 	fl.WriteAt(ctx, []byte("ce\n"), 3)
@@ -264,11 +264,11 @@ func TestCtlFile(t *testing.T) {
 	if got := f.read(t, "/t/err"); !strings.Contains(got, "usage: route add HOST TARGET") {
 		t.Fatalf("err %q", got)
 	}
-	// A failing line stops the rest of the write.
+	// A write with a bad line applies none of its lines, and err names it.
 	f.ran = nil
 	kindIs(t, f.write(t, "/t/ctl", "ping\nnope\nping\n"), kernel.Invalid)
-	if len(f.ran) != 1 {
-		t.Fatalf("ran %q after a failure", f.ran)
+	if len(f.ran) != 0 || !strings.Contains(f.read(t, "/t/err"), "line 2 of 3") {
+		t.Fatalf("ran %q after a bad line; err %q", f.ran, f.read(t, "/t/err"))
 	}
 	if help := f.read(t, "/t/ctl"); !strings.Contains(help, "say WORD") || !strings.Contains(help, "route add HOST TARGET...") {
 		t.Fatalf("help %q", help)

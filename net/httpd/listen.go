@@ -166,6 +166,11 @@ func (s *Server) Open(ctx context.Context) error {
 			return err
 		}
 		if err := s.listen(scheme(sc), addr); err != nil {
+			// The configured address cannot be bound: status says so
+			// until a listener is bound.
+			s.mu.Lock()
+			s.errs[scheme(sc)] = err.Error()
+			s.mu.Unlock()
 			s.log.Error(schemes[sc].name+": cannot listen", "addr", addr, "err", err)
 		}
 	}
@@ -204,14 +209,27 @@ func (s *Server) SetHTTPSAddr(ctx context.Context, addr string) error {
 // the old one is let go, and requests in flight finish.
 func (s *Server) setAddr(ctx context.Context, sc scheme, addr string) error {
 	if addr != "off" {
-		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
-			return kernel.E(kernel.Invalid, fmt.Sprintf("invalid address %q: want host:port, :port or off", addr))
+		_, port, err := net.SplitHostPort(addr)
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+			return kernel.E(kernel.Invalid, fmt.Sprintf("invalid address %q: want host:port, :port or off, the port a number up to 65535", addr))
 		}
+	}
+	current, err := s.Addr(ctx, sc)
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
 	running := s.running
+	bound := s.listeners[sc] != nil
 	s.mu.Unlock()
+	// The address it has already: nothing to do (binding it again would
+	// fail with "address in use", against ourselves).
+	if addr == current && (!running || bound == (addr != "off")) {
+		return nil
+	}
 	if running && (sc == schemeHTTP || s.tls != nil) {
+		// A refused move leaves the listener where it was, and the
+		// status as it was: the reason goes to the writer.
 		if err := s.listen(sc, addr); err != nil {
 			return kernel.Wrap(kernel.Busy, fmt.Errorf("cannot listen on %s: %w", addr, err))
 		}
@@ -245,9 +263,6 @@ func (s *Server) listen(sc scheme, addr string) error {
 			ln, err = net.Listen("tcp", addr)
 		}
 		if err != nil {
-			s.mu.Lock()
-			s.errs[sc] = err.Error()
-			s.mu.Unlock()
 			return err
 		}
 		var h http.Handler = s

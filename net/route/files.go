@@ -18,9 +18,17 @@ func (t *Table) AddFiles(d ctl.Dir) {
 			Help: "route HOST to TARGET: SITE, redirect URL or proxy URL",
 			Run: func(ctx context.Context, a []string) error {
 				return t.Set(ctx, a[0], strings.Join(a[1:], " "))
+			},
+			Check: func(a []string) error {
+				if err := ValidHost(a[0]); err != nil {
+					return err
+				}
+				_, err := ParseTarget(strings.Join(a[1:], " "))
+				return err
 			}},
 		{Verb: "route rm", Args: []string{"HOST"}, Help: "remove the route of HOST",
-			Run: func(ctx context.Context, a []string) error { return t.Remove(ctx, a[0]) }},
+			Run:   func(ctx context.Context, a []string) error { return t.Remove(ctx, a[0]) },
+			Check: func(a []string) error { return ValidHost(a[0]) }},
 	})
 	d.Status("status", func(ctx context.Context) ([]byte, error) {
 		n, err := t.Keys(ctx)

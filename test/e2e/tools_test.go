@@ -3,6 +3,9 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -148,5 +151,62 @@ func TestControlFileTimes(t *testing.T) {
 	in.mount()
 	if m, _ := times(route); !m.Equal(m2) {
 		t.Fatalf("after a restart the route's mtime is %v, was %v", m, m2)
+	}
+}
+
+// Writes are whole or nothing, and writing what is there already is a
+// no-op: through the mount, with the shell.
+func TestControlWritesAtomicAndIdempotent(t *testing.T) {
+	in := newInstance(t)
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	w := func(p, data string) error { return os.WriteFile(in.path(p), []byte(data), 0o644) }
+	// Two lines to a value file: refused, nothing created.
+	if err := w("net/routes/two.example", "blog\ndocs\n"); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("two lines to a route: %v, want EINVAL", err)
+	}
+	// (The name the create gave the kernel is taken back a moment later.)
+	waitUntil(t, 30*time.Second, func() bool {
+		_, err := os.Stat(in.path("net/routes/two.example"))
+		return os.IsNotExist(err)
+	}, func() string { return "the refused route exists" })
+	if b, _ := os.ReadFile(in.path("net/err")); !strings.Contains(string(b), "nothing was applied") {
+		t.Fatalf("net/err: %q", b)
+	}
+	// A ctl write whose third line is bad applies none of them.
+	err := w("net/ctl", "route add a.example blog\nroute add b.example blog\nroute add Bad_Host blog\n")
+	if !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("a bad third line: %v, want EINVAL", err)
+	}
+	for _, h := range []string{"a.example", "b.example"} {
+		if _, err := os.Stat(in.path("net/routes/" + h)); !os.IsNotExist(err) {
+			t.Fatalf("%s was applied from a refused write", h)
+		}
+	}
+	if b, _ := os.ReadFile(in.path("net/err")); !strings.Contains(string(b), "line 3 of 3") {
+		t.Fatalf("net/err does not name the line: %q", b)
+	}
+	// The listener: its own address again is a no-op; a bad port is
+	// EINVAL; a refused move leaves no error in status.
+	if err := w("net/http", addr+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w("net/http", addr+"\n"); err != nil {
+		t.Fatalf("the same address again: %v", err)
+	}
+	if err := w("net/http", ":99999\n"); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf(":99999: %v, want EINVAL", err)
+	}
+	taken, lerr := net.Listen("tcp", "127.0.0.1:0")
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	defer taken.Close()
+	if err := w("net/http", taken.Addr().String()+"\n"); !errors.Is(err, syscall.EBUSY) {
+		t.Fatalf("a taken port: %v, want EBUSY", err)
+	}
+	st := procStatus(t, in)
+	if st["net_http_addr"] != addr || st["net_http_error"] != "-" {
+		t.Fatalf("after a refused move: addr %q error %q", st["net_http_addr"], st["net_http_error"])
 	}
 }
