@@ -186,7 +186,7 @@ func (t *Tree) entryWriter(e *node) kernel.Handle {
 			t.mu.Unlock()
 			return nil
 		},
-		release: func(ctx context.Context) {
+		release: func(ctx context.Context, wrote bool) {
 			t.mu.Lock()
 			dropped := e.pending && d.entries[e.name] == e
 			if dropped {
@@ -194,8 +194,12 @@ func (t *Tree) entryWriter(e *node) kernel.Handle {
 			}
 			t.mu.Unlock()
 			if dropped {
-				// The kernel has the name from the create: take it back.
+				// The kernel has the name from the create: take it back,
+				// and say why (touch and ": >" would succeed silently).
 				t.notify(kernel.Change{Op: kernel.EntryRemoved, Dir: d.ino, Name: e.name, Ino: e.ino})
+				if !wrote {
+					t.failed(e, "create", kernel.E(kernel.Invalid, "nothing was written, so nothing was created: an entry is made by writing its value"))
+				}
 			}
 		},
 	}

@@ -57,7 +57,7 @@ type lineWriter struct {
 	answer func(ctx context.Context, line string) (string, error)
 	// release, if set, runs when the handle is released (collections use
 	// it to drop an entry that never got a value).
-	release func(ctx context.Context)
+	release func(ctx context.Context, wrote bool) // wrote: something was written, applied or refused
 
 	mu      sync.Mutex // guards the fields below
 	buf     []byte     // an unterminated line
@@ -190,7 +190,10 @@ func (w *lineWriter) Fsync(ctx context.Context) error { return w.Flush(ctx) }
 func (w *lineWriter) Release(ctx context.Context) error {
 	err := w.Flush(ctx)
 	if w.release != nil {
-		w.release(ctx)
+		w.mu.Lock()
+		wrote := w.total > 0
+		w.mu.Unlock()
+		w.release(ctx, wrote)
 	}
 	return err
 }

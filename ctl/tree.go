@@ -730,6 +730,16 @@ func parse(cmds []Command, line string) (*Command, []string, error) {
 		}
 	}
 	if best == nil {
+		// "tls" for "tls on" and "tls off": say what it takes.
+		var longer []string
+		for _, c := range cmds {
+			if strings.HasPrefix(c.Verb, fields[0]+" ") {
+				longer = append(longer, c.Verb)
+			}
+		}
+		if len(longer) > 0 {
+			return nil, nil, kernel.E(kernel.Invalid, fmt.Sprintf("%q is not a command by itself: %s", fields[0], strings.Join(longer, ", ")))
+		}
 		return nil, nil, kernel.E(kernel.Invalid, fmt.Sprintf("unknown command %q (read this file for the list)", fields[0]))
 	}
 	args := fields[words:]

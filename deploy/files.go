@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/fazt-sh/fazt/ctl"
 	"github.com/fazt-sh/fazt/kernel"
@@ -93,14 +94,22 @@ func (d *deploysTree) Getattr(ctx context.Context, ino uint64) (kernel.Attr, err
 		a.Ino |= ctlTag
 		return a, err
 	}
-	return d.view.Getattr(ctx, ino)
+	return readOnly(d.view.Getattr(ctx, ino))
 }
 
 func (d *deploysTree) Lookup(ctx context.Context, dir uint64, name string) (kernel.Attr, error) {
 	if a, ok, err := d.ctlAt(ctx, dir, name); ok {
 		return a, err
 	}
-	return d.view.Lookup(ctx, dir, name)
+	return readOnly(d.view.Lookup(ctx, dir, name))
+}
+
+// readOnly shows the history's modes as what they are here: no writes.
+func readOnly(a kernel.Attr, err error) (kernel.Attr, error) {
+	if err == nil && a.Mode&syscall.S_IFMT != syscall.S_IFLNK {
+		a.Mode &^= 0o222
+	}
+	return a, err
 }
 
 func (d *deploysTree) ReadDir(ctx context.Context, dir uint64) ([]kernel.DirEntry, error) {

@@ -186,6 +186,22 @@ func TestControlWritesAtomicAndIdempotent(t *testing.T) {
 	if b, _ := os.ReadFile(in.path("net/err")); !strings.Contains(string(b), "line 3 of 3") {
 		t.Fatalf("net/err does not name the line: %q", b)
 	}
+	// An empty create makes nothing, and says so.
+	sh(t, "touch "+q(in.path("net/routes/empty.example")))
+	if b, _ := os.ReadFile(in.path("net/err")); !strings.Contains(string(b), "nothing was created") {
+		t.Fatalf("touch of a route: net/err %q", b)
+	}
+	// A verb of two words, given one: what it takes.
+	if err := w("net/ctl", "tls\n"); !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("tls alone: %v", err)
+	}
+	if b, _ := os.ReadFile(in.path("net/err")); !strings.Contains(string(b), "tls on, tls off") {
+		t.Fatalf("tls alone: net/err %q", b)
+	}
+	// The history is read-only, and says so in its modes.
+	if fi, err := os.Stat(in.path("deploys")); err != nil || fi.Mode().Perm()&0o222 != 0 {
+		t.Fatalf("/deploys: %v %v", fi.Mode(), err)
+	}
 	// The listener: its own address again is a no-op; a bad port is
 	// EINVAL; a refused move leaves no error in status.
 	if err := w("net/http", addr+"\n"); err != nil {
