@@ -65,6 +65,9 @@ type Options struct {
 	// Progress, if set, is told after each file sent: files and bytes
 	// sent so far, of how many.
 	Progress func(files, ofFiles int, bytes, ofBytes int64)
+	// CopyUnsafeLinks sends what a link that leads outside the site
+	// points to, as a file in its place (rsync's --copy-unsafe-links).
+	CopyUnsafeLinks bool
 }
 
 // DefaultKeep is how many past deploys a site keeps.
@@ -80,6 +83,9 @@ type Result struct {
 	Unchanged int    // files already there
 	Removed   int    // entries removed (with Delete)
 	Dirs      int    // directories made
+	// Unsafe lists the links that lead outside the site ("REL -> TARGET"):
+	// deployed as links, not served.
+	Unsafe []string
 }
 
 // The places of a site's deploys, beside /fs/SITE: names that start with
@@ -116,8 +122,7 @@ type local struct {
 // copy (a clone of the live tree, or the copy a previous sync left
 // unfinished), sends only what differs, then swaps it with the live tree
 // in one step. The replaced tree is kept as a past deploy.
-func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, error) {
-	var res Result
+func Sync(ctx context.Context, t Tree, src, site string, opt Options) (res Result, err error) {
 	if err := validSite(site); err != nil {
 		return res, err
 	}
@@ -126,6 +131,8 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (Result, e
 	if err != nil {
 		return res, err
 	}
+	files, unsafe := unsafeLinks(src, site, files, opt.CopyUnsafeLinks)
+	defer func() { res.Unsafe = unsafe }()
 	live, staging := SitePath(site), stagingPath(site)
 	linfo, lerr := t.Stat(ctx, live)
 	if lerr != nil && kernel.KindOf(lerr) != kernel.NotExist {

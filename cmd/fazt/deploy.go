@@ -19,14 +19,15 @@ import (
 
 // syncFlags are the options of fazt fs sync and fazt deploy.
 type syncFlags struct {
-	delete, dryRun, verbose bool
-	keep                    int
+	delete, dryRun, verbose, copyUnsafe bool
+	keep                                int
 }
 
 func (f *syncFlags) add(c *cobra.Command) {
 	c.Flags().BoolVar(&f.delete, "delete", false, "remove files the source does not have")
 	c.Flags().BoolVarP(&f.dryRun, "dry-run", "n", false, "say what would change, change nothing")
 	c.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "a line per file sent or removed")
+	c.Flags().BoolVar(&f.copyUnsafe, "copy-unsafe-links", false, "send what a link leading outside the site points to, as a file in its place")
 	c.Flags().IntVar(&f.keep, "keep", 0, "past deploys kept for rollback, this time (default: the site's setting, fazt deploy keep)")
 }
 
@@ -37,7 +38,7 @@ func runSync(c *cobra.Command, g *globals, src, dest string, f syncFlags) error 
 		return err
 	}
 	// Remotely, content fazt holds anywhere is linked rather than sent.
-	opt := deploy.Options{Delete: f.delete, DryRun: f.dryRun, Keep: f.keep, LinkAcross: g.remoteURL() != ""}
+	opt := deploy.Options{Delete: f.delete, DryRun: f.dryRun, Keep: f.keep, LinkAcross: g.remoteURL() != "", CopyUnsafeLinks: f.copyUnsafe}
 	if dir, err := os.UserCacheDir(); err == nil {
 		opt.CacheDir = filepath.Join(dir, "fazt")
 	}
@@ -63,6 +64,17 @@ func runSync(c *cobra.Command, g *globals, src, dest string, f syncFlags) error 
 		res, err := deploy.Sync(c.Context(), t, src, site, opt)
 		if err != nil {
 			return err
+		}
+		if len(res.Unsafe) > 0 {
+			// Deployed as links, served as 404: say so, every time.
+			fmt.Fprintf(c.ErrOrStderr(), "fazt: WARNING: %d links lead outside the site and will not be served (--copy-unsafe-links sends what they point to):\n", len(res.Unsafe))
+			for i, l := range res.Unsafe {
+				if i == 10 {
+					fmt.Fprintf(c.ErrOrStderr(), "  ... and %d more\n", len(res.Unsafe)-10)
+					break
+				}
+				fmt.Fprintf(c.ErrOrStderr(), "  %s\n", l)
+			}
 		}
 		out := c.OutOrStdout()
 		if f.dryRun {

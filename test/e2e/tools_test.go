@@ -226,3 +226,38 @@ func TestControlWritesAtomicAndIdempotent(t *testing.T) {
 		t.Fatalf("after a refused move: addr %q error %q", st["net_http_addr"], st["net_http_error"])
 	}
 }
+
+// A deploy says which links lead outside the site (they are not served),
+// in its dry run too, and --copy-unsafe-links sends what they point to.
+func TestDeployUnsafeLinks(t *testing.T) {
+	in := newInstance(t)
+	base := t.TempDir()
+	src, outside := base+"/site", base+"/outside.js"
+	os.MkdirAll(src+"/js", 0o755)
+	os.WriteFile(outside, []byte("jquery\n"), 0o644)
+	os.WriteFile(src+"/index.html", []byte("hi\n"), 0o644)
+	os.Symlink(outside, src+"/js/jquery.js")
+	os.Symlink("../index.html", src+"/js/home.html") // inside: fine
+	for _, args := range [][]string{{"deploy", "--dry-run", src, "links"}, {"deploy", src, "links"}} {
+		out, err := in.fazt(args...)
+		if err != nil {
+			t.Fatalf("%v: %v %s", args, err, out)
+		}
+		if !strings.Contains(out, "1 links lead outside the site") || !strings.Contains(out, "js/jquery.js -> "+outside) || strings.Contains(out, "\n  js/home.html ->") {
+			t.Fatalf("%v: no warning naming the outside link only:\n%s", args, out)
+		}
+	}
+	if target, err := os.Readlink(in.path("fs/links/js/jquery.js")); err != nil || target != outside {
+		t.Fatalf("deployed as a link: %q %v", target, err)
+	}
+	out, err := in.fazt("deploy", "--copy-unsafe-links", src, "links")
+	if err != nil || strings.Contains(out, "lead outside") {
+		t.Fatalf("--copy-unsafe-links: %v\n%s", err, out)
+	}
+	if fi, err := os.Lstat(in.path("fs/links/js/jquery.js")); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("with --copy-unsafe-links the link is not a file: %v %v", fi, err)
+	}
+	if b, _ := os.ReadFile(in.path("fs/links/js/jquery.js")); string(b) != "jquery\n" {
+		t.Fatalf("copied content %q", b)
+	}
+}
