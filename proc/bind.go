@@ -2,6 +2,7 @@ package proc
 
 import (
 	"context"
+	"syscall"
 
 	"github.com/fazt-sh/fazt/ctl"
 	"github.com/fazt-sh/fazt/kernel"
@@ -27,7 +28,14 @@ func (s *System) bind() error {
 		{"README", ctl.NewFile("/README", ctl.Text(readme))},
 		{"driver", union("driver", s.repl.AddFiles)},
 		{"fs", s.fs},
-		{"net", union("net", s.routes.AddFiles, s.web.AddFiles, s.certs.AddFiles)},
+		{"net", union("net",
+			func(d ctl.Dir) {
+				s.routes.AddFiles(d, func(ctx context.Context, site string) bool {
+					a, err := k.FS.Stat(ctx, "/fs/"+site)
+					return err == nil && a.Mode&syscall.S_IFMT == syscall.S_IFDIR
+				})
+			},
+			s.web.AddFiles, s.certs.AddFiles)},
 		{"proc", s.procTree()},
 		{"security", union("security", s.auth.AddFiles)},
 		{"storage", union("storage",

@@ -32,7 +32,16 @@ certificates are in /net/certs/HOST/. These commands read and write those files.
 			Args: args(2, 3),
 			RunE: func(c *cobra.Command, a []string) error {
 				return eachPath(c.Context(), g, []string{path.Join("/net/routes", a[0])}, func(t tree, p string) error {
-					return writeFile(c.Context(), t, p, []byte(strings.Join(a[1:], " ")+"\n"))
+					if err := writeFile(c.Context(), t, p, []byte(strings.Join(a[1:], " ")+"\n")); err != nil {
+						return err
+					}
+					// Accepted (the site may be deployed next), but said.
+					if len(a) == 2 && !strings.HasPrefix(a[1], "@") {
+						if _, err := t.Stat(c.Context(), "/fs/"+a[1]); err != nil {
+							fmt.Fprintf(c.ErrOrStderr(), "fazt: WARNING: no site %s yet (/fs/%s): %s answers 404 until it is deployed\n", a[1], a[1], a[0])
+						}
+					}
+					return nil
 				})
 			},
 		},

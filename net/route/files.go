@@ -9,8 +9,10 @@ import (
 )
 
 // AddFiles adds the table's files to d (/net): routes/, one value file a
-// host; the route verbs of ctl; the route count in status.
-func (t *Table) AddFiles(d ctl.Dir) {
+// host; the route verbs of ctl; the route count in status, and the routes
+// whose site does not exist (site says whether one does: a route to a site
+// not deployed yet is accepted, and flagged).
+func (t *Table) AddFiles(d ctl.Dir, site func(ctx context.Context, name string) bool) {
 	routes := d.Collection("routes", t)
 	t.OnChange(routes.Changed)
 	d.Ctl("ctl", []ctl.Command{
@@ -31,11 +33,20 @@ func (t *Table) AddFiles(d ctl.Dir) {
 			Check: func(a []string) error { return ValidHost(a[0]) }},
 	})
 	d.Status("status", func(ctx context.Context) ([]byte, error) {
-		n, err := t.Keys(ctx)
+		routes, err := t.List(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return []byte(fmt.Sprintf("routes %d\n", len(n))), nil
+		var missing []string
+		for _, r := range routes {
+			if s, ok := SiteOf(r.Target); ok && !site(ctx, s) {
+				missing = append(missing, r.Host+":"+s)
+			}
+		}
+		if len(missing) == 0 {
+			missing = []string{"-"}
+		}
+		return []byte(fmt.Sprintf("routes %d\nroutes_missing_site %s\n", len(routes), strings.Join(missing, " "))), nil
 	})
 	d.Err()
 }

@@ -146,6 +146,14 @@ func ValidHost(h string) error {
 // (not a site name: those cannot start with '@').
 const API = "@api"
 
+// SiteOf is the site a (canonical) target serves, if it serves one.
+func SiteOf(target string) (string, bool) {
+	if target == API || strings.ContainsRune(target, ' ') || target == "" {
+		return "", false
+	}
+	return target, true
+}
+
 // ParseTarget checks a target and returns its canonical form.
 func ParseTarget(v string) (string, error) {
 	f := strings.Fields(v)

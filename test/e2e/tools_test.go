@@ -261,3 +261,25 @@ func TestDeployUnsafeLinks(t *testing.T) {
 		t.Fatalf("copied content %q", b)
 	}
 }
+
+// A route to a site that does not exist is accepted, and flagged: in
+// /net/status and by the CLI.
+func TestRouteToMissingSite(t *testing.T) {
+	in := newInstance(t)
+	out, err := in.fazt("net", "route", "add", "later.example", "later")
+	if err != nil || !strings.Contains(out, "WARNING: no site later yet") {
+		t.Fatalf("route to a missing site: %v\n%s", err, out)
+	}
+	st, _ := os.ReadFile(in.path("net/status"))
+	if !strings.Contains(string(st), "routes_missing_site later.example:later\n") {
+		t.Fatalf("net/status:\n%s", st)
+	}
+	os.MkdirAll(in.path("fs/later"), 0o755)
+	st, _ = os.ReadFile(in.path("net/status"))
+	if !strings.Contains(string(st), "routes_missing_site -\n") {
+		t.Fatalf("net/status once the site exists:\n%s", st)
+	}
+	if out, err := in.fazt("net", "route", "add", "now.example", "later"); err != nil || strings.Contains(out, "WARNING") {
+		t.Fatalf("route to an existing site: %v\n%s", err, out)
+	}
+}
