@@ -148,16 +148,21 @@ func TestFullDiskMetadata(t *testing.T) {
 	}
 	// Each kind of metadata is refused too. A checkpoint may give a little
 	// room back in between: fill again before each try, a few times.
-	for what, try := range map[string]func() error{
-		"mkdir": func() error { return os.Mkdir(in.path("fs/dir"), 0o755) },
-		"route": func() error { return os.WriteFile(in.path("net/routes/full.example"), []byte("links\n"), 0o644) },
-		"file":  func() error { return os.WriteFile(in.path("fs/small"), []byte("x"), 0o644) },
+	for what, p := range map[string]struct {
+		path string
+		try  func(string) error
+	}{
+		"mkdir": {"fs/dir", func(p string) error { return os.Mkdir(p, 0o755) }},
+		"route": {"net/routes/full.example", func(p string) error { return os.WriteFile(p, []byte("links\n"), 0o644) }},
+		"file":  {"fs/small", func(p string) error { return os.WriteFile(p, []byte("x"), 0o644) }},
 	} {
 		var err error
 		for range 20 {
-			if err = try(); errors.Is(err, syscall.ENOSPC) {
+			if err = p.try(in.path(p.path)); errors.Is(err, syscall.ENOSPC) {
 				break
 			}
+			// It fitted in room a checkpoint gave back: undo, fill, again.
+			os.Remove(in.path(p.path))
 			fillLinks()
 		}
 		if !errors.Is(err, syscall.ENOSPC) {
