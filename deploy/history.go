@@ -99,6 +99,20 @@ func SetKeep(ctx context.Context, t Tree, site string, n int) error {
 	return prune(ctx, t, site, n)
 }
 
+// known fails with NotExist unless site has a live tree or a history.
+func known(ctx context.Context, t Tree, site string) error {
+	for _, p := range []string{SitePath(site), historyDir(site)} {
+		_, err := t.Stat(ctx, p)
+		if err == nil {
+			return nil
+		}
+		if kernel.KindOf(err) != kernel.NotExist {
+			return err
+		}
+	}
+	return kernel.E(kernel.NotExist, "no site "+site+" (nothing was deployed to /fs/"+site+")")
+}
+
 func readSmall(ctx context.Context, t Tree, p string) (string, error) {
 	r, err := t.Open(ctx, p)
 	if kernel.KindOf(err) == kernel.NotExist {
@@ -257,6 +271,10 @@ func Rollback(ctx context.Context, t Tree, site, id, who string) (string, error)
 		return "", err
 	}
 	ctx = confined(ctx, site)
+	// Before the lock: a site never deployed gets no history directory.
+	if err := known(ctx, t, site); err != nil {
+		return "", err
+	}
 	// Not while a deploy of the site runs: its switch would keep the
 	// rolled-back tree as a past deploy.
 	unlock, err := lock(ctx, t, site, who)

@@ -283,3 +283,23 @@ func TestRouteToMissingSite(t *testing.T) {
 		t.Fatalf("route to an existing site: %v\n%s", err, out)
 	}
 }
+
+// A rollback of a site that was never deployed fails and leaves nothing.
+// (keep may be set before a site's first deploy: it makes its history.)
+func TestHistoryOfUnknownSite(t *testing.T) {
+	in := newInstance(t)
+	for _, args := range [][]string{{"deploy", "rollback", "zzz"}} {
+		out, err := in.fazt(args...)
+		if err == nil || !strings.Contains(out, "no site") {
+			t.Fatalf("%v: %v %s", args, err, out)
+		}
+	}
+	if err := os.WriteFile(in.path("deploys/ctl"), []byte("rollback zzz\n"), 0o644); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("rollback zzz through /deploys/ctl: %v, want ENOENT", err)
+	}
+	for _, p := range []string{"fs/.deploys/zzz"} {
+		if _, err := os.Lstat(in.path(p)); !os.IsNotExist(err) {
+			t.Errorf("%s was left behind: %v", p, err)
+		}
+	}
+}
