@@ -324,17 +324,21 @@ const renewTimeout = 2 * time.Minute
 
 // Renew obtains or renews host's certificate now, waiting for the CA.
 func (m *Manager) Renew(ctx context.Context, host string) error {
-	m.mu.Lock()
-	cfg, on := m.cfg, m.on.Load()
-	m.mu.Unlock()
-	if !on || cfg == nil {
-		return kernel.E(kernel.Unavailable, "TLS is off (tls on in /net/ctl) or the kernel is not running")
-	}
+	// What is wrong with the request first, then with the state.
 	if !manageable(host) {
 		return kernel.E(kernel.Invalid, "only exact host names have certificates")
 	}
 	if !m.routes.Has(host) {
-		return kernel.E(kernel.NotExist, "no route for "+host)
+		return kernel.E(kernel.NotExist, "no route for "+host+": a certificate is obtained for a routed host")
+	}
+	m.mu.Lock()
+	cfg, on := m.cfg, m.on.Load()
+	m.mu.Unlock()
+	if !on {
+		return kernel.E(kernel.Unavailable, "TLS is off: tls on in /net/ctl first")
+	}
+	if cfg == nil {
+		return kernel.E(kernel.Unavailable, "the kernel is not serving (certificates are obtained by a running kernel)")
 	}
 	// A background attempt keeps the host's lock while it waits to retry
 	// (for hours, after repeated failures): end the background attempts,

@@ -248,6 +248,9 @@ func TestCLIAndMountAgree(t *testing.T) {
 	if out, err := in.fazt("net", "https"); err != nil || out != ":8443\n" {
 		t.Fatalf("net https: %v %q", err, out)
 	}
+	if out, err := in.fazt("net", "cert", "renew", "nowhere.example.com"); err == nil || !strings.Contains(out, "no route for nowhere.example.com") {
+		t.Fatalf("cert renew of an unrouted host: %v %q", err, out)
+	}
 	if out, err := in.fazt("net", "cert", "renew", "b.example.com"); err == nil || !strings.Contains(out, "TLS is off") {
 		t.Fatalf("cert renew with TLS off: %v %q", err, out)
 	}
