@@ -39,8 +39,11 @@ type Command struct {
 	Verb     string
 	Args     []string
 	Variadic bool
-	Help     string
-	Run      func(ctx context.Context, args []string) error
+	// Usage, if set, is how the help shows the arguments ("SITE [ID]")
+	// instead of Args.
+	Usage string
+	Help  string
+	Run   func(ctx context.Context, args []string) error
 	// Check, if set, validates args without changing anything: the lines
 	// of a write are all checked before the first is run.
 	Check func(args []string) error
@@ -700,6 +703,9 @@ func help(cmds []Command) string {
 		if c.Variadic {
 			use += "..."
 		}
+		if c.Usage != "" {
+			use = c.Verb + " " + c.Usage
+		}
 		fmt.Fprintf(&b, "%-32s %s\n", use, c.Help)
 	}
 	return b.String()
@@ -744,7 +750,11 @@ func parse(cmds []Command, line string) (*Command, []string, error) {
 	}
 	args := fields[words:]
 	if len(args) < len(best.Args) || !best.Variadic && len(args) > len(best.Args) {
-		return nil, nil, kernel.E(kernel.Invalid, strings.TrimSpace(fmt.Sprintf("usage: %s %s", best.Verb, strings.Join(best.Args, " "))))
+		usage := strings.Join(best.Args, " ")
+		if best.Usage != "" {
+			usage = best.Usage
+		}
+		return nil, nil, kernel.E(kernel.Invalid, strings.TrimSpace(fmt.Sprintf("usage: %s %s", best.Verb, usage)))
 	}
 	if best.Check != nil {
 		if err := best.Check(args); err != nil {

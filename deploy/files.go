@@ -38,7 +38,7 @@ func Files(k *kernel.Kernel, view History) kernel.FileSystem {
 	root := t.RootDir()
 	tree := KernelTree{FS: k.FS}
 	root.Ctl("ctl", []ctl.Command{
-		{Verb: "rollback", Args: []string{"SITE"}, Variadic: true,
+		{Verb: "rollback", Args: []string{"SITE"}, Variadic: true, Usage: "SITE [ID]",
 			Help: "rollback SITE [ID]: make a past deploy live again (the newest past one by default), in one step",
 			Run: func(ctx context.Context, a []string) error {
 				if len(a) > 2 {

@@ -100,3 +100,80 @@ func TestTreeOwners(t *testing.T) {
 		}
 	}
 }
+
+// Every ctl file's commands, as its help lists them, are the commands
+// docs/tree.md documents for it, no more and no fewer.
+func TestCtlHelpMatchesDocs(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(root(t), "docs", "tree.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	sys, err := proc.Boot(ctx, proc.Config{DataDir: t.TempDir(), Version: "arch", LogOutput: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	tops, err := sys.Kernel.FS.ReadDir(ctx, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	verbWord := regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	verbOf := func(use string) string {
+		var words []string
+		for _, w := range strings.Fields(use) {
+			if !verbWord.MatchString(w) {
+				break
+			}
+			words = append(words, w)
+		}
+		return strings.Join(words, " ")
+	}
+	checked := 0
+	for _, top := range tops {
+		p := "/" + top.Name + "/ctl"
+		help, err := sys.Kernel.FS.ReadFile(ctx, p)
+		if err != nil {
+			continue // no ctl file here
+		}
+		checked++
+		var fromHelp []string
+		for _, line := range strings.Split(strings.TrimSpace(string(help)), "\n") {
+			if strings.HasPrefix(line, "#") {
+				continue
+			}
+			use := line // "USE<padding to 32> HELP", or "USE HELP" past 32
+			if len(line) > 32 && line[31] == ' ' {
+				use = line[:32]
+			} else if i := strings.IndexByte(line[min(32, len(line)):], ' '); i >= 0 {
+				use = line[:min(32, len(line))+i]
+			}
+			fromHelp = append(fromHelp, verbOf(use))
+		}
+		_, section, ok := strings.Cut(string(doc), "### `"+p+"` (ctl")
+		if !ok {
+			t.Errorf("docs/tree.md has no section for %s", p)
+			continue
+		}
+		section, _, _ = strings.Cut(section, "\n### ")
+		var fromDocs []string
+		cell := regexp.MustCompile("`([^`]+)`")
+		for _, line := range strings.Split(section, "\n") {
+			first, _, ok := strings.Cut(strings.TrimPrefix(line, "| "), " | ")
+			if !strings.HasPrefix(line, "| `") || !ok {
+				continue
+			}
+			for _, m := range cell.FindAllStringSubmatch(first, -1) {
+				fromDocs = append(fromDocs, verbOf(m[1]))
+			}
+		}
+		slices.Sort(fromHelp)
+		slices.Sort(fromDocs)
+		if !slices.Equal(fromHelp, fromDocs) {
+			t.Errorf("%s: its help lists %q, docs/tree.md %q", p, fromHelp, fromDocs)
+		}
+	}
+	if checked < 4 {
+		t.Fatalf("only %d ctl files found", checked)
+	}
+}
