@@ -14,6 +14,18 @@ import (
 	"github.com/fazt-sh/fazt/proc"
 )
 
+// boot starts a kernel on a data directory of the test's, stopped at its
+// end: what it serves is what the checks below read.
+func boot(t *testing.T) *proc.System {
+	t.Helper()
+	sys, err := proc.Boot(context.Background(), proc.Config{DataDir: t.TempDir(), Version: "arch", LogOutput: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sys.Close() })
+	return sys
+}
+
 // owners reads docs/tree.md's "Who serves what": top-level name -> the
 // packages that may build it.
 func owners(t *testing.T) map[string][]string {
@@ -52,11 +64,7 @@ func owners(t *testing.T) map[string][]string {
 func TestTreeOwners(t *testing.T) {
 	own := owners(t)
 	ctx := context.Background()
-	sys, err := proc.Boot(ctx, proc.Config{DataDir: t.TempDir(), Version: "arch", LogOutput: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sys.Close()
+	sys := boot(t)
 	ents, err := sys.Kernel.FS.ReadDir(ctx, "/")
 	if err != nil {
 		t.Fatal(err)
@@ -109,11 +117,7 @@ func TestCtlHelpMatchesDocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	sys, err := proc.Boot(ctx, proc.Config{DataDir: t.TempDir(), Version: "arch", LogOutput: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sys.Close()
+	sys := boot(t)
 	tops, err := sys.Kernel.FS.ReadDir(ctx, "/")
 	if err != nil {
 		t.Fatal(err)
