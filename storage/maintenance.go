@@ -53,7 +53,13 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 		}
 		return o.Checkpoint(ctx)
 	}
-	return db.exclusive(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	return db.exclusive(ctx, func() error {
+		// Not beside the checkpointer's: a second checkpoint fails at once.
+		db.ckptMu.Lock()
+		defer db.ckptMu.Unlock()
+		_, err := db.wc.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+		return classify(err)
+	})
 }
 
 // Vacuum rewrites the database file without its free pages, giving their
@@ -71,36 +77,30 @@ func (db *DB) Vacuum(ctx context.Context) error {
 }
 
 func (db *DB) vacuum(ctx context.Context) error {
-	db.wmu.Lock()
-	defer db.wmu.Unlock()
-	if db.wc == nil {
-		return kernel.E(kernel.Unavailable, "database closed")
-	}
-	if err := db.commitLocked(false); err != nil {
-		return err
-	}
-	s, err := db.space()
-	if err != nil {
-		return err
-	}
-	s = db.reclaimWAL(s) // what the WAL holds is room for the copy
-	if live := s.Size - s.Reusable; s.Free-s.Pending-live < min(s.Reserve, floor) {
-		return kernel.E(kernel.NoSpace, fmt.Sprintf(
-			"vacuum needs room for a copy of the database (%d bytes) and fazt's reserve; the disk has %d bytes free (free pages are reused by new writes without a vacuum)",
-			live, s.Free))
-	}
-	if _, err := db.wc.ExecContext(ctx, "VACUUM"); err != nil {
-		if s, serr := db.space(); serr == nil {
-			db.reclaimWAL(s)
+	return db.exclusive(ctx, func() error {
+		s, err := db.space()
+		if err != nil {
+			return err
 		}
-		return classify(err)
-	}
-	return nil
+		s = db.reclaimWAL(s) // what the WAL holds is room for the copy
+		if live := s.Size - s.Reusable; s.Free-s.Pending-live < min(s.Reserve, floor) {
+			return kernel.E(kernel.NoSpace, fmt.Sprintf(
+				"vacuum needs room for a copy of the database (%d bytes) and fazt's reserve; the disk has %d bytes free (free pages are reused by new writes without a vacuum)",
+				live, s.Free))
+		}
+		if _, err := db.wc.ExecContext(ctx, "VACUUM"); err != nil {
+			if s, serr := db.space(); serr == nil {
+				db.reclaimWAL(s)
+			}
+			return classify(err)
+		}
+		return nil
+	})
 }
 
-// exclusive commits the open batch and runs stmt on the writer connection
+// exclusive commits the open batch and runs fn with the write path held,
 // outside any transaction.
-func (db *DB) exclusive(ctx context.Context, stmt string) error {
+func (db *DB) exclusive(ctx context.Context, fn func() error) error {
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
 	if db.wc == nil {
@@ -109,8 +109,7 @@ func (db *DB) exclusive(ctx context.Context, stmt string) error {
 	if err := db.commitLocked(false); err != nil {
 		return err
 	}
-	_, err := db.wc.ExecContext(ctx, stmt)
-	return classify(err)
+	return fn()
 }
 
 // Setting returns a setting saved with PutSetting, or def if there is none.

@@ -119,7 +119,10 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 // which must not exist. Writes wait until it is done (the readers are
 // query_only, which VACUUM INTO refuses).
 func (db *DB) CopyTo(ctx context.Context, path string) error {
-	return db.exclusive(ctx, "VACUUM INTO '"+strings.ReplaceAll(path, "'", "''")+"'")
+	return db.exclusive(ctx, func() error {
+		_, err := db.wc.ExecContext(ctx, "VACUUM INTO '"+strings.ReplaceAll(path, "'", "''")+"'")
+		return classify(err)
+	})
 }
 
 func (db *DB) migrate(ctx context.Context, opt Options) error {
