@@ -85,7 +85,7 @@ certificates are in /net/certs/HOST/. These commands read and write those files.
 		},
 	)
 	c.AddCommand(route, newCertCmd(g), newTLSCmd(g), newACMECmd(g),
-		catCmd(g, "status", "/net/status", "Print /net/status: routes, listeners, TLS settings, cache"),
+		netStatusCmd(g),
 		valueCmd(g, "http", "/net/http", "where HTTP listens: host:port, :port or off"),
 		valueCmd(g, "https", "/net/https", "where HTTPS listens: host:port, :port or off"))
 	return c
@@ -114,6 +114,27 @@ func catCmd(g *globals, use, p, short string) *cobra.Command {
 			})
 		},
 	}
+}
+
+func netStatusCmd(g *globals) *cobra.Command {
+	var f statusFlags
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Routes, listeners and TLS at a glance (/net/status)",
+		Long:  `Say whether the network side is healthy, and what needs attention. --raw prints the "key value" lines of /net/status, -o json an object of them.`,
+		Args:  args(0, 0),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return withTree(c.Context(), g, func(t tree) error {
+				b, err := readFile(c.Context(), t, "/net/status")
+				if err != nil {
+					return err
+				}
+				return f.print(c.OutOrStdout(), b, netSummary)
+			})
+		},
+	}
+	f.add(c)
+	return c
 }
 
 // valueCmd prints a value file, or writes it.

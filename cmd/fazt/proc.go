@@ -212,11 +212,14 @@ func startKernel(dir string, h proc.Holder) error {
 }
 
 func newProcStatusCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var f statusFlags
+	c := &cobra.Command{
 		Use:   "status",
-		Short: "Print /proc/status of the running kernel",
-		Long: `Print how the running kernel is doing: version, pid, uptime, memory, open
-files, mounts (the "key value" lines of /proc/status). Fails if no kernel runs.`,
+		Short: "How the running kernel is doing (/proc/status), at a glance",
+		Long: `Say whether the running kernel is healthy, with its version, uptime, database,
+memory, mounts, listeners and backups, and what needs attention. --raw prints
+the "key value" lines of /proc/status, -o json an object of them. Fails if no
+kernel runs.`,
 		Args: args(0, 0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			dir, err := g.dataDir()
@@ -230,10 +233,11 @@ files, mounts (the "key value" lines of /proc/status). Fails if no kernel runs.`
 			if err != nil {
 				return err
 			}
-			_, err = c.OutOrStdout().Write(b)
-			return err
+			return f.print(c.OutOrStdout(), b, procSummary)
 		},
 	}
+	f.add(c)
+	return c
 }
 
 func newProcUpgradeCmd(g *globals) *cobra.Command {

@@ -34,20 +34,23 @@ commands read /storage/status and /storage/migrations/, and write commands to
 			},
 		}
 	}
+	var sf statusFlags
 	status := &cobra.Command{
 		Use:   "status",
-		Short: "Print /storage/status: schema, sizes, last maintenance",
+		Short: "The database at a glance (/storage/status): sizes, space, last maintenance",
+		Long:  `Say whether the database is healthy, and what needs attention. --raw prints the "key value" lines of /storage/status, -o json an object of them.`,
 		Args:  args(0, 0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			return withTree(c.Context(), g, func(t tree) error {
 				b, err := readFile(c.Context(), t, "/storage/status")
-				if err == nil {
-					_, err = c.OutOrStdout().Write(b)
+				if err != nil {
+					return err
 				}
-				return err
+				return sf.print(c.OutOrStdout(), b, storageSummary)
 			})
 		},
 	}
+	sf.add(status)
 	migrate := &cobra.Command{
 		Use:   "migrate",
 		Short: "List the migrations and apply any pending one",

@@ -229,7 +229,7 @@ func TestCLIAndMountAgree(t *testing.T) {
 	if out, err := in.fazt("storage", "checkpoint"); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
-	if out, _ := in.fazt("storage", "status"); !strings.Contains(out, "last_checkpoint ok") {
+	if out, _ := in.fazt("storage", "status", "--raw"); !strings.Contains(out, "last_checkpoint ok") {
 		t.Fatalf("storage status: %q", out)
 	}
 	if out, _ := in.fazt("storage", "migrate"); !strings.HasPrefix(out, "0001_vfs.sql applied\n0002_routes.sql applied\n") || strings.Count(out, " applied\n") != strings.Count(out, "\n") {
@@ -257,7 +257,7 @@ func TestCLIAndMountAgree(t *testing.T) {
 	if out, err := in.fazt("net", "cert", "ls"); err != nil || out != "" {
 		t.Fatalf("cert ls: %v %q", err, out)
 	}
-	if out, _ := in.fazt("proc", "status"); !strings.Contains(out, fmt.Sprintf("pid %d\n", in.pid())) {
+	if out, _ := in.fazt("proc", "status", "--raw"); !strings.Contains(out, fmt.Sprintf("pid %d\n", in.pid())) {
 		t.Fatalf("proc status: %q", out)
 	}
 	// The same commands with no kernel running give the same answers.
@@ -315,7 +315,7 @@ func TestMountThroughRunningKernel(t *testing.T) {
 	if out, err := in.fazt("fs", "umount", in.mnt); err != nil {
 		t.Fatalf("umount: %v %q", err, out)
 	}
-	if out, err := in.fazt("proc", "status"); err != nil || !strings.Contains(out, "mounts -\n") {
+	if out, err := in.fazt("proc", "status", "--raw"); err != nil || !strings.Contains(out, "mounts -\n") {
 		t.Fatalf("the kernel should run on, unmounted: %v %q", err, out)
 	}
 	if out, err := in.fazt("proc", "stop"); err != nil {

@@ -151,7 +151,7 @@ func (l *load) end(t *testing.T) {
 
 func procStatus(t *testing.T, in *instance) map[string]string {
 	t.Helper()
-	out, err := in.fazt("proc", "status")
+	out, err := in.fazt("proc", "status", "--raw")
 	if err != nil {
 		t.Fatalf("proc status: %v %s", err, out)
 	}

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"errors"
 	"os/exec"
 	"strings"
@@ -47,5 +49,37 @@ func TestCLIUsageErrors(t *testing.T) {
 		if strings.Contains(out.String(), "fazt: fazt") {
 			t.Errorf("fazt %s: a doubled prefix: %s", strings.Join(c.args, " "), out.String())
 		}
+	}
+}
+
+// Status commands speak to people by default, and to scripts with --raw
+// and -o json.
+func TestStatusSummaries(t *testing.T) {
+	in := newInstance(t)
+	// Listeners on ports of their own: 8080 may be another program's here.
+	sh(t, fmt.Sprintf("cd %s && echo 127.0.0.1:%d > net/http && echo off > net/https", q(in.mnt), freePort(t)))
+	out, err := in.fazt("proc", "status")
+	if err != nil || !strings.Contains(out, "fazt e2e, pid ") || !strings.Contains(out, ": healthy\n") || !strings.Contains(out, "MiB") {
+		t.Fatalf("proc status: %v\n%s", err, out)
+	}
+	raw, err := in.fazt("proc", "status", "--raw")
+	if err != nil || !strings.Contains(raw, "\nwrites ok\n") {
+		t.Fatalf("proc status --raw: %v\n%s", err, raw)
+	}
+	js, err := in.fazt("proc", "status", "-o", "json")
+	var m map[string]string
+	if err != nil || json.Unmarshal([]byte(js), &m) != nil || m["writes"] != "ok" || m["version"] != "e2e" {
+		t.Fatalf("proc status -o json: %v\n%s", err, js)
+	}
+	// What needs attention is said: a route to a missing site.
+	in.fazt("net", "route", "add", "x.example", "nosite")
+	if out, err := in.fazt("net", "status"); err != nil || !strings.Contains(out, "network: needs attention") || !strings.Contains(out, "x.example:nosite") {
+		t.Fatalf("net status: %v\n%s", err, out)
+	}
+	if out, err := in.fazt("storage", "status"); err != nil || !strings.Contains(out, "database: healthy") {
+		t.Fatalf("storage status: %v\n%s", err, out)
+	}
+	if _, err := in.fazt("proc", "status", "-o", "yaml"); err == nil {
+		t.Fatal("-o yaml was accepted")
 	}
 }
