@@ -85,7 +85,9 @@ certificates are in /net/certs/HOST/. These commands read and write those files.
 		},
 	)
 	c.AddCommand(route, newCertCmd(g), newTLSCmd(g), newACMECmd(g),
-		netStatusCmd(g),
+		statusCmd(g, "/net/status", "Routes, listeners and TLS at a glance (/net/status)",
+			`Say whether the network side is healthy, and what needs attention. --raw prints the "key value" lines of /net/status, -o json an object of them.`,
+			netSummary),
 		valueCmd(g, "http", "/net/http", "where HTTP listens: host:port, :port or off"),
 		valueCmd(g, "https", "/net/https", "where HTTPS listens: host:port, :port or off"))
 	return c
@@ -116,20 +118,19 @@ func catCmd(g *globals, use, p, short string) *cobra.Command {
 	}
 }
 
-func netStatusCmd(g *globals) *cobra.Command {
+// statusCmd prints the status file p for people (summarize), or as it is
+// (--raw, -o json).
+func statusCmd(g *globals, p, short, long string, summarize func(map[string]string) summary) *cobra.Command {
 	var f statusFlags
 	c := &cobra.Command{
-		Use:   "status",
-		Short: "Routes, listeners and TLS at a glance (/net/status)",
-		Long:  `Say whether the network side is healthy, and what needs attention. --raw prints the "key value" lines of /net/status, -o json an object of them.`,
-		Args:  args(0, 0),
+		Use: "status", Short: short, Long: long, Args: args(0, 0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			return withTree(c.Context(), g, func(t tree) error {
-				b, err := readFile(c.Context(), t, "/net/status")
+				b, err := readFile(c.Context(), t, p)
 				if err != nil {
 					return err
 				}
-				return f.print(c.OutOrStdout(), b, netSummary)
+				return f.print(c.OutOrStdout(), b, summarize)
 			})
 		},
 	}

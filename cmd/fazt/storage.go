@@ -34,23 +34,9 @@ commands read /storage/status and /storage/migrations/, and write commands to
 			},
 		}
 	}
-	var sf statusFlags
-	status := &cobra.Command{
-		Use:   "status",
-		Short: "The database at a glance (/storage/status): sizes, space, last maintenance",
-		Long:  `Say whether the database is healthy, and what needs attention. --raw prints the "key value" lines of /storage/status, -o json an object of them.`,
-		Args:  args(0, 0),
-		RunE: func(c *cobra.Command, _ []string) error {
-			return withTree(c.Context(), g, func(t tree) error {
-				b, err := readFile(c.Context(), t, "/storage/status")
-				if err != nil {
-					return err
-				}
-				return sf.print(c.OutOrStdout(), b, storageSummary)
-			})
-		},
-	}
-	sf.add(status)
+	status := statusCmd(g, "/storage/status", "The database at a glance (/storage/status): sizes, space, last maintenance",
+		`Say whether the database is healthy, and what needs attention. --raw prints the "key value" lines of /storage/status, -o json an object of them.`,
+		storageSummary)
 	migrate := &cobra.Command{
 		Use:   "migrate",
 		Short: "List the migrations and apply any pending one",
