@@ -41,10 +41,6 @@ func hashBlock(data []byte) hashed {
 	return hashed{data: data, sum: sha256.Sum256(data)}
 }
 
-// reserve fails with NoSpace unless writing need more bytes of data leaves
-// the disk's reserve free (storage.DB.Room, which also logs the refusal).
-func (f *FS) reserve(need int64) error { return f.db.Room(need) }
-
 // storeChunk returns the id of the chunk holding h.data, inserting it if no
 // chunk has that content yet, and adds refs references to it. A chunk stored
 // with no reference must be pinned in the same transaction.

@@ -594,7 +594,7 @@ func (of *openFile) spillLocked(ctx context.Context) error {
 		items[i].h = hashBlock(items[i].h.data)
 		need += int64(len(items[i].h.data))
 	}
-	if err := of.fs.reserve(need); err != nil {
+	if err := of.fs.db.Room(need); err != nil {
 		return err
 	}
 	var pinned []int64
@@ -670,7 +670,7 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 		}
 	}
 	if need > 0 {
-		if err := f.reserve(need); err != nil {
+		if err := f.db.Room(need); err != nil {
 			return err
 		}
 	}

@@ -23,7 +23,7 @@ func (f *FS) WriteFiles(ctx context.Context, files []kernel.FileAt, cred kernel.
 		}
 		need += int64(len(nf.Data))
 	}
-	if err := f.reserve(need); err != nil {
+	if err := f.db.Room(need); err != nil {
 		return -1, err
 	}
 	del := deletions{f: f}
