@@ -30,6 +30,11 @@ func Text(s string) Render {
 type Value struct {
 	Get func(ctx context.Context) (string, error)
 	Set func(ctx context.Context, v string) error
+	// Changed, if set, is when the value last changed as its owner keeps
+	// it (a stored setting's time): the file's mtime and ctime, across
+	// restarts. Without it, or while it is zero, they are when the tree
+	// last saw the value change.
+	Changed func(ctx context.Context) (time.Time, error)
 }
 
 // Command is one verb of a ctl file. Verb may be several words ("route
@@ -434,6 +439,11 @@ func (t *Tree) attr(ctx context.Context, n *node) (kernel.Attr, error) {
 		a.Mtime = t.modified(n, b)
 		if m, ok := n.parentColl().(ModTimer); ok && n.kind == kEntry {
 			if at, err := m.ModTime(ctx, n.name); err == nil && !at.IsZero() {
+				a.Mtime = at
+			}
+		}
+		if n.kind == kValue && n.value.Changed != nil {
+			if at, err := n.value.Changed(ctx); err == nil && !at.IsZero() {
 				a.Mtime = at
 			}
 		}

@@ -453,6 +453,54 @@ func TestSettings(t *testing.T) {
 	}
 }
 
+// A setting's time moves when its value changes, not when the same value
+// is saved again, and it is kept across a reopen.
+func TestSettingTimes(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fazt.db")
+	db := openTest(t, path, Options{})
+	if at, err := db.SettingTime(ctx, "k"); err != nil || !at.IsZero() {
+		t.Fatalf("never set: %v %v", at, err)
+	}
+	before := time.Now()
+	if err := db.PutSetting(ctx, "k", "1"); err != nil {
+		t.Fatal(err)
+	}
+	t1, err := db.SettingTime(ctx, "k")
+	if err != nil || t1.Before(before) || t1.After(time.Now()) {
+		t.Fatalf("after a set: %v %v (set at %v)", t1, err, before)
+	}
+	if err := db.PutSetting(ctx, "k", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if at, _ := db.SettingTime(ctx, "k"); !at.Equal(t1) {
+		t.Fatalf("the same value again moved the time: %v, then %v", t1, at)
+	}
+	time.Sleep(2 * time.Millisecond) // a clock that moves in steps
+	if err := db.PutSetting(ctx, "k", "2"); err != nil {
+		t.Fatal(err)
+	}
+	t2, _ := db.SettingTime(ctx, "k")
+	if !t2.After(t1) {
+		t.Fatalf("a new value: %v, was %v", t2, t1)
+	}
+	// The times are not settings of their own.
+	if all, _ := db.Settings(ctx, ""); len(all) != 1 || all["k"] != "2" {
+		t.Fatalf("Settings: %v", all)
+	}
+	db.Close()
+	db = openTest(t, path, Options{})
+	if at, _ := db.SettingTime(ctx, "k"); !at.Equal(t2) {
+		t.Fatalf("after a reopen: %v, was %v", at, t2)
+	}
+	if err := db.DeleteSetting(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if at, _ := db.SettingTime(ctx, "k"); !at.IsZero() {
+		t.Fatalf("after a delete: %v", at)
+	}
+}
+
 type ownerFunc func(ctx context.Context) error
 
 func (f ownerFunc) Checkpoint(ctx context.Context) error { return f(ctx) }

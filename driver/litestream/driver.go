@@ -254,6 +254,11 @@ func (d *Driver) ValidKey(name string) error {
 	return nil
 }
 
+// ModTime is when the replica name was last configured (ctl.ModTimer).
+func (d *Driver) ModTime(ctx context.Context, name string) (time.Time, error) {
+	return d.opt.DB.SettingTime(ctx, replicaPrefix+name)
+}
+
 // Set configures the replica name at url and restarts the child.
 func (d *Driver) Set(ctx context.Context, name, url string) error {
 	if err := d.ValidKey(name); err != nil {

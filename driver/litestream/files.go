@@ -19,7 +19,8 @@ func (d *Driver) AddFiles(dir ctl.Dir) {
 	for name := range Secrets {
 		creds.Value(name, ctl.Value{Set: func(ctx context.Context, v string) error { return d.SetSecret(ctx, name, v) }})
 	}
-	ls.Value("retention", ctl.Value{Get: d.Retention, Set: d.SetRetention})
+	ls.Value("retention", ctl.Value{Get: d.Retention, Set: d.SetRetention,
+		Changed: func(ctx context.Context) (time.Time, error) { return d.opt.DB.SettingTime(ctx, retentionKey) }})
 	ls.Status("status", d.Status)
 	ls.Err()
 }

@@ -3,6 +3,7 @@ package httpd
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/fazt-sh/fazt/ctl"
 )
@@ -22,8 +23,11 @@ func (s *Server) AddFiles(d ctl.Dir) {
 			return s.tls.Reconfigure(ctx)
 		}
 	}
-	d.Value("http", ctl.Value{Get: s.HTTPAddr, Set: moved(s.SetHTTPAddr)})
-	d.Value("https", ctl.Value{Get: s.HTTPSAddr, Set: moved(s.SetHTTPSAddr)})
+	changed := func(sc scheme) func(context.Context) (time.Time, error) {
+		return func(ctx context.Context) (time.Time, error) { return s.settings.SettingTime(ctx, schemes[sc].setting) }
+	}
+	d.Value("http", ctl.Value{Get: s.HTTPAddr, Set: moved(s.SetHTTPAddr), Changed: changed(schemeHTTP)})
+	d.Value("https", ctl.Value{Get: s.HTTPSAddr, Set: moved(s.SetHTTPSAddr), Changed: changed(schemeHTTPS)})
 	d.Status("status", func(context.Context) ([]byte, error) {
 		return []byte(strings.Join(s.Status(), "\n") + "\n"), nil
 	})

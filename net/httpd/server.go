@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/net/route"
@@ -22,6 +23,7 @@ import (
 type Settings interface {
 	Setting(ctx context.Context, key, def string) (string, error)
 	PutSetting(ctx context.Context, key, value string) error
+	SettingTime(ctx context.Context, key string) (time.Time, error)
 }
 
 // Server is the front door.

@@ -134,8 +134,13 @@ func TestControlFileTimes(t *testing.T) {
 	if err := os.WriteFile(in.path("proc/memory_limit"), []byte("512M\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if mm2, cm2 := times("proc/memory_limit"); !mm2.After(mm1) || cm2.Before(mm2) {
+	mm2, cm2 := times("proc/memory_limit")
+	if !mm2.After(mm1) || cm2.Before(mm2) {
 		t.Fatalf("memory_limit after a change: mtime %v (was %v), ctime %v", mm2, mm1, cm2)
+	}
+	os.WriteFile(in.path("proc/memory_limit"), []byte("512M\n"), 0o644) // the same value again
+	if m, _ := times("proc/memory_limit"); !m.Equal(mm2) {
+		t.Fatalf("setting memory_limit to its value moved its mtime: %v, then %v", mm2, m)
 	}
 	// Every control file: ctime never before mtime.
 	for _, p := range []string{"net/ctl", "net/status", "proc/status", "storage/status", "proc/events", "proc/log"} {
@@ -151,6 +156,9 @@ func TestControlFileTimes(t *testing.T) {
 	in.mount()
 	if m, _ := times(route); !m.Equal(m2) {
 		t.Fatalf("after a restart the route's mtime is %v, was %v", m, m2)
+	}
+	if m, _ := times("proc/memory_limit"); !m.Equal(mm2) {
+		t.Fatalf("after a restart memory_limit's mtime is %v, was %v", m, mm2)
 	}
 }
 
