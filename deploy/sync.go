@@ -86,6 +86,9 @@ type Result struct {
 	// Unsafe lists the links that lead outside the site ("REL -> TARGET"):
 	// deployed as links, not served.
 	Unsafe []string
+	// Skipped lists the special files of the source ("REL (fifo)"): FIFOs,
+	// sockets and devices are not sent.
+	Skipped []string
 }
 
 // The places of a site's deploys, beside /fs/SITE: names that start with
@@ -132,7 +135,8 @@ func Sync(ctx context.Context, t Tree, src, site string, opt Options) (res Resul
 		return res, err
 	}
 	files, unsafe := unsafeLinks(src, site, files, opt.CopyUnsafeLinks)
-	defer func() { res.Unsafe = unsafe }()
+	files, skipped := specials(files)
+	defer func() { res.Unsafe, res.Skipped = unsafe, skipped }()
 	live, staging := SitePath(site), stagingPath(site)
 	linfo, lerr := t.Stat(ctx, live)
 	if lerr != nil && kernel.KindOf(lerr) != kernel.NotExist {

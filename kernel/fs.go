@@ -16,7 +16,8 @@ type Attr struct {
 	UID    uint32
 	GID    uint32
 	Size   int64
-	Blocks int64 // 512-byte blocks
+	Blocks int64  // 512-byte blocks
+	Rdev   uint32 // a device's number (Linux's encoding); 0 for other files
 	Atime  time.Time
 	Mtime  time.Time
 	Ctime  time.Time
@@ -30,6 +31,20 @@ func (a Attr) IsRegular() bool { return a.Mode&syscall.S_IFMT == syscall.S_IFREG
 
 // IsSymlink reports whether a is a symbolic link.
 func (a Attr) IsSymlink() bool { return a.Mode&syscall.S_IFMT == syscall.S_IFLNK }
+
+// IsSpecial reports whether a is a FIFO, a socket or a device: a node whose
+// I/O is the host kernel's, not the file system's.
+func (a Attr) IsSpecial() bool { return IsSpecialMode(a.Mode) }
+
+// IsSpecialMode reports whether the type bits of mode are a FIFO's, a
+// socket's or a device's.
+func IsSpecialMode(mode uint32) bool {
+	switch mode & syscall.S_IFMT {
+	case syscall.S_IFIFO, syscall.S_IFSOCK, syscall.S_IFCHR, syscall.S_IFBLK:
+		return true
+	}
+	return false
+}
 
 // DirEntry is one name in a directory.
 type DirEntry struct {
@@ -129,6 +144,19 @@ type Writer interface {
 	// what is there. flags are RenameNoReplace or RenameExchange.
 	Rename(ctx context.Context, olddir uint64, oldname string, newdir uint64, newname string, flags uint32) error
 	Setattr(ctx context.Context, ino uint64, set SetAttr) (Attr, error)
+}
+
+// Syncer is a FileSystem that can make every change so far durable: what
+// fsync(2) of a directory asks (the entries of a rename, a create).
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
+// NodeMaker is a Writer that keeps special files (mknod(2)): mode has the
+// type bits (S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK) and the permissions;
+// rdev is a device's number.
+type NodeMaker interface {
+	Mknod(ctx context.Context, dir uint64, name string, mode, rdev uint32, cred Cred) (Attr, error)
 }
 
 // Cloner is a Writer that copies a tree by reference: the copy shares the

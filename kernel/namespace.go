@@ -334,27 +334,47 @@ func (ns *Namespace) Readlink(ctx context.Context, ino uint64) (_ string, err er
 	return b.fs.Readlink(ctx, local)
 }
 
-// Statfs describes the space behind inode ino. The root reports the space of
-// the first binding, which holds the data.
+// Statfs describes the space behind inode ino. A file system with no space
+// of its own (a tree of control files, the root) reports the space of the
+// first binding that has some: the disk that holds the data, as df expects
+// of any path in the mount.
 func (ns *Namespace) Statfs(ctx context.Context, ino uint64) (_ Statfs, err error) {
 	defer ns.recovered("statfs", &err)
-	var b *binding
-	if ino == RootIno {
-		ns.mu.RLock()
-		if len(ns.byDev) > 0 {
-			b = ns.byDev[0]
-		}
-		ns.mu.RUnlock()
-		if b == nil {
-			return Statfs{Bsize: 4096, NameMax: MaxName}, nil
-		}
-	} else {
-		var err error
-		if b, _, err = ns.resolve(ino); err != nil {
+	if ino != RootIno {
+		b, _, err := ns.resolve(ino)
+		if err != nil {
 			return Statfs{}, err
 		}
+		if s, err := b.fs.Statfs(ctx); err != nil || s.Blocks > 0 {
+			return s, err
+		}
 	}
-	return b.fs.Statfs(ctx)
+	ns.mu.RLock()
+	bs := append([]*binding(nil), ns.byDev...)
+	ns.mu.RUnlock()
+	for _, b := range bs {
+		if s, err := b.fs.Statfs(ctx); err != nil || s.Blocks > 0 {
+			return s, err
+		}
+	}
+	return Statfs{Bsize: 4096, NameMax: MaxName}, nil
+}
+
+// Sync makes every change so far to the file system of ino durable (fsync
+// of a directory). One that keeps nothing has nothing to do.
+func (ns *Namespace) Sync(ctx context.Context, ino uint64) (err error) {
+	defer ns.recovered("sync", &err)
+	if ino == RootIno {
+		return nil
+	}
+	b, _, err := ns.resolve(ino)
+	if err != nil {
+		return err
+	}
+	if s, ok := b.fs.(Syncer); ok {
+		return s.Sync(ctx)
+	}
+	return nil
 }
 
 // writer finds the binding and local inode of dir for a change. The root
@@ -416,6 +436,26 @@ func (ns *Namespace) Symlink(ctx context.Context, dir uint64, name, target strin
 		return Attr{}, err
 	}
 	return b.attr(b.w.Symlink(ctx, local, name, target, CredFrom(ctx)))
+}
+
+// Mknod makes a special file: a FIFO, a socket or a device.
+func (ns *Namespace) Mknod(ctx context.Context, dir uint64, name string, mode, rdev uint32) (_ Attr, err error) {
+	defer ns.recovered("mknod", &err)
+	if err := ValidName(name); err != nil {
+		return Attr{}, err
+	}
+	if !IsSpecialMode(mode) {
+		return Attr{}, E(Invalid, "mknod makes FIFOs, sockets and devices")
+	}
+	b, local, err := ns.writer(dir)
+	if err != nil {
+		return Attr{}, err
+	}
+	m, ok := b.w.(NodeMaker)
+	if !ok {
+		return Attr{}, E(NotPermitted, "this file system keeps no special files")
+	}
+	return b.attr(m.Mknod(ctx, local, name, mode, rdev, CredFrom(ctx)))
 }
 
 // Link makes a new name for ino in dir.

@@ -33,6 +33,7 @@ var (
 	_ fs.NodeRmdirer    = (*node)(nil)
 	_ fs.NodeRenamer    = (*node)(nil)
 	_ fs.NodeStatfser   = (*node)(nil)
+	_ fs.NodeFsyncer    = (*node)(nil)
 )
 
 func (n *node) ino() uint64 { return n.StableAttr().Ino }
@@ -70,6 +71,7 @@ func fillAttr(a kernel.Attr, out *fuse.Attr) {
 	out.Size = uint64(a.Size)
 	out.Blocks = uint64(a.Blocks)
 	out.Blksize = 4096
+	out.Rdev = a.Rdev
 	out.SetTimes(&a.Atime, &a.Mtime, &a.Ctime)
 }
 
@@ -155,9 +157,19 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	if err != nil {
 		return nil, n.m.errno("readdir", n.ino(), err)
 	}
-	list := make([]fuse.DirEntry, len(ents))
-	for i, e := range ents {
-		list[i] = fuse.DirEntry{Name: e.Name, Ino: e.Ino, Mode: e.Mode & syscall.S_IFMT}
+	// "." and ".." first, as a local file system lists them (ls -a,
+	// scandir users): the directory and the one that holds it (the root
+	// holds itself).
+	parent := n.ino()
+	if _, p := n.Parent(); p != nil {
+		parent = p.StableAttr().Ino
+	}
+	list := make([]fuse.DirEntry, 0, len(ents)+2)
+	list = append(list,
+		fuse.DirEntry{Name: ".", Ino: n.ino(), Mode: syscall.S_IFDIR},
+		fuse.DirEntry{Name: "..", Ino: parent, Mode: syscall.S_IFDIR})
+	for _, e := range ents {
+		list = append(list, fuse.DirEntry{Name: e.Name, Ino: e.Ino, Mode: e.Mode & syscall.S_IFMT})
 	}
 	return fs.NewListDirStream(list), 0
 }
@@ -196,11 +208,18 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 	return n.child(ctx, a, out), 0
 }
 
-// Mknod makes regular files only (some tools create files this way);
-// devices, FIFOs and sockets are not stored.
+// Mknod makes FIFOs, sockets (bind(2) of a Unix socket) and devices,
+// and regular files (some tools create files this way).
 func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if kernel.IsSpecialMode(mode) {
+		a, err := n.ns().Mknod(n.m.call(ctx), n.ino(), name, mode, dev)
+		if err != nil {
+			return nil, n.m.errno("mknod", n.ino(), err)
+		}
+		return n.child(ctx, a, out), 0
+	}
 	if mode&syscall.S_IFMT != syscall.S_IFREG && mode&syscall.S_IFMT != 0 {
-		return nil, syscall.EPERM
+		return nil, syscall.EINVAL
 	}
 	a, h, err := n.ns().Create(n.m.call(ctx), n.ino(), name, kernel.OWronly|kernel.OExcl, mode&0o7777)
 	if err != nil {
@@ -263,6 +282,16 @@ func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	out.Ffree = s.Ffree
 	out.NameLen = s.NameMax
 	return 0
+}
+
+// Fsync of a file commits it durably; of a directory (fsync after a
+// rename, as databases and mail stores do), it makes every change so far
+// durable.
+func (n *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall.Errno {
+	if fh, ok := f.(*file); ok {
+		return fh.Fsync(ctx, flags)
+	}
+	return n.m.errno("fsync", n.ino(), n.ns().Sync(n.m.call(ctx), n.ino()))
 }
 
 // file is an open file.

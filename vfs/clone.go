@@ -129,8 +129,8 @@ func (c *cloner) copy(ino uint64, mode, nlink uint32, parent uint64) (uint64, er
 	if isDir(mode) {
 		newParent = parent
 	}
-	if _, err := c.tx.Exec(`INSERT INTO inodes(ino, mode, nlink, uid, gid, size, atime, mtime, ctime, btime, parent, target)
-		SELECT ?, mode, nlink, uid, gid, size, atime, mtime, ctime, btime, ?, target FROM inodes WHERE ino = ?`, n, newParent, ino); err != nil {
+	if _, err := c.tx.Exec(`INSERT INTO inodes(ino, mode, nlink, uid, gid, size, atime, mtime, ctime, btime, parent, target, rdev)
+		SELECT ?, mode, nlink, uid, gid, size, atime, mtime, ctime, btime, ?, target, rdev FROM inodes WHERE ino = ?`, n, newParent, ino); err != nil {
 		return 0, err
 	}
 	if !isDir(mode) {

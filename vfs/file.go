@@ -51,6 +51,10 @@ type pendingAttrs struct {
 	mode         uint32         // permission bits
 	uid, gid     uint32
 	atime, mtime time.Time
+	// ctime is when the last of these changes (or of the content) was
+	// made: shown at once, committed as it is (POSIX marks ctime at the
+	// change, not at close).
+	ctime time.Time
 }
 
 func (p *pendingAttrs) apply(a *kernel.Attr) {
@@ -69,18 +73,23 @@ func (p *pendingAttrs) apply(a *kernel.Attr) {
 	if p.set&kernel.SetMtime != 0 {
 		a.Mtime = p.mtime
 	}
+	if !p.ctime.IsZero() {
+		a.Ctime = p.ctime
+	}
 }
 
 // modified records a change of content: mtime moves to now. of.mu must be
 // held.
 func (of *openFile) modified() {
-	of.attrs.mtime = time.Now()
+	now := time.Now()
+	of.attrs.mtime, of.attrs.ctime = now, now
 	of.attrs.set |= kernel.SetMtime
 	of.changed = true
 }
 
 // merge adds the changes of set, made at now.
 func (p *pendingAttrs) merge(set kernel.SetAttr, now time.Time) {
+	p.ctime = now
 	if set.Valid&kernel.SetMode != 0 {
 		p.mode, p.set = set.Mode&0o7777, p.set|kernel.SetMode
 	}
@@ -105,8 +114,11 @@ func (p *pendingAttrs) merge(set kernel.SetAttr, now time.Time) {
 }
 
 // updateInode writes the attributes of p (and the size, unless it is -1) to
-// inode ino, with ctime now. It fails with NotExist if ino is gone.
+// inode ino, with ctime p's, or now. It fails with NotExist if ino is gone.
 func updateInode(tx *storage.Tx, ino uint64, size int64, p pendingAttrs, now int64) error {
+	if !p.ctime.IsZero() {
+		now = p.ctime.UnixNano()
+	}
 	res, err := tx.Exec(`UPDATE inodes SET
 		size = CASE WHEN ? THEN ? ELSE size END,
 		mode = CASE WHEN ? THEN (mode & 61440) | ? ELSE mode END,
@@ -758,6 +770,10 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 	f.changed(ctx, kernel.ContentChanged, of.ino, 0, "")
 	return uerr
 }
+
+// Sync implements kernel.Syncer: every change so far is durable when it
+// returns.
+func (f *FS) Sync(ctx context.Context) error { return f.sync(ctx) }
 
 // sync makes every commit so far durable.
 func (f *FS) sync(ctx context.Context) error {

@@ -215,18 +215,26 @@ func (f *FS) Root() uint64 { return rootIno }
 // BlockSize is the size of content blocks.
 func (f *FS) BlockSize() int64 { return f.blockSize }
 
-const attrCols = `i.ino, i.mode, i.nlink, i.uid, i.gid, i.size, i.atime, i.mtime, i.ctime`
+const attrCols = `i.ino, i.mode, i.nlink, i.uid, i.gid, i.size, i.atime, i.mtime, i.ctime, i.rdev`
 
 type scanner interface{ Scan(...any) error }
 
-func scanAttr(s scanner) (kernel.Attr, error) {
+func scanAttr(s scanner) (kernel.Attr, error) { return scanAttrTarget(s, nil) }
+
+// scanAttrTarget scans attrCols and, if target is not nil, the symbolic
+// link target after them.
+func scanAttrTarget(s scanner, target **string) (kernel.Attr, error) {
 	var a kernel.Attr
-	var mode, nlink, uid, gid int64
+	var mode, nlink, uid, gid, rdev int64
 	var at, mt, ct int64
-	if err := s.Scan(&a.Ino, &mode, &nlink, &uid, &gid, &a.Size, &at, &mt, &ct); err != nil {
+	dest := []any{&a.Ino, &mode, &nlink, &uid, &gid, &a.Size, &at, &mt, &ct, &rdev}
+	if target != nil {
+		dest = append(dest, target)
+	}
+	if err := s.Scan(dest...); err != nil {
 		return kernel.Attr{}, err
 	}
-	a.Mode, a.Nlink, a.UID, a.GID = uint32(mode), uint32(nlink), uint32(uid), uint32(gid)
+	a.Mode, a.Nlink, a.UID, a.GID, a.Rdev = uint32(mode), uint32(nlink), uint32(uid), uint32(gid), uint32(rdev)
 	a.Atime, a.Mtime, a.Ctime = time.Unix(0, at), time.Unix(0, mt), time.Unix(0, ct)
 	return a, nil
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/fazt-sh/fazt/storage"
@@ -95,18 +94,6 @@ func (f *FS) Publish(ctx context.Context, at, rel string, inline int64) (*kernel
 		return nil, err
 	}
 	return c, nil
-}
-
-func scanAttrTarget(s scanner, target **string) (kernel.Attr, error) {
-	var a kernel.Attr
-	var mode, nlink, uid, gid int64
-	var at, mt, ct int64
-	if err := s.Scan(&a.Ino, &mode, &nlink, &uid, &gid, &a.Size, &at, &mt, &ct, target); err != nil {
-		return kernel.Attr{}, err
-	}
-	a.Mode, a.Nlink, a.UID, a.GID = uint32(mode), uint32(nlink), uint32(uid), uint32(gid)
-	a.Atime, a.Mtime, a.Ctime = time.Unix(0, at), time.Unix(0, mt), time.Unix(0, ct)
-	return a, nil
 }
 
 // capture reads a file's block list in tx: its ETag (from the chunks'

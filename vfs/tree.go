@@ -42,6 +42,7 @@ type newInode struct {
 	parent uint64
 	target *string
 	size   int64
+	rdev   uint32
 }
 
 // create makes an inode and its entry name in dir. New inodes in a setgid
@@ -69,9 +70,9 @@ func (f *FS) create(tx *storage.Tx, dir uint64, name string, n newInode, now int
 	if _, err := tx.Exec(`INSERT INTO dentries(parent, name, ino) VALUES (?, ?, ?)`, dir, name, ino); err != nil {
 		return kernel.Attr{}, err
 	}
-	if _, err := tx.Exec(`INSERT INTO inodes(ino, mode, nlink, uid, gid, size, atime, mtime, ctime, btime, parent, target)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ino, n.mode, n.nlink, n.cred.UID, n.cred.GID, n.size, now, now, now, now, n.parent, n.target); err != nil {
+	if _, err := tx.Exec(`INSERT INTO inodes(ino, mode, nlink, uid, gid, size, atime, mtime, ctime, btime, parent, target, rdev)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ino, n.mode, n.nlink, n.cred.UID, n.cred.GID, n.size, now, now, now, now, n.parent, n.target, n.rdev); err != nil {
 		return kernel.Attr{}, err
 	}
 	if err := touch(tx, dir, now); err != nil {
@@ -80,7 +81,7 @@ func (f *FS) create(tx *storage.Tx, dir uint64, name string, n newInode, now int
 	t := time.Unix(0, now)
 	return kernel.Attr{
 		Ino: ino, Mode: n.mode, Nlink: uint32(n.nlink), UID: n.cred.UID, GID: n.cred.GID,
-		Size: n.size, Blocks: (n.size + 511) / 512, Atime: t, Mtime: t, Ctime: t,
+		Size: n.size, Blocks: (n.size + 511) / 512, Rdev: n.rdev, Atime: t, Mtime: t, Ctime: t,
 	}, nil
 }
 
@@ -161,6 +162,28 @@ func (f *FS) Symlink(ctx context.Context, dir uint64, name, target string, cred 
 		return kernel.Attr{}, err
 	}
 	f.changed(ctx, kernel.EntryAdded, a.Ino, dir, name)
+	return a, nil
+}
+
+// Mknod implements kernel.NodeMaker: FIFOs, sockets and devices are
+// inodes with no content; opening one is the host kernel's business.
+func (f *FS) Mknod(ctx context.Context, dir uint64, name string, mode, rdev uint32, cred kernel.Cred) (kernel.Attr, error) {
+	if !kernel.IsSpecialMode(mode) {
+		return kernel.Attr{}, kernel.E(kernel.Invalid, "mknod makes FIFOs, sockets and devices")
+	}
+	if mode&syscall.S_IFMT != syscall.S_IFCHR && mode&syscall.S_IFMT != syscall.S_IFBLK {
+		rdev = 0
+	}
+	var a kernel.Attr
+	err := f.db.Write(ctx, func(tx *storage.Tx) error {
+		var err error
+		a, err = f.create(tx, dir, name, newInode{mode: mode&syscall.S_IFMT | mode&0o7777, nlink: 1, cred: cred, rdev: rdev}, nowNs())
+		return err
+	})
+	if err != nil {
+		return kernel.Attr{}, err
+	}
+	f.attrs.put(a, &dentKey{dir, name}, f.changed(ctx, kernel.EntryAdded, a.Ino, dir, name))
 	return a, nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -65,17 +66,10 @@ func runSync(c *cobra.Command, g *globals, src, dest string, f syncFlags) error 
 		if err != nil {
 			return err
 		}
-		if len(res.Unsafe) > 0 {
-			// Deployed as links, served as 404: say so, every time.
-			fmt.Fprintf(c.ErrOrStderr(), "fazt: WARNING: %d links lead outside the site and will not be served (--copy-unsafe-links sends what they point to):\n", len(res.Unsafe))
-			for i, l := range res.Unsafe {
-				if i == 10 {
-					fmt.Fprintf(c.ErrOrStderr(), "  ... and %d more\n", len(res.Unsafe)-10)
-					break
-				}
-				fmt.Fprintf(c.ErrOrStderr(), "  %s\n", l)
-			}
-		}
+		// Deployed as links and served as 404, or not sent: say so,
+		// every time.
+		warnList(c.ErrOrStderr(), res.Unsafe, "links lead outside the site and will not be served (--copy-unsafe-links sends what they point to)")
+		warnList(c.ErrOrStderr(), res.Skipped, "special files (FIFOs, sockets, devices) are not sent")
 		out := c.OutOrStdout()
 		if f.dryRun {
 			fmt.Fprintf(out, "fazt: dry run: %d files, %d to send (%d bytes), %d to link, %d unchanged, %d to remove\n",
@@ -241,4 +235,19 @@ beyond N at once; their content goes when nothing else references it.`,
 		},
 	})
 	return c
+}
+
+// warnList prints a warning about what, then up to ten of them.
+func warnList(w io.Writer, list []string, what string) {
+	if len(list) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "fazt: WARNING: %d %s:\n", len(list), what)
+	for i, l := range list {
+		if i == 10 {
+			fmt.Fprintf(w, "  ... and %d more\n", len(list)-10)
+			break
+		}
+		fmt.Fprintf(w, "  %s\n", l)
+	}
 }

@@ -37,6 +37,10 @@ var All = map[string]func(*testing.T, string){
 	"DirectoryNlink":       DirectoryNlink,
 	"ExclusiveCreate":      ExclusiveCreate,
 	"SymlinkRelativeChain": SymlinkRelativeChain,
+	"SpecialFiles":         SpecialFiles,
+	"DirectoryFsync":       DirectoryFsync,
+	"CtimeAtOnce":          CtimeAtOnce,
+	"ReadDirDots":          ReadDirDots,
 }
 
 func must(t *testing.T, err error) {
