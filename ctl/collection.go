@@ -173,7 +173,6 @@ func (t *Tree) collCreate(ctx context.Context, d *node, name string, flags int) 
 // entryWriter opens an entry for writing: its line is the entry's new value.
 func (t *Tree) entryWriter(e *node) kernel.Handle {
 	d := e.parent
-	said := false // the reason for making nothing is in err; guarded by the writer's mu
 	return &lineWriter{t: t, n: e, single: true,
 		apply: func(ctx context.Context, line string) error {
 			t.mu.Lock()
@@ -187,17 +186,6 @@ func (t *Tree) entryWriter(e *node) kernel.Handle {
 			t.mu.Unlock()
 			return nil
 		},
-		// Why touch and ": >" leave nothing behind is said as the
-		// descriptor closes, so the shell's next line can read it.
-		nothing: func(ctx context.Context) {
-			t.mu.Lock()
-			pending := e.pending
-			t.mu.Unlock()
-			if pending && !said {
-				said = true
-				t.failed(e, "create", errNothingWritten)
-			}
-		},
 		release: func(ctx context.Context, wrote bool) {
 			t.mu.Lock()
 			dropped := e.pending && d.entries[e.name] == e
@@ -206,17 +194,16 @@ func (t *Tree) entryWriter(e *node) kernel.Handle {
 			}
 			t.mu.Unlock()
 			if dropped {
-				// The kernel has the name from the create: take it back.
+				// The kernel has the name from the create: take it back,
+				// and say why (touch and ": >" would succeed silently).
 				t.notify(kernel.Change{Op: kernel.EntryRemoved, Dir: d.ino, Name: e.name, Ino: e.ino})
-				if !wrote && !said {
-					t.failed(e, "create", errNothingWritten)
+				if !wrote {
+					t.failed(e, "create", kernel.E(kernel.Invalid, "nothing was written, so nothing was created: an entry is made by writing its value"))
 				}
 			}
 		},
 	}
 }
-
-var errNothingWritten = kernel.E(kernel.Invalid, "nothing was written, so nothing was created: an entry is made by writing its value")
 
 func (t *Tree) collRemove(ctx context.Context, d *node, name string) error {
 	t.mu.Lock()

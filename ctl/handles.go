@@ -58,9 +58,6 @@ type lineWriter struct {
 	// release, if set, runs when the handle is released (collections use
 	// it to drop an entry that never got a value).
 	release func(ctx context.Context, wrote bool) // wrote: something was written, applied or refused
-	// nothing runs when a descriptor is closed with nothing written: a
-	// flush is part of close(2), while a release comes after it returns.
-	nothing func(ctx context.Context)
 
 	mu      sync.Mutex // guards the fields below
 	buf     []byte     // an unterminated line
@@ -180,9 +177,6 @@ func (w *lineWriter) line(ctx context.Context, line string) error {
 func (w *lineWriter) Flush(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.total == 0 && w.nothing != nil {
-		w.nothing(ctx)
-	}
 	if w.failed || len(w.buf) == 0 {
 		return nil
 	}

@@ -239,6 +239,11 @@ func TestRoot(t *testing.T) {
 	if err := statfs(filepath.Join(e.mnt, "fs"), &st); err != nil || st.Blocks == 0 || st.Namelen != 255 {
 		t.Fatalf("statfs: %+v %v", st, err)
 	}
+	// df of the mount point itself shows the same disk.
+	var root syscallStatfs
+	if err := statfs(e.mnt, &root); err != nil || root.Blocks != st.Blocks || root.Bsize != st.Bsize {
+		t.Fatalf("statfs of the root: %+v %v; of /fs: %+v", root, err, st)
+	}
 }
 
 // panicky is a file system whose lookup of "boom" panics.

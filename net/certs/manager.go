@@ -43,14 +43,16 @@ type Manager struct {
 
 	on atomic.Bool // TLS is on: read on every request
 
-	mu      sync.Mutex         // guards the fields below
-	ctx     context.Context    // the current configuration's life: its background work ends with it
-	cancel  context.CancelFunc // ends ctx
-	cfg     *certmagic.Config
-	issuer  *certmagic.ACMEIssuer
-	ports   func() (http, https int) // where this kernel listens, for the challenges
-	lastErr map[string]string
-	waiters map[string][]chan error // host -> Renew calls waiting for an attempt's outcome
+	mu     sync.Mutex         // guards the fields below
+	ctx    context.Context    // the current configuration's life: its background work ends with it
+	cancel context.CancelFunc // ends ctx
+	cfg    *certmagic.Config
+	issuer *certmagic.ACMEIssuer
+	// cfgNoARI is cfg without ARI: renewals do not name what they replace.
+	cfgNoARI *certmagic.Config
+	ports    func() (http, https int) // where this kernel listens, for the challenges
+	lastErr  map[string]string
+	waiters  map[string][]chan error // host -> Renew calls waiting for an attempt's outcome
 }
 
 // New returns a manager keeping its state in db. It does nothing until
@@ -121,20 +123,8 @@ func (m *Manager) Reconfigure(ctx context.Context) error {
 	// Not on demand: certmagic would then wait for a handshake to obtain
 	// a certificate (ManageAsync only allowlists), and a new site's first
 	// visitors would wait for the CA.
-	cfg := certmagic.New(m.cache, certmagic.Config{
-		Storage: m.store,
-		Logger:  zap.NewNop(),
-		OnEvent: m.event,
-	})
-	httpPort, httpsPort := m.ports()
-	issuer := certmagic.NewACMEIssuer(cfg, certmagic.ACMEIssuer{
-		CA: ca, Email: email, Agreed: true,
-		AltHTTPPort: httpPort, AltTLSALPNPort: httpsPort,
-		DisableHTTPChallenge:    httpPort == 0 || !strings.Contains(challenges, "http-01"),
-		DisableTLSALPNChallenge: httpsPort == 0 || !strings.Contains(challenges, "tls-alpn-01"),
-		Logger:                  zap.NewNop(),
-	})
-	cfg.Issuers = []certmagic.Issuer{issuer}
+	cfg, issuer := m.newConfig(ca, email, challenges, false)
+	m.cfgNoARI, _ = m.newConfig(ca, email, challenges, true)
 	if m.cancel != nil {
 		m.cancel() // retries under the old configuration stop
 	}
@@ -146,6 +136,27 @@ func (m *Manager) Reconfigure(ctx context.Context) error {
 		return m.ManageRoutes(ctx)
 	}
 	return nil
+}
+
+// newConfig is certmagic's configuration for the settings; m.mu is held.
+// disableARI leaves out the "replaces" of a renewal's order (see Renew).
+func (m *Manager) newConfig(ca, email, challenges string, disableARI bool) (*certmagic.Config, *certmagic.ACMEIssuer) {
+	cfg := certmagic.New(m.cache, certmagic.Config{
+		Storage:    m.store,
+		Logger:     zap.NewNop(),
+		OnEvent:    m.event,
+		DisableARI: disableARI,
+	})
+	httpPort, httpsPort := m.ports()
+	issuer := certmagic.NewACMEIssuer(cfg, certmagic.ACMEIssuer{
+		CA: ca, Email: email, Agreed: true,
+		AltHTTPPort: httpPort, AltTLSALPNPort: httpsPort,
+		DisableHTTPChallenge:    httpPort == 0 || !strings.Contains(challenges, "http-01"),
+		DisableTLSALPNChallenge: httpsPort == 0 || !strings.Contains(challenges, "tls-alpn-01"),
+		Logger:                  zap.NewNop(),
+	})
+	cfg.Issuers = []certmagic.Issuer{issuer}
+	return cfg, issuer
 }
 
 // event records failures per host, for status.
@@ -332,7 +343,7 @@ func (m *Manager) Renew(ctx context.Context, host string) error {
 		return kernel.E(kernel.NotExist, "no route for "+host+": a certificate is obtained for a routed host")
 	}
 	m.mu.Lock()
-	cfg, on := m.cfg, m.on.Load()
+	cfg, on, noARI := m.cfg, m.on.Load(), m.cfgNoARI
 	m.mu.Unlock()
 	if !on {
 		return kernel.E(kernel.Unavailable, "TLS is off: tls on in /net/ctl first")
@@ -353,6 +364,15 @@ func (m *Manager) Renew(ctx context.Context, host string) error {
 		}
 	}()
 	err := m.renewOnce(ctx, cfg, host)
+	if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+		// A renewal's order names the certificate it replaces (ARI); a CA
+		// that cannot find it refuses the order (Pebble, for serials whose
+		// first byte is 0x80 or more: letsencrypt/pebble#550). certmagic's
+		// own retries try once without it; a renewal asked for now does
+		// too.
+		m.log.Info("tls: renewal failed; trying once more without naming the certificate it replaces", "host", host, "err", err)
+		err = m.renewOnce(ctx, noARI, host)
+	}
 	if err == nil {
 		// Serve the new certificate now: the cache would keep choosing the
 		// old one, still valid. (A handshake in between the two calls,
