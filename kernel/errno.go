@@ -27,6 +27,7 @@ var errnos = [...]syscall.Errno{
 	NotSupported: syscall.ENOTSUP,
 	Interrupted:  syscall.EINTR,
 	Unavailable:  syscall.EAGAIN,
+	NoData:       syscall.ENXIO,
 }
 
 // Errno is the errno for errors of kind k; EIO for anything unknown.
@@ -60,6 +61,7 @@ var httpStatuses = [...]int{
 	NotSupported: http.StatusNotImplemented,
 	Interrupted:  http.StatusServiceUnavailable,
 	Unavailable:  http.StatusServiceUnavailable,
+	NoData:       http.StatusRequestedRangeNotSatisfiable,
 }
 
 // HTTPStatus is the HTTP status for errors of kind k; 500 for anything

@@ -32,6 +32,7 @@ const (
 	NotSupported             // the operation is not implemented here
 	Interrupted              // the caller gave up
 	Unavailable              // a needed part is not running
+	NoData                   // no data from that offset on (SEEK_DATA at the end: ENXIO)
 )
 
 var kindNames = [...]string{
@@ -54,6 +55,7 @@ var kindNames = [...]string{
 	NotSupported: "operation not supported",
 	Interrupted:  "interrupted",
 	Unavailable:  "unavailable",
+	NoData:       "no such device or address",
 }
 
 // kindIDs are the stable names of the kinds, for protocols (the APIs carry

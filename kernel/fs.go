@@ -230,6 +230,31 @@ type Handle interface {
 	Release(ctx context.Context) error
 }
 
+// Allocator is implemented by handles that take fallocate(2): mode 0
+// (the file grows to off+length if it is shorter), FALLOC_FL_KEEP_SIZE,
+// and FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE (the range reads as zeros and
+// takes no space). Other modes are NotSupported.
+type Allocator interface {
+	Allocate(ctx context.Context, off, length int64, mode uint32) error
+}
+
+// DataSeeker is implemented by handles that know where their holes are
+// (lseek(2) SEEK_DATA and SEEK_HOLE): the first offset at or after off in
+// data (hole false) or in a hole (hole true; the end of the file is one).
+// An offset at or past the end, or no data after it, is NoData.
+type DataSeeker interface {
+	SeekData(ctx context.Context, off int64, hole bool) (int64, error)
+}
+
+// RangeCopier is implemented by handles that copy from another handle of
+// the same file system without the bytes passing through the caller
+// (copy_file_range(2)), sharing content where they can. It returns how
+// many bytes it copied (0 at the source's end); a source it cannot copy
+// from is CrossDevice.
+type RangeCopier interface {
+	CopyRange(ctx context.Context, src Handle, srcOff, dstOff, n int64) (int64, error)
+}
+
 // Discarder is implemented by handles that can close without committing
 // what they wrote (an upload that failed half way). Where another open
 // of the file wrote too, it may commit as Release does.

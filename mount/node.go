@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -34,6 +36,10 @@ var (
 	_ fs.NodeRenamer    = (*node)(nil)
 	_ fs.NodeStatfser   = (*node)(nil)
 	_ fs.NodeFsyncer    = (*node)(nil)
+	_ fs.NodeAllocater  = (*node)(nil)
+	_ fs.NodeLseeker    = (*node)(nil)
+
+	_ fs.NodeCopyFileRanger = (*node)(nil)
 )
 
 func (n *node) ino() uint64 { return n.StableAttr().Ino }
@@ -292,6 +298,81 @@ func (n *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall
 		return fh.Fsync(ctx, flags)
 	}
 	return n.m.errno("fsync", n.ino(), n.ns().Sync(n.m.call(ctx), n.ino()))
+}
+
+// Allocate is fallocate(2) on an open file.
+func (n *node) Allocate(ctx context.Context, f fs.FileHandle, off uint64, size uint64, mode uint32) syscall.Errno {
+	fh, ok := f.(*file)
+	if !ok {
+		return syscall.EBADF
+	}
+	a, ok := fh.h.(kernel.Allocator)
+	if !ok {
+		return syscall.EOPNOTSUPP
+	}
+	if int64(off) < 0 || int64(size) < 0 {
+		return syscall.EFBIG
+	}
+	return n.m.errno("fallocate", n.ino(), a.Allocate(n.m.call(ctx), int64(off), int64(size), mode))
+}
+
+// Lseek answers SEEK_DATA and SEEK_HOLE (the host kernel does the others).
+func (n *node) Lseek(ctx context.Context, f fs.FileHandle, off uint64, whence uint32) (uint64, syscall.Errno) {
+	fh, ok := f.(*file)
+	if !ok {
+		return 0, syscall.EBADF
+	}
+	if whence != unix.SEEK_DATA && whence != unix.SEEK_HOLE {
+		return 0, syscall.EINVAL
+	}
+	s, ok := fh.h.(kernel.DataSeeker)
+	if !ok {
+		// All data, as the host kernel says of a file system that
+		// does not know: data here, the hole at the end.
+		a, err := n.ns().Getattr(n.m.call(ctx), n.ino())
+		switch {
+		case err != nil:
+			return 0, n.m.errno("lseek", n.ino(), err)
+		case int64(off) >= a.Size:
+			return 0, syscall.ENXIO
+		case whence == unix.SEEK_DATA:
+			return off, 0
+		}
+		return uint64(a.Size), 0
+	}
+	at, err := s.SeekData(n.m.call(ctx), int64(off), whence == unix.SEEK_HOLE)
+	if err != nil {
+		return 0, n.m.errno("lseek", n.ino(), err)
+	}
+	return uint64(at), 0
+}
+
+// CopyFileRange copies within the file system that holds both files
+// (sharing their blocks); across file systems it is EXDEV, and the host
+// kernel copies itself.
+func (n *node) CopyFileRange(ctx context.Context, fhIn fs.FileHandle, offIn uint64, out *fs.Inode, fhOut fs.FileHandle, offOut uint64, size uint64, flags uint64) (uint32, syscall.Errno) {
+	in, ok1 := fhIn.(*file)
+	dst, ok2 := fhOut.(*file)
+	if !ok1 || !ok2 {
+		return 0, syscall.EBADF
+	}
+	if flags != 0 {
+		return 0, syscall.EINVAL
+	}
+	rc, ok := dst.h.(kernel.RangeCopier)
+	if !ok {
+		return 0, syscall.EXDEV
+	}
+	// A reply counts at most 4 GiB less one byte.
+	size = min(size, 1<<31)
+	if int64(offIn) < 0 || int64(offOut) < 0 {
+		return 0, syscall.EFBIG
+	}
+	done, err := rc.CopyRange(n.m.call(ctx), in.h, int64(offIn), int64(offOut), int64(size))
+	if err != nil && done == 0 {
+		return 0, n.m.errno("copy_file_range", dst.ino, err)
+	}
+	return uint32(done), 0
 }
 
 // file is an open file.

@@ -41,6 +41,9 @@ var All = map[string]func(*testing.T, string){
 	"DirectoryFsync":       DirectoryFsync,
 	"CtimeAtOnce":          CtimeAtOnce,
 	"ReadDirDots":          ReadDirDots,
+	"Fallocate":            Fallocate,
+	"SeekDataHole":         SeekDataHole,
+	"CopyFileRange":        CopyFileRange,
 }
 
 func must(t *testing.T, err error) {

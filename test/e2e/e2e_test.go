@@ -29,6 +29,9 @@ import (
 var faztBin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(sqliteWorkerEnv) != "" {
+		os.Exit(sqliteWorker())
+	}
 	dir, err := os.MkdirTemp("", "fazt-e2e-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
