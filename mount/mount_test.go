@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +31,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 type env struct {
 	k   *kernel.Kernel
 	fs  *vfs.FS
+	db  *storage.DB
 	mnt string
 }
 
@@ -67,7 +69,7 @@ func mountTest(t *testing.T) *env {
 		m.Wait()
 		db.Close()
 	})
-	return &env{k: k, fs: f, mnt: mnt}
+	return &env{k: k, fs: f, db: db, mnt: mnt}
 }
 
 // The POSIX suite, on a plain directory (proving the suite) and on fazt.
@@ -315,5 +317,48 @@ func TestFuseDescriptorCloseOnExec(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no /dev/fuse descriptor found")
+	}
+}
+
+// cp within the mount (coreutils asks copy_file_range, answered by
+// sharing blocks: vfs TestCopyRangeShares) makes an equal copy, stores
+// no new chunk, and a later write to the copy leaves the source as it
+// was.
+func TestCopySharesContent(t *testing.T) {
+	e := mountTest(t)
+	ctx := context.Background()
+	data := make([]byte, 16<<20+1000)
+	rand.New(rand.NewSource(7)).Read(data)
+	src, dst := filepath.Join(e.mnt, "fs", "big"), filepath.Join(e.mnt, "fs", "copy")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	chunks := func() (n, bytes int64) {
+		e.fs.Commit(ctx)
+		e.db.View(ctx, func(tx *storage.Tx) error {
+			return tx.QueryRow(`SELECT count(*), coalesce(sum(size), 0) FROM chunks`).Scan(&n, &bytes)
+		})
+		return n, bytes
+	}
+	n0, b0 := chunks()
+	if out, err := exec.Command("cp", src, dst).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	if got, err := os.ReadFile(dst); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the copy differs (%v)", err)
+	}
+	if n, b := chunks(); n != n0 || b != b0 {
+		t.Fatalf("cp stored new content: %d chunks (%d bytes), were %d (%d)", n, b, n0, b0)
+	}
+	f, err := os.OpenFile(dst, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("changed"), 5)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(src); !bytes.Equal(got, data) {
+		t.Fatal("a write to the copy changed the source")
 	}
 }
