@@ -15,7 +15,7 @@ RACE_PKGS := ./kernel/... ./storage/... ./vfs/... ./ctl/... ./mount/... ./api/..
 
 export CGO_ENABLED := 1
 
-.PHONY: all build run run-deps stop deps tools check vet fmt-check test unit race e2e bench-fs bench-ctl bench-http bench-backup bench-deploy bench-upgrade clean
+.PHONY: all build run run-deps stop deps tools check vet fmt-check test unit race e2e conformance conformance-deps bench-fs bench-ctl bench-http bench-backup bench-deploy bench-upgrade clean
 
 all: build
 
@@ -69,11 +69,11 @@ need = missing=""; \
 		$$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# Debian packages the tests drive: fuse3 (fusermount3), rsync, curl, setpriv,
+# Debian packages the tests drive: fuse3 (fusermount3), rsync, curl, setpriv and flock,
 # rclone (a WebDAV client of the remote API), systemd (systemd-analyze verify
 # checks the unit fazt proc install writes; systemd need not be running).
 deps:
-	@$(call need,fusermount3:fuse3 rsync:rsync curl:curl setpriv:util-linux rclone:rclone systemd-analyze:systemd)
+	@$(call need,fusermount3:fuse3 rsync:rsync curl:curl setpriv:util-linux flock:util-linux rclone:rclone systemd-analyze:systemd)
 
 # Go tools the tests run, pinned, built into bin/: Let's Encrypt's Pebble (a
 # real ACME server) and its DNS server; versitygw (a real S3 server that
@@ -98,8 +98,8 @@ fmt-check:
 # The whole suite: what CI runs. Every step runs even if one fails; each
 # prints its time, and the summary names the failures and anything a test
 # left behind (test/suite.sh).
-test: deps tools
-	@bash test/suite.sh fmt-check vet unit race
+test: deps tools conformance-deps
+	@bash test/suite.sh fmt-check vet unit race conformance
 
 unit:
 	$(GO) test $(GOFLAGS_T) -count=1 ./...
@@ -109,6 +109,16 @@ race:
 
 e2e: deps tools
 	$(GO) test $(GOFLAGS_T) -count=1 -v ./test/e2e/
+
+# pjdfstest, the POSIX file system suite, inside /fs of a fresh mount
+# (test/conformance/pjdfstest.sh; about 5 minutes). It is built from the
+# pinned source in test/conformance with autoconf, automake and gcc, and
+# run with perl's prove.
+conformance: deps conformance-deps build
+	@bash test/conformance/pjdfstest.sh
+
+conformance-deps:
+	@$(call need,autoreconf:autoconf automake:automake gcc:gcc prove:perl)
 
 # fazt's mount against go-fuse's loopback and the bare disk, as ratios.
 bench-fs: deps build

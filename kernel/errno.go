@@ -28,6 +28,7 @@ var errnos = [...]syscall.Errno{
 	Interrupted:  syscall.EINTR,
 	Unavailable:  syscall.EAGAIN,
 	NoData:       syscall.ENXIO,
+	NoAttr:       syscall.ENODATA,
 }
 
 // Errno is the errno for errors of kind k; EIO for anything unknown.
@@ -62,6 +63,7 @@ var httpStatuses = [...]int{
 	Interrupted:  http.StatusServiceUnavailable,
 	Unavailable:  http.StatusServiceUnavailable,
 	NoData:       http.StatusRequestedRangeNotSatisfiable,
+	NoAttr:       http.StatusNotFound,
 }
 
 // HTTPStatus is the HTTP status for errors of kind k; 500 for anything

@@ -33,6 +33,7 @@ const (
 	Interrupted              // the caller gave up
 	Unavailable              // a needed part is not running
 	NoData                   // no data from that offset on (SEEK_DATA at the end: ENXIO)
+	NoAttr                   // no such extended attribute (ENODATA)
 )
 
 var kindNames = [...]string{
@@ -56,6 +57,7 @@ var kindNames = [...]string{
 	Interrupted:  "interrupted",
 	Unavailable:  "unavailable",
 	NoData:       "no such device or address",
+	NoAttr:       "no data available",
 }
 
 // kindIDs are the stable names of the kinds, for protocols (the APIs carry

@@ -152,6 +152,16 @@ type Syncer interface {
 	Sync(ctx context.Context) error
 }
 
+// Xattrs is a FileSystem that keeps extended attributes. Getxattr of a
+// name an inode does not have is NoAttr; Setxattr's flags are
+// XATTR_CREATE (Exist if it has one) and XATTR_REPLACE (NoAttr if not).
+type Xattrs interface {
+	Getxattr(ctx context.Context, ino uint64, name string) ([]byte, error)
+	Listxattr(ctx context.Context, ino uint64) ([]string, error)
+	Setxattr(ctx context.Context, ino uint64, name string, value []byte, flags uint32) error
+	Removexattr(ctx context.Context, ino uint64, name string) error
+}
+
 // NodeMaker is a Writer that keeps special files (mknod(2)): mode has the
 // type bits (S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK) and the permissions;
 // rdev is a device's number.

@@ -438,6 +438,72 @@ func (ns *Namespace) Symlink(ctx context.Context, dir uint64, name, target strin
 	return b.attr(b.w.Symlink(ctx, local, name, target, CredFrom(ctx)))
 }
 
+// xattrs finds the binding of ino and its local inode, and whether it keeps
+// extended attributes; write says the call changes them.
+func (ns *Namespace) xattrs(ino uint64, write bool) (Xattrs, uint64, error) {
+	if ino == RootIno {
+		if write {
+			return nil, 0, E(NotSupported, "the namespace root keeps no extended attributes")
+		}
+		return nil, 0, nil
+	}
+	b, local, err := ns.resolve(ino)
+	if err != nil {
+		return nil, 0, err
+	}
+	x, _ := b.fs.(Xattrs)
+	switch {
+	case write && b.w == nil:
+		return nil, 0, E(ReadOnly, "read-only file system")
+	case write && x == nil:
+		return nil, 0, E(NotSupported, "this file system keeps no extended attributes")
+	}
+	return x, local, nil
+}
+
+// Getxattr reads an extended attribute of ino.
+func (ns *Namespace) Getxattr(ctx context.Context, ino uint64, name string) (_ []byte, err error) {
+	defer ns.recovered("getxattr", &err)
+	x, local, err := ns.xattrs(ino, false)
+	switch {
+	case err != nil:
+		return nil, err
+	case x == nil:
+		return nil, E(NoAttr, "no such attribute")
+	}
+	return x.Getxattr(ctx, local, name)
+}
+
+// Listxattr names the extended attributes of ino.
+func (ns *Namespace) Listxattr(ctx context.Context, ino uint64) (_ []string, err error) {
+	defer ns.recovered("listxattr", &err)
+	x, local, err := ns.xattrs(ino, false)
+	if err != nil || x == nil {
+		return nil, err
+	}
+	return x.Listxattr(ctx, local)
+}
+
+// Setxattr sets an extended attribute of ino.
+func (ns *Namespace) Setxattr(ctx context.Context, ino uint64, name string, value []byte, flags uint32) (err error) {
+	defer ns.recovered("setxattr", &err)
+	x, local, err := ns.xattrs(ino, true)
+	if err != nil {
+		return err
+	}
+	return x.Setxattr(ctx, local, name, value, flags)
+}
+
+// Removexattr removes an extended attribute of ino.
+func (ns *Namespace) Removexattr(ctx context.Context, ino uint64, name string) (err error) {
+	defer ns.recovered("removexattr", &err)
+	x, local, err := ns.xattrs(ino, true)
+	if err != nil {
+		return err
+	}
+	return x.Removexattr(ctx, local, name)
+}
+
 // Mknod makes a special file: a FIFO, a socket or a device.
 func (ns *Namespace) Mknod(ctx context.Context, dir uint64, name string, mode, rdev uint32) (_ Attr, err error) {
 	defer ns.recovered("mknod", &err)

@@ -80,15 +80,16 @@ func New(k *kernel.Kernel, dir string, opt Options) (*Mount, error) {
 		ExternalNodeID:  true, // FUSE node ids are the namespace's inode numbers
 		RootStableAttr:  &fs.StableAttr{Ino: kernel.RootIno, Mode: syscall.S_IFDIR},
 		MountOptions: fuse.MountOptions{
-			AllowOther:        opt.AllowOther,
-			FsName:            "fazt",
-			Name:              "fazt",
-			DisableXAttrs:     true,
-			MaxWrite:          1 << 20,
-			DirectMount:       os.Geteuid() == 0,
-			Debug:             opt.Debug,
-			Options:           []string{"default_permissions"},
-			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
+			AllowOther:  opt.AllowOther,
+			FsName:      "fazt",
+			Name:        "fazt",
+			MaxWrite:    1 << 20,
+			DirectMount: os.Geteuid() == 0,
+			Debug:       opt.Debug,
+			Options:     []string{"default_permissions"},
+			// The mount clears set-ID bits itself (mount/xattr.go), so
+			// that writes cost no GETXATTR.
+			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_HANDLE_KILLPRIV_V2,
 			PanicHandler: func(p any) fuse.Status {
 				m.log.Error("panic in a FUSE request", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				return fuse.EIO

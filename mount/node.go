@@ -148,6 +148,14 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 	} else {
 		a, err = n.ns().Setattr(ctx2, n.ino(), set)
 	}
+	// A chown, and a truncation the host kernel marks, clear set-ID
+	// bits (see dropSetID). A chmod in the same request says the mode.
+	chown := set.Valid&(kernel.SetUID|kernel.SetGID) != 0
+	if err == nil && set.Valid&kernel.SetMode == 0 && (chown || in.Valid&fuse.FATTR_KILL_SUIDGID != 0) {
+		if err = n.m.dropSetID(ctx2, n.ino(), chown); err == nil {
+			a, err = n.ns().Getattr(ctx2, n.ino())
+		}
+	}
 	if err != nil {
 		return n.m.errno("setattr", n.ino(), err)
 	}
@@ -181,9 +189,16 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 }
 
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
-	h, err := n.ns().Open(n.m.call(ctx), n.ino(), int(flags))
+	kctx := n.m.call(ctx)
+	h, err := n.ns().Open(kctx, n.ino(), int(flags))
 	if err != nil {
 		return nil, 0, n.m.errno("open", n.ino(), err)
+	}
+	if flags&syscall.O_TRUNC != 0 {
+		if err := n.m.dropSetID(kctx, n.ino(), false); err != nil {
+			h.Release(kctx)
+			return nil, 0, n.m.errno("open", n.ino(), err)
+		}
 	}
 	return &file{h: h, m: n.m, ino: n.ino()}, openFlags(h), 0
 }
@@ -409,7 +424,13 @@ func (f *file) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResul
 }
 
 func (f *file) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	n, err := f.h.WriteAt(f.m.call(ctx), data, off)
+	kctx := f.m.call(ctx)
+	if written(f.h) {
+		if err := f.m.dropSetID(kctx, f.ino, false); err != nil {
+			return 0, f.m.errno("write", f.ino, err)
+		}
+	}
+	n, err := f.h.WriteAt(kctx, data, off)
 	if err != nil {
 		return uint32(n), f.m.errno("write", f.ino, err)
 	}

@@ -254,6 +254,9 @@ func (f *FS) dropInode(tx *storage.Tx, ino uint64) error {
 	if err := f.adjustRefs(tx, delta); err != nil {
 		return err
 	}
+	if _, err := tx.Exec(`DELETE FROM xattrs WHERE ino = ?`, ino); err != nil {
+		return err
+	}
 	_, err := tx.Exec(`DELETE FROM inodes WHERE ino = ?`, ino)
 	f.attrs.forget(kernel.Change{Op: kernel.AttrChanged, Ino: ino})
 	return err

@@ -133,6 +133,9 @@ func (c *cloner) copy(ino uint64, mode, nlink uint32, parent uint64) (uint64, er
 		SELECT ?, mode, nlink, uid, gid, size, atime, mtime, ctime, btime, ?, target, rdev FROM inodes WHERE ino = ?`, n, newParent, ino); err != nil {
 		return 0, err
 	}
+	if _, err := c.tx.Exec(`INSERT INTO xattrs(ino, name, value) SELECT ?, name, value FROM xattrs WHERE ino = ?`, n, ino); err != nil {
+		return 0, err
+	}
 	if !isDir(mode) {
 		c.nlink[n] = nlink
 		return n, shareBlocks(c.tx, ino, n, c.refs)

@@ -44,6 +44,9 @@ var All = map[string]func(*testing.T, string){
 	"Fallocate":            Fallocate,
 	"SeekDataHole":         SeekDataHole,
 	"CopyFileRange":        CopyFileRange,
+	"Xattrs":               Xattrs,
+	"RenameCtime":          RenameCtime,
+	"SetIDCleared":         SetIDCleared,
 }
 
 func must(t *testing.T, err error) {
