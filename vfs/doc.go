@@ -11,7 +11,17 @@
 // addressed by their SHA-256. Identical content is stored once, whichever
 // file or site holds it; a chunk counts its references and is deleted when
 // the last block that points to it goes. Blocks that are all zeros are not
-// stored (holes).
+// stored (holes). Special files (FIFOs, sockets, devices) are inodes with
+// their type in the mode and a device's number in rdev, and no content;
+// extended attributes of the user. namespace are rows of xattrs.
+//
+// # Byte ranges
+//
+// fallocate, SEEK_DATA/SEEK_HOLE and copy_file_range (ranges.go) work on the
+// overlay's blocks: a punched block becomes a hole, a seek asks which blocks
+// hold data, and a copy points the destination's blocks at the source's
+// chunks (pinned where they are found), so cp within the mount stores
+// nothing.
 //
 // # Writes
 //
