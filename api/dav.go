@@ -102,8 +102,16 @@ func (d davFS) Stat(ctx context.Context, name string) (os.FileInfo, error) {
 	if err != nil {
 		return nil, davErr("stat", p, err)
 	}
+	if a.IsSpecial() {
+		return nil, davErr("stat", p, errSpecial)
+	}
 	return kernel.FileInfo(path.Base(p), a), nil
 }
+
+// errSpecial: FIFOs, sockets and devices are nothing HTTP can carry, so
+// WebDAV does not show them (a listing that named one would fail where its
+// properties are read).
+var errSpecial = kernel.E(kernel.NotExist, "not a file WebDAV can carry")
 
 // davFile is an open file or directory of the tree, with an offset.
 type davFile struct {
@@ -160,8 +168,8 @@ func (f *davFile) Readdir(count int) ([]fs.FileInfo, error) {
 		for _, e := range ents { // the kernel left out what the client may not see
 			p := path.Join(f.p, e.Name)
 			a, err := f.fs.Lstat(f.ctx, p)
-			if err != nil {
-				continue // gone since the listing
+			if err != nil || a.IsSpecial() {
+				continue // gone since the listing, or not for WebDAV
 			}
 			f.dir = append(f.dir, kernel.FileInfo(e.Name, a))
 		}

@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/fazt-sh/fazt/api"
@@ -257,5 +259,28 @@ func TestRemoteRclone(t *testing.T) {
 	}
 	if out, err := run("lsf", ":webdav:/fs", "-q", "--exclude", ".*/"); err != nil || out != "blog/\n" {
 		t.Fatalf("rclone lsf /fs: %v %q", err, out)
+	}
+	// A FIFO is no file for HTTP: left out of the listing, which works.
+	if err := syscall.Mkfifo(in.path("fs/blog/site/pipe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run("lsf", ":webdav:/fs/blog/site", "-q")
+	if err != nil || strings.Contains(out, "pipe") || !strings.Contains(out, "d00/") {
+		t.Fatalf("rclone lsf of a directory with a fifo: %v %q", err, out)
+	}
+	// Every property of every entry (allprop; the content type opens
+	// files): a multistatus, without the FIFO.
+	req, _ := http.NewRequest("PROPFIND", base+"/dav/fs/blog/site/", nil)
+	req.Header.Set("Depth", "1")
+	req.SetBasicAuth("ci", tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 207 || bytes.Contains(body, []byte("pipe")) || !bytes.Contains(body, []byte("d00")) ||
+		!bytes.HasSuffix(bytes.TrimSpace(body), []byte("</D:multistatus>")) {
+		t.Fatalf("PROPFIND allprop: %d %s", resp.StatusCode, body)
 	}
 }
