@@ -124,11 +124,11 @@ func SetIDCleared(t *testing.T, dir string) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	// The other user must reach dir: the test's own directories above
-	// it (below the temporary directory) are opened to it.
+	// The other user must reach dir: the directories above it get the
+	// search bit (as e2e TestPermissions does; a suite's TMPDIR is 0700).
 	must(t, os.Chmod(dir, 0o777))
-	for p := filepath.Dir(dir); strings.HasPrefix(p, os.TempDir()+"/"); p = filepath.Dir(p) {
-		if fi, err := os.Stat(p); err == nil {
+	for p := filepath.Dir(dir); p != "/"; p = filepath.Dir(p) {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o011 != 0o011 {
 			os.Chmod(p, fi.Mode().Perm()|0o011)
 		}
 	}
