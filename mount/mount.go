@@ -25,6 +25,10 @@ type Options struct {
 	// AllowOther lets other users see the mount; kernel permission checks
 	// on the files' modes apply to them.
 	AllowOther bool
+	// Xattrs turns extended attributes on (user.*: setfattr, rsync -X).
+	// Off by default: with them on, ls -l asks two of them per file
+	// (security.selinux, system.posix_acl_access), each a round trip.
+	Xattrs bool
 	// Debug logs every FUSE request.
 	Debug bool
 }
@@ -80,13 +84,14 @@ func New(k *kernel.Kernel, dir string, opt Options) (*Mount, error) {
 		ExternalNodeID:  true, // FUSE node ids are the namespace's inode numbers
 		RootStableAttr:  &fs.StableAttr{Ino: kernel.RootIno, Mode: syscall.S_IFDIR},
 		MountOptions: fuse.MountOptions{
-			AllowOther:  opt.AllowOther,
-			FsName:      "fazt",
-			Name:        "fazt",
-			MaxWrite:    1 << 20,
-			DirectMount: os.Geteuid() == 0,
-			Debug:       opt.Debug,
-			Options:     []string{"default_permissions"},
+			AllowOther:    opt.AllowOther,
+			FsName:        "fazt",
+			DisableXAttrs: !opt.Xattrs,
+			Name:          "fazt",
+			MaxWrite:      1 << 20,
+			DirectMount:   os.Geteuid() == 0,
+			Debug:         opt.Debug,
+			Options:       []string{"default_permissions"},
 			// The mount clears set-ID bits itself (mount/xattr.go), so
 			// that writes cost no GETXATTR.
 			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC | fuse.CAP_HANDLE_KILLPRIV_V2,

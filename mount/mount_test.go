@@ -59,7 +59,7 @@ func mountTest(t *testing.T) *env {
 	}
 	// As root, other users may come in (the POSIX suite writes as one),
 	// the file modes deciding, as with fazt fs mount --allow-other.
-	m, err := New(k, mnt, Options{AllowOther: os.Geteuid() == 0})
+	m, err := New(k, mnt, Options{AllowOther: os.Geteuid() == 0, Xattrs: true})
 	if err != nil {
 		t.Fatal(err)
 	}

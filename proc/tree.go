@@ -78,17 +78,21 @@ func (s *System) procTree() *ctl.Tree {
 	root.Events("events", s.Kernel.Events)
 	root.Ctl("ctl", []ctl.Command{
 		{Verb: "mount", Args: []string{"DIR"}, Variadic: true,
-			Help: "mount the tree at DIR (absolute; add allow-other to let other users in)",
+			Help: "mount the tree at DIR (absolute; add allow-other to let other users in, xattrs for extended attributes)",
 			Run: func(ctx context.Context, a []string) error {
 				if err := onHost(ctx, "mount"); err != nil {
 					return err
 				}
 				var opt mount.Options
 				for _, o := range a[1:] {
-					if o != "allow-other" {
-						return kernel.E(kernel.Invalid, "unknown mount option "+o+" (allow-other)")
+					switch o {
+					case "allow-other":
+						opt.AllowOther = true
+					case "xattrs":
+						opt.Xattrs = true
+					default:
+						return kernel.E(kernel.Invalid, "unknown mount option "+o+" (allow-other, xattrs)")
 					}
-					opt.AllowOther = true
 				}
 				if !filepath.IsAbs(a[0]) {
 					return kernel.E(kernel.Invalid, "the mount point must be an absolute path")

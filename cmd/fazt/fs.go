@@ -107,6 +107,9 @@ left behind by a killed fazt is cleaned up first.`,
 				if mopt.AllowOther {
 					cmd += " allow-other"
 				}
+				if mopt.Xattrs {
+					cmd += " xattrs"
+				}
 				if err := writeFile(c.Context(), apiTree{c: api.Dial(proc.SocketIn(dir))}, "/proc/ctl", []byte(cmd+"\n")); err != nil {
 					return err
 				}
@@ -135,6 +138,9 @@ left behind by a killed fazt is cleaned up first.`,
 			if mopt.AllowOther {
 				spawnArgs = append(spawnArgs, "--allow-other")
 			}
+			if mopt.Xattrs {
+				spawnArgs = append(spawnArgs, "--xattrs")
+			}
 			if mopt.Debug {
 				spawnArgs = append(spawnArgs, "--debug")
 			}
@@ -148,6 +154,7 @@ left behind by a killed fazt is cleaned up first.`,
 	}
 	c.Flags().BoolVar(&fg, "foreground", false, "serve from this process until Ctrl-C")
 	c.Flags().BoolVar(&mopt.AllowOther, "allow-other", false, "let other users use the mount (file modes apply)")
+	c.Flags().BoolVar(&mopt.Xattrs, "xattrs", false, "keep extended attributes (user.*: setfattr, rsync -X); ls -l costs two requests more per file")
 	c.Flags().BoolVar(&mopt.Debug, "debug", false, "log every FUSE request")
 	return c
 }

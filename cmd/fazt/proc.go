@@ -105,6 +105,7 @@ Only one kernel runs per data directory; a second one is refused.`,
 	}
 	c.Flags().StringVar(&mnt, "mount", "", "mount the tree at this directory")
 	c.Flags().BoolVar(&mopt.AllowOther, "allow-other", false, "let other users use the mount (file modes apply)")
+	c.Flags().BoolVar(&mopt.Xattrs, "xattrs", false, "keep extended attributes (user.*: setfattr, rsync -X); ls -l costs two requests more per file")
 	c.Flags().BoolVar(&mopt.Debug, "debug", false, "log every FUSE request")
 	c.Flags().BoolVar(&exitOnUnmount, "exit-on-umount", false, "stop when the mount goes away")
 	c.Flags().IntVar(&readyFD, "ready-fd", 0, "report readiness on this file descriptor")

@@ -205,3 +205,34 @@ func TestSpecialFilesThroughTools(t *testing.T) {
 		t.Fatalf("statfs blocks: /fs %d, root %d, /proc %d", fsSt.Blocks, rootSt.Blocks, procSt.Blocks)
 	}
 }
+
+// Extended attributes: refused by a default mount (the host kernel says
+// EOPNOTSUPP itself), kept by one made with --xattrs, through rsync -X.
+func TestXattrsOptIn(t *testing.T) {
+	plain := newInstance(t)
+	os.WriteFile(plain.path("fs/f"), []byte("x"), 0o644)
+	if err := unix.Setxattr(plain.path("fs/f"), "user.k", []byte("v"), 0); err != unix.EOPNOTSUPP {
+		t.Fatalf("setxattr on a default mount: %v, want EOPNOTSUPP", err)
+	}
+	in := newInstance(t, "--xattrs")
+	src := t.TempDir()
+	os.WriteFile(src+"/a.txt", []byte("a\n"), 0o644)
+	if err := unix.Setxattr(src+"/a.txt", "user.origin", []byte("laptop"), 0); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the test's own disk keeps no user attributes: %v", err)
+		}
+		t.Skipf("the test's own disk keeps no user attributes: %v", err)
+	}
+	sh(t, "rsync -aX "+q(src+"/")+" "+q(in.path("fs/x/")))
+	buf := make([]byte, 64)
+	n, err := unix.Getxattr(in.path("fs/x/a.txt"), "user.origin", buf)
+	if err != nil || string(buf[:n]) != "laptop" {
+		t.Fatalf("user.origin after rsync -X: %q %v", buf[:n], err)
+	}
+	// And back out, with cp --preserve=xattr.
+	back := t.TempDir()
+	sh(t, "cp --preserve=xattr "+q(in.path("fs/x/a.txt"))+" "+q(back+"/a.txt"))
+	if n, err := unix.Getxattr(back+"/a.txt", "user.origin", buf); err != nil || string(buf[:n]) != "laptop" {
+		t.Fatalf("user.origin after cp out: %q %v", buf[:n], err)
+	}
+}
