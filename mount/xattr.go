@@ -84,7 +84,9 @@ func (m *Mount) dropSetID(ctx context.Context, ino uint64, chown bool) error {
 	if drop == 0 {
 		return nil
 	}
-	_, err = m.k.NS.Setattr(ctx, ino, kernel.SetAttr{Valid: kernel.SetMode, Mode: mode &^ drop})
+	// Not as this mount's own change: the host kernel did not see it
+	// made, so its cache of the mode is told.
+	_, err = m.k.NS.Setattr(kernel.WithOrigin(ctx, nil), ino, kernel.SetAttr{Valid: kernel.SetMode, Mode: mode &^ drop})
 	return err
 }
 
