@@ -748,6 +748,11 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 	if err != nil {
 		return err
 	}
+	// The cached attributes go before the overlay stops standing in for
+	// them: in between, a stat would read the size from before the
+	// commit (and the host kernel, told a smaller size, drops its pages:
+	// SQLite in WAL mode read short).
+	f.attrs.forget(kernel.Change{Op: kernel.ContentChanged, Ino: of.ino})
 	var committed []int64
 	of.mu.Lock()
 	for _, it := range items {

@@ -266,16 +266,51 @@ func (f *FS) Getattr(ctx context.Context, ino uint64) (kernel.Attr, error) {
 	if a, ok := f.attrs.attr(ino); ok {
 		return f.finish(a), nil
 	}
-	g := f.attrs.generation()
-	a, err := f.attrRow(ctx, `SELECT `+attrCols+` FROM inodes i WHERE i.ino = ?`, ino)
-	if err != nil {
-		if kernel.KindOf(err) == kernel.NotExist {
-			return kernel.Attr{}, notExist(ino)
-		}
-		return kernel.Attr{}, err
+	a, err := f.readAttr(ctx, ino, nil, `SELECT `+attrCols+` FROM inodes i WHERE i.ino = ?`, ino)
+	if kernel.KindOf(err) == kernel.NotExist {
+		return kernel.Attr{}, notExist(ino)
 	}
-	f.attrs.put(a, nil, g)
-	return f.finish(a), nil
+	return a, err
+}
+
+// readAttr reads the attributes of ino (or, with ino 0, of the entry key)
+// with q, caches them, and returns them with the open file's view. A
+// commit of that open file in between would have ended the overlay that
+// stands in for a row read before it, giving the old size: then it reads
+// again.
+func (f *FS) readAttr(ctx context.Context, ino uint64, key *dentKey, q string, args ...any) (kernel.Attr, error) {
+	for attempt := 0; ; attempt++ {
+		g, commits := f.attrs.generation(), f.commits(ino)
+		a, err := f.attrRow(ctx, q, args...)
+		if err != nil {
+			return kernel.Attr{}, err
+		}
+		f.attrs.put(a, key, g)
+		if ino == 0 {
+			// Known now: the entry's inode, whose commits count.
+			ino, commits = a.Ino, 0
+			if attempt == 0 && f.commits(ino) != 0 {
+				continue // open for writing: read it once more, counted
+			}
+		}
+		a = f.finish(a)
+		if f.commits(ino) == commits || attempt == 2 {
+			return a, nil
+		}
+	}
+}
+
+// commits counts the commits of ino's open file (0 if it is not open).
+func (f *FS) commits(ino uint64) uint64 {
+	f.mu.Lock()
+	of := f.open[ino]
+	f.mu.Unlock()
+	if of == nil {
+		return 0
+	}
+	of.mu.Lock()
+	defer of.mu.Unlock()
+	return of.gen
 }
 
 // Lookup implements kernel.FileSystem.
@@ -283,16 +318,11 @@ func (f *FS) Lookup(ctx context.Context, dir uint64, name string) (kernel.Attr, 
 	if a, ok := f.attrs.lookup(dir, name); ok {
 		return f.finish(a), nil
 	}
-	g := f.attrs.generation()
-	a, err := f.attrRow(ctx, `SELECT `+attrCols+` FROM inodes i WHERE i.ino = `+entryIno, dir, name)
-	if err != nil {
-		if kernel.KindOf(err) == kernel.NotExist {
-			return kernel.Attr{}, kernel.E(kernel.NotExist, "no such file or directory")
-		}
-		return kernel.Attr{}, err
+	a, err := f.readAttr(ctx, 0, &dentKey{dir, name}, `SELECT `+attrCols+` FROM inodes i WHERE i.ino = `+entryIno, dir, name)
+	if kernel.KindOf(err) == kernel.NotExist {
+		return kernel.Attr{}, kernel.E(kernel.NotExist, "no such file or directory")
 	}
-	f.attrs.put(a, &dentKey{dir, name}, g)
-	return f.finish(a), nil
+	return a, err
 }
 
 // ReadDir implements kernel.FileSystem.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,7 +49,12 @@ func sqliteWorker() int {
 			}
 		}
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "transaction %d: %v\n", i, err)
+			var se sqlite3.Error
+			if errors.As(err, &se) {
+				fmt.Fprintf(os.Stderr, "transaction %d: %v (extended code %d)\n", i, err, se.ExtendedCode)
+			} else {
+				fmt.Fprintf(os.Stderr, "transaction %d: %v\n", i, err)
+			}
 			return 1
 		}
 	}
