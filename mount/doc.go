@@ -33,11 +33,14 @@
 //
 // Chosen from measurements on this machine kind (see docs/benchmarks.md and
 // the FUSE pitfalls in the design notes): entry and attribute timeouts of
-// 1 s, extended attributes on with set-ID bits cleared here
-// (HANDLE_KILLPRIV_V2, mount/xattr.go: otherwise the host kernel sends a
-// GETXATTR before every write), 1 MiB writes, no writeback cache (it would hide write errors until fsync),
-// atomic O_TRUNC (so truncate-and-rewrite is one commit), kernel permission
-// checks (default_permissions). Synthetic files (kernel.DirectIO handles)
+// 1 s; extended attributes off unless asked for (with them on, ls -l costs
+// two GETXATTR requests per file), and set-ID bits cleared here
+// (HANDLE_KILLPRIV_V2, xattr.go), which spares a GETXATTR per write when
+// they are on; 1 MiB writes and, as root, a 1 MiB readahead window
+// (readahead.go); no writeback cache (it would hide write errors until
+// fsync); atomic O_TRUNC (so truncate-and-rewrite is one commit); kernel
+// permission checks (default_permissions). Synthetic files (kernel.DirectIO
+// handles)
 // are opened with direct I/O so their generated content is never stale.
 //
 // # Process rules

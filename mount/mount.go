@@ -109,6 +109,11 @@ func New(k *kernel.Kernel, dir string, opt Options) (*Mount, error) {
 	if err := fuseCloseOnExec(); err != nil {
 		m.log.Warn("mount: cannot mark /dev/fuse close-on-exec", "err", err)
 	}
+	if os.Geteuid() == 0 {
+		if err := setReadahead(dir, readaheadKB); err != nil {
+			m.log.Warn("mount: cannot widen the readahead window; sequential reads go in 128 KiB requests", "err", err)
+		}
+	}
 	m.conn = connection(dir)
 	m.inval.start()
 	m.unsubscribe = k.NS.SubscribeSettled(m.inval.add, m.inval.settle)

@@ -361,3 +361,17 @@ func TestCopySharesContent(t *testing.T) {
 		t.Fatal("a write to the copy changed the source")
 	}
 }
+
+// As root the mount reads ahead 1 MiB, not FUSE's 128 KiB.
+func TestReadahead(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("this test needs root, which CI has")
+		}
+		t.Skip("needs root")
+	}
+	e := mountTest(t)
+	if kb, err := readahead(e.mnt); err != nil || kb != readaheadKB {
+		t.Fatalf("readahead of the mount: %d KiB %v, want %d", kb, err, readaheadKB)
+	}
+}
