@@ -164,4 +164,44 @@ func (s *System) watchMemory(ctx context.Context, interval time.Duration) {
 func (s *System) memoryStatus(kv func(string, any)) {
 	kv("memory_limit_bytes", memoryLimit())
 	kv("memory_sheds", s.sheds.Load())
+	rss, anon, file := residentSet()
+	kv("rss_bytes", rss)
+	kv("rss_anon_bytes", anon)
+	kv("rss_file_bytes", file)
+}
+
+// residentSet is the kernel's resident set from /proc/self/status, and its
+// two parts: anonymous memory (the Go heap, caches, SQLite's page caches)
+// and file-backed pages: the binary and the memory-mapped database, which
+// the host kernel reclaims like its page cache when it needs the memory.
+// "-" where the host does not say.
+func residentSet() (rss, anon, file any) {
+	rss, anon, file = "-", "-", "-"
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "VmRSS":
+			rss = n << 10
+		case "RssAnon":
+			anon = n << 10
+		case "RssFile":
+			file = n << 10
+		}
+	}
+	return
 }

@@ -3,6 +3,7 @@ package proc
 import (
 	"context"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -31,10 +32,13 @@ func TestBootStatusAndLock(t *testing.T) {
 	for _, k := range []string{"version", "pid", "started", "uptime_seconds", "goroutines", "heap_bytes", "sys_bytes",
 		"data_dir", "db_bytes", "wal_bytes", "open_files", "cache_bytes", "mounts", "socket",
 		"memory_limit_bytes", "memory_sheds", "net_http_addr", "net_https_addr", "driver_litestream",
-		"upgraded_from", "upgrade", "upgrade_at", "upgrade_error"} {
+		"upgraded_from", "upgrade", "upgrade_at", "upgrade_error", "rss_bytes", "rss_anon_bytes", "rss_file_bytes"} {
 		if _, ok := keys[k]; !ok {
 			t.Errorf("/proc/status has no %s", k)
 		}
+	}
+	if rss, _ := strconv.ParseInt(keys["rss_bytes"], 10, 64); rss <= 0 {
+		t.Errorf("rss_bytes %q", keys["rss_bytes"])
 	}
 	if keys["version"] != "v-test" || keys["mounts"] != "-" || keys["data_dir"] != dir || keys["driver_litestream"] != "off" || keys["upgrade"] != "-" {
 		t.Errorf("status: %v", keys)

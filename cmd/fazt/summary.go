@@ -112,7 +112,8 @@ func procSummary(m map[string]string) summary {
 	s.lines = append(s.lines,
 		[2]string{"writes", m["writes"]},
 		[2]string{"database", size(m["db_bytes"]) + " (write-ahead log " + size(m["wal_bytes"]) + ")"},
-		[2]string{"memory", "heap " + size(m["heap_bytes"]) + ", limit " + limit(m["memory_limit_bytes"])},
+		[2]string{"memory", "heap " + size(m["heap_bytes"]) + ", limit " + limit(m["memory_limit_bytes"]) +
+			"; resident " + size(m["rss_anon_bytes"]) + " (and " + size(m["rss_file_bytes"]) + " file-backed: the binary and the mapped database)"},
 		[2]string{"mounts", strings.ReplaceAll(m["mounts"], `\040`, " ")},
 		[2]string{"http", m["net_http_addr"] + ", https " + m["net_https_addr"]},
 		[2]string{"backups", m["driver_litestream"]},
