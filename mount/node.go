@@ -2,6 +2,7 @@ package mount
 
 import (
 	"context"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -392,9 +393,10 @@ func (n *node) CopyFileRange(ctx context.Context, fhIn fs.FileHandle, offIn uint
 
 // file is an open file.
 type file struct {
-	h   kernel.Handle
-	m   *Mount
-	ino uint64
+	h     kernel.Handle
+	m     *Mount
+	ino   uint64
+	wrote atomic.Bool // something was written through it
 }
 
 var (
@@ -424,32 +426,64 @@ func (f *file) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResul
 }
 
 func (f *file) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	kctx := f.m.call(ctx)
-	if written(f.h) {
+	kctx := f.call(ctx)
+	if !f.control() {
 		if err := f.m.dropSetID(kctx, f.ino, false); err != nil {
 			return 0, f.m.errno("write", f.ino, err)
 		}
 	}
+	f.wrote.Store(true)
 	n, err := f.h.WriteAt(kctx, data, off)
 	if err != nil {
 		return uint32(n), f.m.errno("write", f.ino, err)
 	}
+	f.settle(kctx)
 	return uint32(n), 0
+}
+
+// control says whether f is a control file: generated content, no set-ID
+// bits, and writes that act elsewhere.
+func (f *file) control() bool { return !written(f.h) }
+
+// call is the context of a kernel call on f. A control file's effects
+// (a rollback through /deploys/ctl changes /fs) are not changes the host
+// kernel saw made: they carry no origin, so this mount's caches hear of
+// them too.
+func (f *file) call(ctx context.Context) context.Context {
+	kctx := f.m.call(ctx)
+	if f.control() {
+		kctx = kernel.WithOrigin(kctx, nil)
+	}
+	return kctx
+}
+
+// settle makes what a control file's write did visible through the mount
+// before the write returns, as the API does for its callers: committed,
+// and the kernel's caches told (at most 2 s).
+func (f *file) settle(kctx context.Context) {
+	if f.control() {
+		if err := f.m.k.NS.Settle(kctx); err != nil {
+			f.m.log.Warn("mount: a control write's changes did not commit", "ino", f.ino, "err", err)
+		}
+	}
 }
 
 // Flush commits the file's writes; close(2) reports its error. A failed
 // commit leaves pages in the kernel's cache that the tree does not have:
 // drop them.
 func (f *file) Flush(ctx context.Context) syscall.Errno {
-	err := f.h.Flush(f.m.call(ctx))
+	kctx := f.call(ctx)
+	err := f.h.Flush(kctx)
 	if err != nil {
 		f.m.inval.add(kernel.Change{Op: kernel.ContentChanged, Ino: f.ino})
+	} else if f.wrote.Load() {
+		f.settle(kctx) // a last line without its newline is applied here
 	}
 	return f.m.errno("flush", f.ino, err)
 }
 
 func (f *file) Fsync(ctx context.Context, flags uint32) syscall.Errno {
-	err := f.h.Fsync(f.m.call(ctx))
+	err := f.h.Fsync(f.call(ctx))
 	if err != nil {
 		f.m.inval.add(kernel.Change{Op: kernel.ContentChanged, Ino: f.ino})
 	}
@@ -457,7 +491,7 @@ func (f *file) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 }
 
 func (f *file) Release(ctx context.Context) syscall.Errno {
-	err := f.h.Release(f.m.call(ctx))
+	err := f.h.Release(f.call(ctx))
 	if err != nil {
 		f.m.inval.add(kernel.Change{Op: kernel.ContentChanged, Ino: f.ino})
 	}

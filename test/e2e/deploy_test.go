@@ -598,3 +598,28 @@ func TestDeploySymlinks(t *testing.T) {
 	}
 	check("latest.txt", "d0/f001.txt")
 }
+
+// A rollback written to /deploys/ctl through the mount shows through the
+// mount at once: the kernel did not see the tree change (it saw a write
+// to a control file), so its cached entries must be told.
+func TestRollbackThroughTheMount(t *testing.T) {
+	in := newInstance(t)
+	src := t.TempDir()
+	for _, v := range []string{"one", "two"} {
+		os.WriteFile(src+"/index.html", []byte(v+"\n"), 0o644)
+		if out, err := in.fazt("deploy", src, "site"); err != nil {
+			t.Fatalf("deploy %s: %v %s", v, err, out)
+		}
+	}
+	p := in.path("fs/site/index.html")
+	if b, _ := os.ReadFile(p); string(b) != "two\n" {
+		t.Fatalf("before the rollback: %q", b)
+	}
+	if err := os.WriteFile(in.path("deploys/ctl"), []byte("rollback site\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The write returns once the host kernel has been told.
+	if b, _ := os.ReadFile(p); string(b) != "one\n" {
+		t.Fatalf("right after the rollback through the mount: %q, want the first deploy", b)
+	}
+}
