@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -499,5 +500,72 @@ func TestHandlerPanicRecovered(t *testing.T) {
 	}
 	if l := log.String(); !strings.Contains(l, "http: panic") || !strings.Contains(l, "nil map") || !strings.Contains(l, "stack=") {
 		t.Fatalf("log:\n%s", l)
+	}
+}
+
+// A compressible file too large for the cache gets its compressed forms
+// too, made in the background: whole at first, then gzip and brotli, with
+// their own ETags; ranges stay on the identity form.
+func TestLargeFileCompressed(t *testing.T) {
+	s := start(t)
+	var b strings.Builder
+	for i := 0; b.Len() < 3<<20; i++ {
+		fmt.Fprintf(&b, "<tr><td>%d</td><td>row of a large index</td></tr>\n", i)
+	}
+	page := b.String()
+	s.write("/fs/big/index.html", page)
+	s.route("big.example.com", "big")
+	r := s.get("big.example.com", "/", "Accept-Encoding: gzip, br")
+	if r.Header.Get("Vary") != "Accept-Encoding" {
+		t.Fatalf("the first answer has no Vary: %v", r.Header)
+	}
+	if r.Header.Get("Content-Encoding") == "" && body(t, r) != page {
+		t.Fatal("the first answer, whole, differs")
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r = s.get("big.example.com", "/", "Accept-Encoding: gzip, br")
+		if r.Header.Get("Content-Encoding") == "br" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no brotli form within a minute: %v", r.Header)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	got, _ := io.ReadAll(brotli.NewReader(r.Body))
+	if string(got) != page || !strings.HasSuffix(r.Header.Get("ETag"), `-br"`) {
+		t.Fatalf("brotli form: %d bytes, ETag %s", len(got), r.Header.Get("ETag"))
+	}
+	if n, _ := strconv.Atoi(r.Header.Get("Content-Length")); n == 0 || n > len(page)/4 {
+		t.Fatalf("brotli form of %d bytes for %d", n, len(page))
+	}
+	brTag := r.Header.Get("ETag")
+	want(t, s.get("big.example.com", "/", "Accept-Encoding: br", "If-None-Match: "+brTag), 304, "")
+	r = s.get("big.example.com", "/", "Accept-Encoding: gzip")
+	zr, err := gzip.NewReader(r.Body)
+	if err != nil || r.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("gzip: %v %v", err, r.Header)
+	}
+	if got, _ := io.ReadAll(zr); string(got) != page {
+		t.Fatal("gzip form differs")
+	}
+	r = s.get("big.example.com", "/", "Accept-Encoding: gzip, br", "Range: bytes=100-199")
+	if b := want(t, r, 206, ""); b != page[100:200] || r.Header.Get("Content-Encoding") != "" {
+		t.Fatalf("a range of a large compressible file: %q %v", b, r.Header)
+	}
+	// New content: whole again until its own forms are made.
+	s.write("/fs/big/index.html", page+"<p>more</p>\n")
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		r := s.get("big.example.com", "/", "Accept-Encoding: gzip, br")
+		if r.Header.Get("Content-Encoding") == "" {
+			if body(t, r) != page+"<p>more</p>\n" {
+				t.Fatal("after the change: the old content, whole")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the old compressed form is still served a minute after the change")
+		}
 	}
 }

@@ -362,6 +362,7 @@ func (s *Server) Close(grace time.Duration) error {
 			l.close(grace)
 		}
 	}
+	s.big.wait()
 	return nil
 }
 

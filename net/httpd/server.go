@@ -33,6 +33,7 @@ type Server struct {
 	settings Settings
 	log      *slog.Logger
 	cache    *cache
+	big      *bigForms    // compressed forms of files too large for cache
 	tls      TLS          // nil: no HTTPS; set before Open
 	api      http.Handler // the remote API (route target @api); set before Open
 	limits   Limits       // set before Open
@@ -51,11 +52,14 @@ type Server struct {
 // New returns a server for k's sites and routes. It listens only once
 // Open is called: a kernel booted for one CLI command never does.
 func New(k *kernel.Kernel, routes *route.Table, settings Settings) *Server {
-	return &Server{k: k, routes: routes, settings: settings, log: k.Log, cache: newCache(64 << 20), limits: DefaultLimits}
+	return &Server{k: k, routes: routes, settings: settings, log: k.Log, cache: newCache(64 << 20), big: newBigForms(), limits: DefaultLimits}
 }
 
 // ShedCache drops the cached responses (under memory pressure).
-func (s *Server) ShedCache() { s.cache.clear() }
+func (s *Server) ShedCache() {
+	s.cache.clear()
+	s.big.clear()
+}
 
 // SetAPI sets what serves the hosts routed to @api.
 func (s *Server) SetAPI(h http.Handler) { s.api = h }

@@ -299,6 +299,12 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p string, c *ker
 	h.Set("Content-Type", ctype)
 	h.Set("Cache-Control", cacheControl(p, ctype))
 	h.Set("X-Content-Type-Options", "nosniff")
+	if compressible(ctype) && c.Attr.Size <= bigFormsMaxFile {
+		h.Set("Vary", "Accept-Encoding")
+		if s.streamForm(w, r, c) {
+			return
+		}
+	}
 	h.Set("ETag", c.ETag)
 	http.ServeContent(w, r, "", c.Attr.Mtime, io.NewSectionReader(c.Reader, 0, c.Attr.Size))
 }
