@@ -86,8 +86,8 @@ func New(k *kernel.Kernel, dir string, opt Options) (*Mount, error) {
 		MountOptions: fuse.MountOptions{
 			AllowOther:    opt.AllowOther,
 			FsName:        "fazt",
-			DisableXAttrs: !opt.Xattrs,
 			Name:          "fazt",
+			DisableXAttrs: !opt.Xattrs,
 			MaxWrite:      1 << 20,
 			DirectMount:   os.Geteuid() == 0,
 			Debug:         opt.Debug,

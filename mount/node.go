@@ -208,10 +208,16 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 // directly each time; stored content stays cached across opens, kept right
 // by the invalidations.
 func openFlags(h kernel.Handle) uint32 {
-	if d, ok := h.(kernel.DirectIO); ok && d.DirectIO() {
+	if directIO(h) {
 		return fuse.FOPEN_DIRECT_IO
 	}
 	return fuse.FOPEN_KEEP_CACHE
+}
+
+// directIO says whether h is generated content (a control file).
+func directIO(h kernel.Handle) bool {
+	d, ok := h.(kernel.DirectIO)
+	return ok && d.DirectIO()
 }
 
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
@@ -443,7 +449,7 @@ func (f *file) Write(ctx context.Context, data []byte, off int64) (uint32, sysca
 
 // control says whether f is a control file: generated content, no set-ID
 // bits, and writes that act elsewhere.
-func (f *file) control() bool { return !written(f.h) }
+func (f *file) control() bool { return directIO(f.h) }
 
 // call is the context of a kernel call on f. A control file's effects
 // (a rollback through /deploys/ctl changes /fs) are not changes the host

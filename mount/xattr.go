@@ -89,10 +89,3 @@ func (m *Mount) dropSetID(ctx context.Context, ino uint64, chown bool) error {
 	_, err = m.k.NS.Setattr(kernel.WithOrigin(ctx, nil), ino, kernel.SetAttr{Valid: kernel.SetMode, Mode: mode &^ drop})
 	return err
 }
-
-// written says whether a write through h can have set-ID bits to clear:
-// generated files (control files) have none.
-func written(h kernel.Handle) bool {
-	d, ok := h.(kernel.DirectIO)
-	return !ok || !d.DirectIO()
-}

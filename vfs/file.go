@@ -656,7 +656,7 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 	if !of.changed {
 		of.mu.Unlock()
 		if durable {
-			return f.sync(ctx)
+			return f.Sync(ctx)
 		}
 		return nil
 	}
@@ -776,12 +776,9 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 	return uerr
 }
 
-// Sync implements kernel.Syncer: every change so far is durable when it
+// Sync implements kernel.Syncer: every commit so far is durable when it
 // returns.
-func (f *FS) Sync(ctx context.Context) error { return f.sync(ctx) }
-
-// sync makes every commit so far durable.
-func (f *FS) sync(ctx context.Context) error {
+func (f *FS) Sync(ctx context.Context) error {
 	return f.db.WriteSync(ctx, func(tx *storage.Tx) error {
 		_, err := tx.Exec(`INSERT INTO fazt_meta(key, value) VALUES ('vfs.fsyncs', '1')
 			ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`)

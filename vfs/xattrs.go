@@ -97,14 +97,11 @@ func (f *FS) Setxattr(ctx context.Context, ino uint64, name string, value []byte
 		case total+int64(len(name)+len(value)) > maxXattrBytes:
 			return kernel.E(kernel.NoSpace, fmt.Sprintf("a file's attributes hold at most %d bytes", maxXattrBytes))
 		}
-		if err := xattrInode(tx, ino); err != nil {
+		if err := touchXattrInode(tx, ino); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`INSERT INTO xattrs(ino, name, value) VALUES (?, ?, ?)
-			ON CONFLICT(ino, name) DO UPDATE SET value = excluded.value`, ino, name, value); err != nil {
-			return err
-		}
-		_, err = tx.Exec(`UPDATE inodes SET ctime = ? WHERE ino = ?`, nowNs(), ino)
+		_, err = tx.Exec(`INSERT INTO xattrs(ino, name, value) VALUES (?, ?, ?)
+			ON CONFLICT(ino, name) DO UPDATE SET value = excluded.value`, ino, name, value)
 		return err
 	})
 	if err != nil {
@@ -120,7 +117,7 @@ func (f *FS) Removexattr(ctx context.Context, ino uint64, name string) error {
 		return kernel.E(kernel.NoAttr, "no such attribute")
 	}
 	err := f.db.WriteFreeing(ctx, func(tx *storage.Tx) error {
-		if err := xattrInode(tx, ino); err != nil {
+		if err := touchXattrInode(tx, ino); err != nil {
 			return err
 		}
 		res, err := tx.Exec(`DELETE FROM xattrs WHERE ino = ? AND name = ?`, ino, name)
@@ -128,10 +125,9 @@ func (f *FS) Removexattr(ctx context.Context, ino uint64, name string) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return kernel.E(kernel.NoAttr, "no such attribute")
+			return kernel.E(kernel.NoAttr, "no such attribute") // the change, ctime too, is taken back
 		}
-		_, err = tx.Exec(`UPDATE inodes SET ctime = ? WHERE ino = ?`, nowNs(), ino)
-		return err
+		return nil
 	})
 	if err != nil {
 		return err
@@ -140,11 +136,12 @@ func (f *FS) Removexattr(ctx context.Context, ino uint64, name string) error {
 	return nil
 }
 
-// xattrInode checks that ino exists and may have user. attributes: a
-// regular file or a directory, as Linux allows.
-func xattrInode(tx *storage.Tx, ino uint64) error {
+// touchXattrInode moves the ctime of ino, whose attributes change, and
+// checks that it exists and may have user. attributes: a regular file or a
+// directory, as Linux allows (an error takes the change back).
+func touchXattrInode(tx *storage.Tx, ino uint64) error {
 	var mode int64
-	if err := tx.QueryRow(`SELECT mode FROM inodes WHERE ino = ?`, ino).Scan(&mode); err != nil {
+	if err := tx.QueryRow(`UPDATE inodes SET ctime = ? WHERE ino = ? RETURNING mode`, nowNs(), ino).Scan(&mode); err != nil {
 		if kernel.KindOf(err) == kernel.NotExist {
 			return notExist(ino)
 		}

@@ -364,7 +364,7 @@ func (m *Manager) Renew(ctx context.Context, host string) error {
 		}
 	}()
 	err := m.renewOnce(ctx, cfg, host)
-	if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, errNoAnswer) && ctx.Err() == nil {
 		// A renewal's order names the certificate it replaces (ARI); a CA
 		// that cannot find it refuses the order (Pebble, for serials whose
 		// first byte is 0x80 or more: letsencrypt/pebble#550). certmagic's
@@ -391,6 +391,9 @@ func (m *Manager) Renew(ctx context.Context, host string) error {
 	}
 	return kernel.E(kernel.Unavailable, fmt.Sprintf("renew %s: %v", host, err))
 }
+
+// errNoAnswer: a CA that did not answer is not asked again at once.
+var errNoAnswer = fmt.Errorf("the CA did not answer within %v", renewTimeout)
 
 // renewOnce makes one attempt to renew (or obtain) host's certificate and
 // returns its outcome. certmagic's interactive calls would prompt on stdin
@@ -422,7 +425,7 @@ func (m *Manager) renewOnce(ctx context.Context, cfg *certmagic.Config, host str
 	case <-ctx.Done():
 		<-done
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("the CA did not answer within %v", renewTimeout)
+			return errNoAnswer
 		}
 		return ctx.Err()
 	}
