@@ -120,9 +120,22 @@ conformance: deps conformance-deps build
 conformance-deps:
 	@$(call need,autoreconf:autoconf automake:automake gcc:gcc prove:perl)
 
-# fazt's mount against go-fuse's loopback and the bare disk, as ratios.
-bench-fs: deps build
-	$(GO) run $(GOFLAGS_T) ./bench/fsbench -fazt $(BIN) $(BENCHFLAGS)
+# fazt's mount against go-fuse's loopback, JuiceFS (SQLite metadata, built
+# pinned from the module proxy) and the bare disk, as ratios.
+bench-fs: deps build bin/juicefs
+	@$(call need,fio:fio git:git autoreconf:autoconf automake:automake gcc:gcc)
+	$(GO) run $(GOFLAGS_T) ./bench/fsbench -fazt $(BIN) -juicefs bin/juicefs $(BENCHFLAGS)
+
+# JuiceFS for bench-fs, built from its module (its go.mod replaces modules,
+# so go install cannot build it) without the object stores it does not use.
+JUICEFS_VERSION := v1.4.1
+JUICEFS_TAGS := noazure nob2 nobadger nobos nocifs nocos nodragonfly noetcd nogateway nogs nogspt nohdfs noibmcos noks3 nomysql nonfs noobs nooss nopg noqingstor noqiniu noredis nosftp nostorj noswift notikv notos noufile nowebdav
+bin/juicefs:
+	@echo "building JuiceFS $(JUICEFS_VERSION) for bench-fs (a few minutes, once)"
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cd "$$tmp" && \
+	src=$$($(GO) mod download -json github.com/juicedata/juicefs@$(JUICEFS_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p') && \
+	cp -r "$$src/." build && chmod -R u+w build && cd build && \
+	$(GO) build -tags '$(JUICEFS_TAGS)' -o $(CURDIR)/$@ .
 
 # Control-plane latencies: writes and reads through the mount, the API, the CLI.
 bench-ctl: deps build

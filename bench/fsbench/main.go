@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand"
@@ -43,8 +44,15 @@ func main() {
 	files := flag.Int("files", 4000, "files in the rsync site")
 	big := flag.Int("bigmb", 1024, "MiB for the sequential rows")
 	small := flag.Int("small", 10000, "files in the small-file rows")
-	only := flag.String("targets", "bare,loopback,loopback-nopt,fazt", "targets to measure")
+	only := flag.String("targets", "bare,loopback,loopback-nopt,juicefs,fazt", "targets to measure")
+	juicefsBin := flag.String("juicefs", "bin/juicefs", "the JuiceFS binary (make bench-fs builds it, pinned)")
+	workloads := flag.String("workloads", strings.Join(allWorkloads, ","), "workloads to run")
+	fioSecs := flag.Int("fio-seconds", 10, "seconds of each fio row")
 	flag.Parse()
+	want := map[string]bool{}
+	for _, w := range strings.Split(*workloads, ",") {
+		want[w] = true
+	}
 
 	must(os.RemoveAll(*base))
 	must(os.MkdirAll(*base, 0o755))
@@ -62,7 +70,15 @@ func main() {
 	tarball := filepath.Join(*base, "in", "gosrc.tar")
 	sh("tar -cf " + q(tarball) + " -C " + q(runtime.GOROOT()) + " src")
 	randFile := filepath.Join(*base, "in", "rand.bin")
-	sh(fmt.Sprintf("head -c %d /dev/urandom > %s && cat %s > /dev/null", int64(*big)<<20, q(randFile), q(randFile)))
+	if want["seq"] {
+		sh(fmt.Sprintf("head -c %d /dev/urandom > %s && cat %s > /dev/null", int64(*big)<<20, q(randFile), q(randFile)))
+	}
+	repo := filepath.Join(*base, "in", "repo")
+	if want["git"] {
+		makeRepo(repo, runtime.GOROOT())
+	}
+	cproject, err := filepath.Abs("test/conformance/pjdfstest-85a8aea9e685.tar.gz")
+	must(err)
 
 	loopbackBin := filepath.Join(*base, "loopback")
 	build := exec.Command("go", "build", "-o", loopbackBin, "github.com/hanwen/go-fuse/v2/example/loopback")
@@ -89,6 +105,28 @@ func main() {
 				bin, args = self, []string{"loopback", "-nopassthrough", data, mnt}
 			}
 			t.start = func() error { return startLoopback(t, bin, args) }
+			t.stop = func() {
+				syscall.Unmount(mnt, syscall.MNT_DETACH)
+				t.proc.Process.Signal(syscall.SIGTERM)
+				t.proc.Wait()
+			}
+		case "juicefs":
+			jfs, err := filepath.Abs(*juicefsBin)
+			must(err)
+			meta := "sqlite3://" + filepath.Join(*base, "juicefs-meta.db")
+			mnt := filepath.Join(*base, "juicefs-mnt")
+			must(os.MkdirAll(mnt, 0o755))
+			t.dir = mnt
+			t.start = func() error {
+				if out, err := exec.Command(jfs, "--quiet", "format", "--no-update", "--storage", "file",
+					"--bucket", filepath.Join(*base, "juicefs-data")+"/", meta, "bench").CombinedOutput(); err != nil {
+					return fmt.Errorf("juicefs format: %v: %s", err, out)
+				}
+				// Its defaults, less the hourly metadata backup, which
+				// would land in some row of a long run.
+				return startLoopback(t, jfs, []string{"--quiet", "mount", "--no-usage-report", "--backup-meta", "0",
+					"--cache-dir", filepath.Join(*base, "juicefs-cache"), meta, mnt})
+			}
 			t.stop = func() {
 				syscall.Unmount(mnt, syscall.MNT_DETACH)
 				t.proc.Process.Signal(syscall.SIGTERM)
@@ -147,39 +185,90 @@ func main() {
 	for run := 1; run <= *runs; run++ {
 		for _, t := range targets {
 			fmt.Fprintf(os.Stderr, "run %d/%d: %s\n", run, *runs, t.name)
-			dst := filepath.Join(t.dir, "site")
-			record(fmt.Sprintf("rsync -a, %d-file site, initial", *files), "s", false, t.name,
-				timeIt("rsync -a "+q(site+"/")+" "+q(dst+"/")))
-			record("rsync -a, no-op", "s", false, t.name,
-				timeIt("rsync -a "+q(site+"/")+" "+q(dst+"/")))
-			record("rsync -a, 100 files changed", "s", false, t.name,
-				timeIt("rsync -a "+q(site2+"/")+" "+q(dst+"/")))
-
-			gosrc := filepath.Join(t.dir, "gosrc")
-			must(os.MkdirAll(gosrc, 0o755))
-			record("tar -x, Go source tree", "s", false, t.name,
-				timeIt("tar -xf "+q(tarball)+" -C "+q(gosrc)))
-			dropCaches()
-			record("ls -lR, Go source tree (cold)", "s", false, t.name,
-				timeIt("ls -lR "+q(gosrc)+" > /dev/null"))
-
-			bigFile := filepath.Join(t.dir, "big.bin")
-			w := timeIt(fmt.Sprintf("dd if=%s of=%s bs=1M conv=fsync status=none", q(randFile), q(bigFile)))
-			record(fmt.Sprintf("sequential write, %d MiB", *big), "MB/s", true, t.name, float64(*big)*1.048576/w)
-			dropCaches()
-			r := timeIt(fmt.Sprintf("dd if=%s of=/dev/null bs=1M status=none", q(bigFile)))
-			record(fmt.Sprintf("sequential read, %d MiB (cold)", *big), "MB/s", true, t.name, float64(*big)*1.048576/r)
-
-			for phase, rate := range smallFiles(filepath.Join(t.dir, "small"), *small) {
-				record(fmt.Sprintf("%d small files: %s", *small, phaseNames[phase]), "op/s", true, t.name, rate)
+			if want["rsync"] {
+				dst := filepath.Join(t.dir, "site")
+				record(fmt.Sprintf("rsync -a, %d-file site, initial", *files), "s", false, t.name,
+					timeIt("rsync -a "+q(site+"/")+" "+q(dst+"/")))
+				record("rsync -a, no-op", "s", false, t.name,
+					timeIt("rsync -a "+q(site+"/")+" "+q(dst+"/")))
+				record("rsync -a, 100 files changed", "s", false, t.name,
+					timeIt("rsync -a "+q(site2+"/")+" "+q(dst+"/")))
+				sh("rm -rf " + q(dst))
 			}
 
-			// Clean up for the next run, untimed.
-			sh("rm -rf " + q(dst) + " " + q(gosrc) + " " + q(bigFile) + " " + q(filepath.Join(t.dir, "small")))
+			if want["tree"] {
+				gosrc := filepath.Join(t.dir, "gosrc")
+				must(os.MkdirAll(gosrc, 0o755))
+				record("tar -x, Go source tree", "s", false, t.name,
+					timeIt("tar -xf "+q(tarball)+" -C "+q(gosrc)))
+				dropCaches()
+				record("ls -lR, Go source tree (cold)", "s", false, t.name,
+					timeIt("ls -lR "+q(gosrc)+" > /dev/null"))
+				dropCaches()
+				record("find, Go source tree (cold)", "s", false, t.name,
+					timeIt("find "+q(gosrc)+" > /dev/null"))
+				dropCaches()
+				// No line matches: grep reads every file to the end.
+				record("grep -r, Go source tree (cold)", "s", false, t.name,
+					timeIt("grep -r -q fazt-bench-matches-nothing "+q(gosrc)+" || [ $? -eq 1 ]"))
+				sh("rm -rf " + q(gosrc))
+			}
+
+			if want["git"] {
+				clone := filepath.Join(t.dir, "repo")
+				record("git clone (Go tree, 2 tags)", "s", false, t.name,
+					timeIt("git clone -q --no-local "+q(repo)+" "+q(clone)))
+				dropCaches()
+				record("git status (cold)", "s", false, t.name,
+					timeIt("git -C "+q(clone)+" status --porcelain > /dev/null"))
+				record("git checkout of the other tag", "s", false, t.name,
+					timeIt("git -C "+q(clone)+" checkout -q v1"))
+				sh("rm -rf " + q(clone))
+			}
+
+			if want["make"] {
+				proj := filepath.Join(t.dir, "cproject")
+				must(os.MkdirAll(proj, 0o755))
+				sh("tar -xzf " + q(cproject) + " -C " + q(proj) + " --strip-components=1")
+				record("autoreconf + configure + make, a C project", "s", false, t.name,
+					timeIt("cd "+q(proj)+" && autoreconf -ifs >/dev/null 2>&1 && ./configure -q >/dev/null && make -s >/dev/null 2>&1"))
+				sh("rm -rf " + q(proj))
+			}
+
+			if want["seq"] {
+				bigFile := filepath.Join(t.dir, "big.bin")
+				w := timeIt(fmt.Sprintf("dd if=%s of=%s bs=1M conv=fsync status=none", q(randFile), q(bigFile)))
+				record(fmt.Sprintf("sequential write, %d MiB", *big), "MB/s", true, t.name, float64(*big)*1.048576/w)
+				dropCaches()
+				r := timeIt(fmt.Sprintf("dd if=%s of=/dev/null bs=1M status=none", q(bigFile)))
+				record(fmt.Sprintf("sequential read, %d MiB (cold)", *big), "MB/s", true, t.name, float64(*big)*1.048576/r)
+				must(os.Remove(bigFile))
+			}
+
+			if want["fio"] {
+				f := filepath.Join(t.dir, "fio.bin")
+				fio(f, "write", "--bs=1M", "--size=256M")
+				dropCaches()
+				record(fmt.Sprintf("fio 4 KiB random reads, cold, %d s", *fioSecs), "op/s", true, t.name,
+					fio(f, "randread", "--bs=4k", "--size=256M", "--time_based", fmt.Sprintf("--runtime=%d", *fioSecs)))
+				record(fmt.Sprintf("fio 4 KiB random writes + fsync, %d s", *fioSecs), "op/s", true, t.name,
+					fio(f, "randwrite", "--bs=4k", "--size=256M", "--fsync=1", "--time_based", fmt.Sprintf("--runtime=%d", *fioSecs)))
+				must(os.Remove(f))
+			}
+
+			if want["small"] {
+				for phase, rate := range smallFiles(filepath.Join(t.dir, "small"), *small) {
+					record(fmt.Sprintf("%d small files: %s", *small, phaseNames[phase]), "op/s", true, t.name, rate)
+				}
+				sh("rm -rf " + q(filepath.Join(t.dir, "small")))
+			}
 		}
 	}
 	report(order, rows, targets, *runs)
 }
+
+// allWorkloads are the groups -workloads chooses from, in the order they run.
+var allWorkloads = []string{"rsync", "tree", "git", "make", "seq", "fio", "small"}
 
 var phaseNames = []string{"create 1 KiB", "stat", "read", "unlink"}
 
@@ -231,15 +320,26 @@ func report(order []string, rows map[string]*row, targets []*target, runs int) {
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
 	fmt.Fprintf(w, "Medians of %d runs, %s, %d CPUs, kernel %s.\n\n", runs, time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), kernelRelease())
+	var peers []string
+	for _, name := range []string{"loopback-nopt", "juicefs", "loopback", "bare"} {
+		for _, t := range targets {
+			if t.name == name {
+				peers = append(peers, name)
+			}
+		}
+	}
 	fmt.Fprint(w, "| workload | unit |")
 	for _, t := range targets {
 		fmt.Fprintf(w, " %s |", t.name)
 	}
-	fmt.Fprint(w, " fazt vs loopback | fazt vs loopback-nopt | fazt vs bare |\n|---|---|")
-	for range targets {
+	for _, p := range peers {
+		fmt.Fprintf(w, " fazt / %s |", p)
+	}
+	fmt.Fprint(w, "\n|---|---|")
+	for range len(targets) + len(peers) {
 		fmt.Fprint(w, "---:|")
 	}
-	fmt.Fprint(w, "---:|---:|---:|\n")
+	fmt.Fprintln(w)
 	for _, name := range order {
 		r := rows[name]
 		fmt.Fprintf(w, "| %s | %s |", name, r.unit)
@@ -250,7 +350,7 @@ func report(order []string, rows map[string]*row, targets []*target, runs int) {
 		}
 		// Ratios say how many times slower fazt is (time rows) or what
 		// fraction of the peer's throughput it reaches (rate rows).
-		for _, peer := range []string{"loopback", "loopback-nopt", "bare"} {
+		for _, peer := range peers {
 			f, p := med["fazt"], med[peer]
 			if f == 0 || p == 0 {
 				fmt.Fprint(w, " - |")
@@ -326,6 +426,44 @@ func makeSite(dir string, n int, seed int64) {
 		rng.Read(b)
 		must(os.WriteFile(p, b, 0o644))
 	}
+}
+
+// makeRepo makes a git repository of the Go source tree with two tags: v1,
+// and v2, which changes a tenth of the files, deletes a twentieth and adds
+// 200. A clone checks out v2; checking out v1 rewrites about 2,000 files.
+func makeRepo(dir, goroot string) {
+	sh(`mkdir -p ` + q(dir) + ` && cd ` + q(dir) + ` && git init -q && git config gc.auto 0 && cp -a ` + q(filepath.Join(goroot, "src")) + ` . &&
+git add -A && git -c user.name=bench -c user.email=bench@fazt commit -qm v1 && git tag v1 &&
+git ls-files | awk 'NR%10==0' | while read -r f; do echo '// changed' >> "$f"; done &&
+git ls-files | awk 'NR%20==5' | xargs git rm -q &&
+for i in $(seq 200); do echo "$i" > "new$i.txt"; done &&
+git add -A && git -c user.name=bench -c user.email=bench@fazt commit -qm v2 && git tag v2 && git gc -q`)
+}
+
+// fio runs one fio job on file and returns its rate in operations per
+// second (reads, or writes for a write job).
+func fio(file, rw string, args ...string) float64 {
+	a := append([]string{"--name=bench", "--filename=" + file, "--rw=" + rw,
+		"--ioengine=psync", "--end_fsync=1", "--output-format=json"}, args...)
+	out, err := exec.Command("fio", a...).Output()
+	if err != nil {
+		fatal(fmt.Sprintf("fio %s: %v\n%s", strings.Join(a, " "), err, out))
+	}
+	var res struct {
+		Jobs []struct {
+			Read, Write struct{ IOPS float64 }
+		}
+	}
+	if i := bytes.IndexByte(out, '{'); i >= 0 {
+		out = out[i:]
+	}
+	if err := json.Unmarshal(out, &res); err != nil || len(res.Jobs) == 0 {
+		fatal(fmt.Sprintf("fio output: %v\n%s", err, out))
+	}
+	if strings.Contains(rw, "read") {
+		return res.Jobs[0].Read.IOPS
+	}
+	return res.Jobs[0].Write.IOPS
 }
 
 // changeFiles rewrites n files of a site with new content.
