@@ -41,3 +41,15 @@ type Change struct {
 type Notifier interface {
 	SetNotify(notify func(Change))
 }
+
+// Announcer is implemented by file systems that announce every change they
+// commit, whoever made it and however (the mount's own changes included,
+// with the mount as Origin), so a front end may keep what it read of them
+// until a change says otherwise: the mount lets the host kernel cache
+// their entries, attributes and directory listings for long. A file system
+// whose content also changes unannounced (generated files, clocks) must
+// not implement it.
+type Announcer interface {
+	Notifier
+	AnnouncesEveryChange()
+}

@@ -49,6 +49,8 @@ type binding struct {
 	fs   FileSystem
 	w    Writer // nil for read-only file systems
 	mode uint32 // file type of the bound root: a directory, or a file (/README)
+
+	announced bool // fs is an Announcer
 }
 
 // NewNamespace returns an empty namespace whose root belongs to this process.
@@ -82,6 +84,7 @@ func (ns *Namespace) Bind(name string, fsys FileSystem) error {
 		b.mode = a.Mode & syscall.S_IFMT
 	}
 	b.w, _ = fsys.(Writer)
+	_, b.announced = fsys.(Announcer)
 	ns.byName[name] = b
 	ns.byDev = append(ns.byDev, b)
 	if n, ok := fsys.(Notifier); ok {
@@ -104,6 +107,14 @@ func (ns *Namespace) Bound(name string) FileSystem {
 		return b.fs
 	}
 	return nil
+}
+
+// Announced reports whether every change to the inode ino is announced to
+// subscribers (its file system is an Announcer), so what was read of it
+// stays true until a change says otherwise.
+func (ns *Namespace) Announced(ino uint64) bool {
+	b, _, err := ns.resolve(ino)
+	return err == nil && b.announced
 }
 
 // Subscribe calls fn for every change committed in any bound file system,

@@ -101,7 +101,7 @@ func New(k *kernel.Kernel, dir string, opt Options) (*Mount, error) {
 			},
 		},
 	}
-	server, err := fs.Mount(dir, root, opts)
+	server, err := mountRaw(m, dir, root, opts)
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
@@ -269,17 +269,27 @@ func (iv *invalidator) run() {
 		iv.queue = nil
 		iv.mu.Unlock()
 		// ENOENT answers mean the kernel had nothing cached: fine.
+		dirs := map[uint64]bool{}
 		for _, c := range batch {
 			switch c.Op {
 			case kernel.EntryAdded:
 				s.EntryNotify(c.Dir, c.Name)
+				dirs[c.Dir] = true
 			case kernel.EntryRemoved:
 				s.DeleteNotify(c.Dir, c.Ino, c.Name)
+				dirs[c.Dir] = true
 			case kernel.ContentChanged:
 				s.InodeNotify(c.Ino, 0, 0)
 			case kernel.AttrChanged:
 				s.InodeNotify(c.Ino, -1, 0)
 			}
+		}
+		// A directory's cached listing (FOPEN_CACHE_DIR) is kept in its
+		// pages; an entry notification drops it only when the host kernel
+		// had looked the name up, so drop the pages of each directory that
+		// changed, once per batch.
+		for dir := range dirs {
+			s.InodeNotify(dir, 0, 0)
 		}
 		iv.mu.Lock()
 		iv.applied += uint64(len(batch))

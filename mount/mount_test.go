@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -168,11 +169,57 @@ func TestInvalidation(t *testing.T) {
 		st, err := os.Stat(filepath.Join(e.mnt, "fs", "moved.txt"))
 		return err == nil && st.Mode().Perm() == 0o600
 	})
+
+	// A directory's listing, which the host kernel keeps (FOPEN_CACHE_DIR):
+	// names it never looked up appear, removed ones go.
+	d := filepath.Join(e.mnt, "fs", "d")
+	if err := os.Mkdir(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d, "a"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	list := func() string {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		return strings.Join(names, ",")
+	}
+	for i := 0; i < 3; i++ {
+		if got := list(); got != "a" {
+			t.Fatalf("listing %q, want a", got)
+		}
+	}
+	if err := e.k.FS.WriteFile(ctx, "/fs/d/b", []byte("b"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	settled(t, e, func() bool { return list() == "a,b" })
+	if err := e.k.FS.Remove(ctx, "/fs/d/a"); err != nil {
+		t.Fatal(err)
+	}
+	settled(t, e, func() bool { return list() == "b" })
+
+	// A hard link made beside the mount: the link count the kernel has.
+	if _, err := os.Stat(filepath.Join(d, "b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.k.FS.Link(ctx, "/fs/d/b", "/fs/d/c"); err != nil {
+		t.Fatal(err)
+	}
+	settled(t, e, func() bool {
+		st, err := os.Stat(filepath.Join(d, "b"))
+		return err == nil && st.Sys().(*syscall.Stat_t).Nlink == 2 && list() == "b,c"
+	})
 }
 
 // settled checks a change made beside the mount once the kernel says the
-// mount's invalidations for it are sent (Namespace.Settle), well within
-// the 1 s cache timeouts, so a pass cannot come from expiry.
+// mount's invalidations for it are sent (Namespace.Settle); /fs is cached
+// for an hour, so a pass cannot come from expiry.
 func settled(t *testing.T, e *env, cond func() bool) {
 	t.Helper()
 	e.k.NS.Settle(context.Background())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -21,24 +20,25 @@ type node struct {
 }
 
 var (
-	_ fs.NodeLookuper   = (*node)(nil)
-	_ fs.NodeGetattrer  = (*node)(nil)
-	_ fs.NodeSetattrer  = (*node)(nil)
-	_ fs.NodeReaddirer  = (*node)(nil)
-	_ fs.NodeOpener     = (*node)(nil)
-	_ fs.NodeCreater    = (*node)(nil)
-	_ fs.NodeMkdirer    = (*node)(nil)
-	_ fs.NodeMknoder    = (*node)(nil)
-	_ fs.NodeSymlinker  = (*node)(nil)
-	_ fs.NodeReadlinker = (*node)(nil)
-	_ fs.NodeLinker     = (*node)(nil)
-	_ fs.NodeUnlinker   = (*node)(nil)
-	_ fs.NodeRmdirer    = (*node)(nil)
-	_ fs.NodeRenamer    = (*node)(nil)
-	_ fs.NodeStatfser   = (*node)(nil)
-	_ fs.NodeFsyncer    = (*node)(nil)
-	_ fs.NodeAllocater  = (*node)(nil)
-	_ fs.NodeLseeker    = (*node)(nil)
+	_ fs.NodeLookuper       = (*node)(nil)
+	_ fs.NodeGetattrer      = (*node)(nil)
+	_ fs.NodeSetattrer      = (*node)(nil)
+	_ fs.NodeReaddirer      = (*node)(nil)
+	_ fs.NodeOpendirHandler = (*node)(nil)
+	_ fs.NodeOpener         = (*node)(nil)
+	_ fs.NodeCreater        = (*node)(nil)
+	_ fs.NodeMkdirer        = (*node)(nil)
+	_ fs.NodeMknoder        = (*node)(nil)
+	_ fs.NodeSymlinker      = (*node)(nil)
+	_ fs.NodeReadlinker     = (*node)(nil)
+	_ fs.NodeLinker         = (*node)(nil)
+	_ fs.NodeUnlinker       = (*node)(nil)
+	_ fs.NodeRmdirer        = (*node)(nil)
+	_ fs.NodeRenamer        = (*node)(nil)
+	_ fs.NodeStatfser       = (*node)(nil)
+	_ fs.NodeFsyncer        = (*node)(nil)
+	_ fs.NodeAllocater      = (*node)(nil)
+	_ fs.NodeLseeker        = (*node)(nil)
 
 	_ fs.NodeCopyFileRanger = (*node)(nil)
 )
@@ -86,6 +86,8 @@ func fillAttr(a kernel.Attr, out *fuse.Attr) {
 // learn of, with its attributes in out.
 func (n *node) child(ctx context.Context, a kernel.Attr, out *fuse.EntryOut) *fs.Inode {
 	fillAttr(a, &out.Attr)
+	out.SetEntryTimeout(n.m.timeout(n.ino()))
+	out.SetAttrTimeout(n.m.timeout(a.Ino))
 	return n.NewInode(ctx, &node{m: n.m}, fs.StableAttr{Mode: a.Mode & syscall.S_IFMT, Ino: a.Ino})
 }
 
@@ -106,6 +108,7 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 		return n.m.errno("getattr", n.ino(), err)
 	}
 	fillAttr(a, &out.Attr)
+	out.SetTimeout(n.m.timeout(n.ino()))
 	return 0
 }
 
@@ -163,7 +166,7 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 	fillAttr(a, &out.Attr)
 	// go-fuse leaves the timeout of a SETATTR reply at 0, which makes the
 	// kernel ask again (GETATTR) at the next permission check.
-	out.SetTimeout(time.Second)
+	out.SetTimeout(n.m.timeout(n.ino()))
 	return 0
 }
 

@@ -197,6 +197,10 @@ func (f *FS) Commit(ctx context.Context) error { return f.db.Commit(ctx) }
 // SetNotify implements kernel.Notifier.
 func (f *FS) SetNotify(fn func(kernel.Change)) { f.notify = fn }
 
+// AnnouncesEveryChange implements kernel.Announcer: every change to the
+// tree goes through changed.
+func (f *FS) AnnouncesEveryChange() {}
+
 // changed announces a change made to the tree: the attribute cache, read
 // through the writer, forgets what it touched at once; the namespace's
 // subscribers (the mount's caches, the HTTP server's) hear of it once the
