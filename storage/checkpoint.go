@@ -52,6 +52,11 @@ func (c *checkpointer) run() {
 		case <-c.wrote:
 		}
 		c.checkpoint()
+		if more, err := c.db.shrink(context.Background()); err != nil {
+			c.db.log.Warn("giving free pages back to the disk failed", "err", err)
+		} else if more {
+			c.poke() // the next step after the pause
+		}
 		select {
 		case <-c.quit:
 			return

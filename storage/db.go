@@ -150,6 +150,10 @@ func (db *DB) init(ctx context.Context) error {
 	}
 	switch {
 	case appID == 0 && tables == 0:
+		// auto_vacuum is chosen before the first table (see shrink.go).
+		if _, err := db.wc.ExecContext(ctx, fmt.Sprintf("PRAGMA auto_vacuum = %d", autoVacuumIncremental)); err != nil {
+			return classify(err)
+		}
 		if _, err := db.wc.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", ApplicationID)); err != nil {
 			return classify(err)
 		}

@@ -59,6 +59,7 @@ func (db *DB) status(ctx context.Context, outcomes *ctl.Outcomes) ([]byte, error
 	kv("page_size", st.PageSize)
 	kv("page_count", st.PageCount)
 	kv("freelist_count", st.FreelistCount)
+	kv("auto_vacuum", map[int64]string{0: "none", 1: "full", 2: "incremental"}[st.AutoVacuum])
 	kv("db_bytes", st.DBBytes)
 	kv("wal_bytes", st.WALBytes)
 	if sp, err := db.Space(); err == nil {

@@ -13,6 +13,7 @@ type Stats struct {
 	PageSize      int64
 	PageCount     int64
 	FreelistCount int64
+	AutoVacuum    int64 // 2: the file gives free pages back by itself (shrink.go)
 	DBBytes       int64
 	WALBytes      int64
 }
@@ -28,6 +29,7 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 			{"PRAGMA page_size", &s.PageSize},
 			{"PRAGMA page_count", &s.PageCount},
 			{"PRAGMA freelist_count", &s.FreelistCount},
+			{"PRAGMA auto_vacuum", &s.AutoVacuum},
 		} {
 			if err := tx.QueryRow(p.q).Scan(p.v); err != nil {
 				return err
@@ -87,6 +89,11 @@ func (db *DB) vacuum(ctx context.Context) error {
 			return kernel.E(kernel.NoSpace, fmt.Sprintf(
 				"vacuum needs room for a copy of the database (%d bytes) and fazt's reserve; the disk has %d bytes free (free pages are reused by new writes without a vacuum)",
 				live, s.Free))
+		}
+		// A database made before fazt chose incremental auto-vacuum
+		// switches now: only a VACUUM can change it.
+		if _, err := db.wc.ExecContext(ctx, fmt.Sprintf("PRAGMA auto_vacuum = %d", autoVacuumIncremental)); err != nil {
+			return classify(err)
 		}
 		if _, err := db.wc.ExecContext(ctx, "VACUUM"); err != nil {
 			if s, serr := db.space(); serr == nil {

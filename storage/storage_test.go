@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -571,5 +572,81 @@ func TestRoomFor(t *testing.T) {
 		if got := roomFor(c.free, c.wal, c.pending, c.reserve, c.reusable); got != c.want {
 			t.Errorf("%s: roomFor = %d, want %d", c.name, got, c.want)
 		}
+	}
+}
+
+// After a large deletion the database file gives the space back by itself
+// (incremental auto-vacuum, shrink.go), keeping a share free for reuse.
+func TestShrinksAfterDeletion(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, filepath.Join(t.TempDir(), "fazt.db"), Options{})
+	if st, err := db.Stats(ctx); err != nil || st.AutoVacuum != autoVacuumIncremental {
+		t.Fatalf("a new database's auto_vacuum = %d (%v), want incremental", st.AutoVacuum, err)
+	}
+	blob := make([]byte, 1<<20)
+	if err := db.WriteSync(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(`CREATE TABLE blobs (b BLOB)`); err != nil {
+			return err
+		}
+		for i := 0; i < 100; i++ {
+			blob[0] = byte(i)
+			if _, err := tx.Exec(`INSERT INTO blobs VALUES (?)`, blob); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	full, _ := db.Stats(ctx)
+	if full.DBBytes < 100<<20 {
+		t.Fatalf("database of %d bytes after 100 MiB of rows", full.DBBytes)
+	}
+	if err := db.WriteSync(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`DELETE FROM blobs`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var st Stats
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if st, _ = db.Stats(ctx); st.DBBytes <= 40<<20 && st.FreelistCount*st.PageSize <= shrinkSlack+shrinkStep*st.PageSize {
+			break
+		}
+	}
+	if st.DBBytes > 40<<20 {
+		t.Fatalf("database still %d bytes (%d of %d pages free) a minute after its rows were deleted", st.DBBytes, st.FreelistCount, st.PageCount)
+	}
+	// What is left free stays within the slack kept for reuse.
+	if free := st.FreelistCount * st.PageSize; free > shrinkSlack+shrinkStep*st.PageSize {
+		t.Fatalf("%d bytes still free", free)
+	}
+}
+
+// A database made before incremental auto-vacuum switches to it at its
+// next vacuum.
+func TestVacuumSwitchesAutoVacuum(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fazt.db")
+	raw, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`PRAGMA application_id = ` + strconv.Itoa(ApplicationID)); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	db := openTest(t, path, Options{})
+	if st, _ := db.Stats(ctx); st.AutoVacuum != 0 {
+		t.Fatalf("old database's auto_vacuum = %d, want 0", st.AutoVacuum)
+	}
+	if err := db.Vacuum(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := db.Stats(ctx); st.AutoVacuum != autoVacuumIncremental {
+		t.Fatalf("after vacuum auto_vacuum = %d", st.AutoVacuum)
 	}
 }
