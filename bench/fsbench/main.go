@@ -24,6 +24,7 @@ type target struct {
 	start func() error // mounts it (nil for the bare directory)
 	stop  func()       // unmounts it
 	proc  *exec.Cmd    // loopback server
+	store []string     // where it keeps what it holds, for the space row
 }
 
 type row struct {
@@ -93,12 +94,14 @@ func main() {
 		case "bare":
 			t.dir = filepath.Join(*base, "bare")
 			must(os.MkdirAll(t.dir, 0o755))
+			t.store = []string{t.dir}
 		case "loopback", "loopback-nopt":
 			data := filepath.Join(*base, name+"-data")
 			mnt := filepath.Join(*base, name+"-mnt")
 			must(os.MkdirAll(data, 0o755))
 			must(os.MkdirAll(mnt, 0o755))
 			t.dir = mnt
+			t.store = []string{data}
 			args := []string{"-q", "-directmount", data, mnt}
 			bin := loopbackBin
 			if name == "loopback-nopt" {
@@ -117,6 +120,7 @@ func main() {
 			mnt := filepath.Join(*base, "juicefs-mnt")
 			must(os.MkdirAll(mnt, 0o755))
 			t.dir = mnt
+			t.store = []string{filepath.Join(*base, "juicefs-meta.db"), filepath.Join(*base, "juicefs-meta.db-wal"), filepath.Join(*base, "juicefs-data")}
 			t.start = func() error {
 				if out, err := exec.Command(jfs, "--quiet", "format", "--no-update", "--storage", "file",
 					"--bucket", filepath.Join(*base, "juicefs-data")+"/", meta, "bench").CombinedOutput(); err != nil {
@@ -136,6 +140,7 @@ func main() {
 			data := filepath.Join(*base, "fazt-data")
 			mnt := filepath.Join(*base, "fazt-mnt")
 			t.dir = filepath.Join(mnt, "fs")
+			t.store = []string{data}
 			t.start = func() error {
 				out, err := exec.Command(faztBin, "--data", data, "fs", "mount", mnt).CombinedOutput()
 				if err != nil {
@@ -262,6 +267,10 @@ func main() {
 				}
 				sh("rm -rf " + q(filepath.Join(t.dir, "small")))
 			}
+
+			// Everything the run wrote is deleted: what the disk still
+			// holds once the target has settled (a minute at most).
+			record("disk used once the run's files are deleted", "MB", false, t.name, settledUsage(t.store)/1e6)
 		}
 	}
 	report(order, rows, targets, *runs)
@@ -426,6 +435,35 @@ func makeSite(dir string, n int, seed int64) {
 		rng.Read(b)
 		must(os.WriteFile(p, b, 0o644))
 	}
+}
+
+// settledUsage is the disk space the paths take, once it has stopped
+// falling (polled every 2 s, for at most a minute).
+func settledUsage(paths []string) float64 {
+	usage := func() float64 {
+		var n int64
+		for _, p := range paths {
+			filepath.Walk(p, func(_ string, fi os.FileInfo, err error) error {
+				if err == nil {
+					if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+						n += st.Blocks * 512
+					}
+				}
+				return nil
+			})
+		}
+		return float64(n)
+	}
+	last := usage()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		time.Sleep(2 * time.Second)
+		now := usage()
+		if now >= last {
+			return now
+		}
+		last = now
+	}
+	return last
 }
 
 // makeRepo makes a git repository of the Go source tree with two tags: v1,
