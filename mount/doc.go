@@ -18,8 +18,10 @@
 //
 // # Caches
 //
-// The kernel caches entries and attributes for one second and file data
-// until told otherwise. Changes that come through this mount keep those
+// The kernel caches file data until told otherwise; entries, attributes,
+// missing names and directory listings of file systems that announce every
+// change (kernel.Announcer: /fs) for an hour, those of the control trees,
+// whose files change with the clock, for one second (cache.go). Changes that come through this mount keep those
 // caches right by themselves. Changes from anywhere else (the CLI, the APIs,
 // the HTTP server, drivers) arrive as kernel.Change events; a goroutine
 // turns them into FUSE invalidations, outside any FUSE handler and without
@@ -33,7 +35,8 @@
 //
 // Chosen from measurements on this machine kind (see docs/benchmarks.md and
 // the FUSE pitfalls in the design notes): entry and attribute timeouts of
-// 1 s; extended attributes off unless asked for (with them on, ls -l costs
+// an hour for /fs and 1 s elsewhere, directory listings of /fs kept
+// (FOPEN_CACHE_DIR); extended attributes off unless asked for (with them on, ls -l costs
 // two GETXATTR requests per file), and set-ID bits cleared here
 // (HANDLE_KILLPRIV_V2, xattr.go), which spares a GETXATTR per write when
 // they are on; 1 MiB writes and, as root, a 1 MiB readahead window

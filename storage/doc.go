@@ -22,7 +22,10 @@
 // the database's free pages as room; deletions (WriteFreeing) are not; a
 // ballast file lets deletions and an open work on a disk filled by others; on
 // a short disk the WAL is checkpointed and truncated at once, and a checkpoint
-// the disk cannot take waits. Space reports it all for status files.
+// the disk cannot take waits. Space reports it all for status files. Free
+// pages are reused before the file grows, and the file shrinks by itself
+// (shrink.go: incremental auto-vacuum, stepped by the checkpointer) while
+// much of it is free.
 //
 // # Migrations
 //
