@@ -361,7 +361,8 @@ func report(order []string, rows map[string]*row, targets []*target, runs int) {
 		// fraction of the peer's throughput it reaches (rate rows).
 		for _, peer := range peers {
 			f, p := med["fazt"], med[peer]
-			if f == 0 || p == 0 {
+			// A peer that keeps (next to) nothing has no ratio.
+			if f == 0 || p == 0 || (r.unit == "MB" && p < 1) {
 				fmt.Fprint(w, " - |")
 				continue
 			}
