@@ -26,7 +26,14 @@ const autoVacuumIncremental = 2
 // shrink runs one step of giving free pages back to the disk, if enough
 // are free. It reports whether more steps are due.
 func (db *DB) shrink(ctx context.Context) (more bool, err error) {
-	err = db.exclusive(ctx, func() error {
+	// Most rounds find nothing due: they read the counts from the writer
+	// (the open batch's changes included) without committing its batch.
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	if db.wc == nil {
+		return false, nil
+	}
+	err = func() error {
 		var mode, pageSize, pages, free int64
 		if err := db.wc.QueryRowContext(ctx, `SELECT auto_vacuum, page_size, page_count, freelist_count
 			FROM pragma_auto_vacuum, pragma_page_size, pragma_page_count, pragma_freelist_count`).
@@ -46,6 +53,9 @@ func (db *DB) shrink(ctx context.Context) (more bool, err error) {
 		if s.Room < step*pageSize {
 			return nil
 		}
+		if err := db.commitLocked(false); err != nil {
+			return err
+		}
 		// Each step of the statement frees one page: read it to the end.
 		rows, err := db.wc.QueryContext(ctx, fmt.Sprintf("PRAGMA incremental_vacuum(%d)", step))
 		if err != nil {
@@ -58,6 +68,6 @@ func (db *DB) shrink(ctx context.Context) (more bool, err error) {
 		}
 		more = true
 		return nil
-	})
+	}()
 	return more, err
 }
