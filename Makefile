@@ -59,10 +59,11 @@ run-deps:
 stop:
 	$(BIN) fs umount $(MNT)
 
-# need installs, with apt, the Debian package of each command that is missing:
-# $(call need,COMMAND:PACKAGE ...).
+# need installs, with apt, the Debian package of each command (or absolute
+# path) that is missing: $(call need,COMMAND:PACKAGE /PATH:PACKAGE ...).
 need = missing=""; \
-	for cp in $(1); do command -v "$${cp%%:*}" >/dev/null || missing="$$missing $${cp\#*:}"; done; \
+	for cp in $(1); do c="$${cp%%:*}"; \
+		case "$$c" in /*) [ -e "$$c" ] ;; *) command -v "$$c" >/dev/null ;; esac || missing="$$missing $${cp\#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
@@ -141,9 +142,10 @@ bin/juicefs:
 bench-ctl: deps build
 	$(GO) run $(GOFLAGS_T) ./bench/ctlbench -fazt $(BIN) $(BENCHFLAGS)
 
-# Serving files over HTTP: fazt against Caddy's file_server and nginx, with wrk.
+# Serving files over HTTP: fazt against Caddy's file_server and nginx, with wrk:
+# three files, and Python's HTML documentation as a real multi-file site.
 bench-http: deps build
-	@$(call need,wrk:wrk nginx:nginx caddy:caddy)
+	@$(call need,wrk:wrk nginx:nginx caddy:caddy /usr/share/doc/python3/html/index.html:python3-doc)
 	$(GO) run $(GOFLAGS_T) ./bench/httpbench -fazt $(BIN) $(BENCHFLAGS)
 
 # Backups to a real S3 server on loopback: a backup on demand and a restore of a

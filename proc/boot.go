@@ -154,6 +154,7 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	}
 	s.auth = security.New(s.db, log)
 	s.web = httpd.New(k, s.routes, s.db)
+	s.web.SetStore(filepath.Join(dir, "cache", "http"), s.db.Room)
 	s.web.SetAPI(s.auth.Remote(&api.Handler{K: k}))
 	s.certs = certs.New(s.db, s.routes, log)
 	s.web.SetTLS(s.certs)

@@ -146,6 +146,13 @@ func (f *FS) dropPins(ids []int64) {
 // chunk returns the content of chunk id, from the cache if it is there. The
 // result must not be modified.
 func (f *FS) chunk(ctx context.Context, id int64) ([]byte, error) {
+	return f.readChunk(ctx, id, true)
+}
+
+// readChunk reads a chunk through the cache; keep says whether a chunk
+// read from the database is cached (not for readers that keep their own
+// copy: the site server and its store).
+func (f *FS) readChunk(ctx context.Context, id int64, keep bool) ([]byte, error) {
 	if d, ok := f.cache.get(id); ok {
 		return d, nil
 	}
@@ -159,7 +166,9 @@ func (f *FS) chunk(ctx context.Context, id int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.cache.put(id, data)
+	if keep {
+		f.cache.put(id, data)
+	}
 	return data, nil
 }
 

@@ -97,7 +97,9 @@ func (f *FS) Publish(ctx context.Context, at, rel string, inline int64) (*kernel
 }
 
 // capture reads a file's block list in tx: its ETag (from the chunks'
-// hashes), and its data if it is small.
+// hashes), and its data if it is small. Published content is read once
+// and kept by its reader (the site server's cache and store): it does not
+// fill the chunk cache, which is the mount's.
 func (f *FS) capture(tx *storage.Tx, c *kernel.Content, inline int64) error {
 	rows, err := tx.Query(`SELECT b.idx, b.chunk, c.hash FROM blocks b JOIN chunks c ON c.id = b.chunk
 		WHERE b.ino = ? ORDER BY b.idx`, c.Attr.Ino)
@@ -139,7 +141,6 @@ func (f *FS) capture(tx *storage.Tx, c *kernel.Content, inline int64) error {
 			if err := tx.QueryRow(`SELECT data FROM chunk_data WHERE id = ?`, b.chunk).Scan(&data); err != nil {
 				return err
 			}
-			f.cache.put(b.chunk, data)
 		}
 		if off := b.idx * f.blockSize; off < c.Attr.Size {
 			copy(c.Data[off:], data)
@@ -171,7 +172,7 @@ func (r *pubReader) ReadAt(p []byte, off int64) (int, error) {
 		var data []byte
 		if b, ok := r.find(idx); ok {
 			var err error
-			if data, err = r.f.chunk(context.Background(), b.chunk); err != nil {
+			if data, err = r.f.readChunk(context.Background(), b.chunk, false); err != nil {
 				return n, err
 			}
 		}

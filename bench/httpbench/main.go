@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand"
 	"net"
 	"net/http"
@@ -18,7 +19,7 @@ import (
 	"time"
 )
 
-// file is one row of the benchmark.
+// file is one of the single files the bench makes.
 type file struct {
 	row, name string
 	size      int
@@ -28,6 +29,14 @@ var files = []file{
 	{"small HTML page (2 KB)", "index.html", 2 << 10},
 	{"asset (100 KB)", "app.js", 100 << 10},
 	{"large file (5 MB)", "big.bin", 5 << 20},
+}
+
+// row is one line of the table: one URL, or a site's URLs in rotation,
+// asked for with or without compression.
+type row struct {
+	name       string
+	paths      []string
+	compressed bool // Accept-Encoding: gzip, br
 }
 
 // server is one contender, listening on addr once started.
@@ -43,6 +52,8 @@ func main() {
 	dur := flag.Duration("d", 5*time.Second, "duration of one wrk run")
 	rounds := flag.Int("rounds", 3, "interleaved rounds; medians are reported")
 	conns := flag.Int("c", 50, "connections")
+	docs := flag.String("site", "/usr/share/doc/python3/html", "a real multi-file site (Python's HTML docs; make bench-http installs python3-doc); empty: no site rows")
+	nurls := flag.Int("urls", 1000, "URLs of the site in rotation")
 	flag.Parse()
 	for _, tool := range []string{"wrk", "nginx", "caddy"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -69,6 +80,15 @@ func main() {
 		}
 		must(os.WriteFile(filepath.Join(root, f.name), b, 0o644))
 	}
+	var rows []row
+	for _, f := range files {
+		rows = append(rows, row{name: f.row, paths: []string{"/" + f.name}})
+	}
+	if *docs != "" {
+		paths := copySite(*docs, filepath.Join(root, "docs"), rnd, *nurls)
+		name := fmt.Sprintf("%s, %d URLs in rotation", filepath.Base(filepath.Dir(*docs))+" docs", len(paths))
+		rows = append(rows, row{name: name, paths: paths}, row{name: name + ", gzip/br", paths: paths, compressed: true})
+	}
 
 	bin, err := filepath.Abs(*fazt)
 	must(err)
@@ -79,46 +99,166 @@ func main() {
 	}
 	faztPID := servers[0].cmd.Process.Pid
 	time.Sleep(time.Second)
-	idle := rss(faztPID)
+	idle := residentSet(faztPID)
+	if *docs != "" {
+		// Every server has seen every URL once (nginx and Caddy from the
+		// page cache, fazt with its forms made) before anything is timed:
+		// the rows measure a site in service, not its first visitors.
+		start := time.Now()
+		for _, s := range servers {
+			warm(s, rows[len(rows)-1].paths)
+		}
+		waitStored(bin, filepath.Join(*base, "fazt-data"))
+		for _, s := range servers {
+			warm(s, rows[len(rows)-1].paths)
+		}
+		fmt.Printf("warmed up in %v (fazt's forms made)\n", time.Since(start).Round(time.Second))
+	}
 
-	type result struct{ rps, p99 []float64 }
+	type result struct {
+		rps, p99, mbps []float64
+		anon           int64 // fazt's peak anonymous memory
+	}
 	res := map[string]*result{}
-	var loadRSS int64
+	var peak memory
+	scripts := filepath.Join(*base, "wrk")
+	must(os.MkdirAll(scripts, 0o755))
 	for round := 0; round < *rounds; round++ {
-		for _, f := range files {
+		for i, rw := range rows {
+			script := ""
+			if len(rw.paths) > 1 {
+				script = filepath.Join(scripts, fmt.Sprintf("row%d.lua", i))
+				must(os.WriteFile(script, rotation(rw.paths), 0o644))
+			}
 			for _, s := range servers {
-				url := "http://" + s.addr + "/" + f.name
-				stop := make(chan int64)
+				stop := make(chan memory)
 				if s == servers[0] {
-					go func() { stop <- peakRSS(faztPID, *dur) }()
+					go func() { stop <- peakResidentSet(faztPID, *dur) }()
 				}
-				rps, p99 := runWrk(url, *dur, *conns)
-				if s == servers[0] {
-					loadRSS = max(loadRSS, <-stop)
-				}
-				k := f.row + "|" + s.name
+				rps, p99, mbps := runWrk("http://"+s.addr+rw.paths[0], script, rw.compressed, *dur, *conns)
+				k := rw.name + "|" + s.name
 				if res[k] == nil {
 					res[k] = &result{}
 				}
+				if s == servers[0] {
+					m := <-stop
+					peak.anon, peak.file = max(peak.anon, m.anon), max(peak.file, m.file)
+					res[k].anon = max(res[k].anon, m.anon)
+				}
 				res[k].rps = append(res[k].rps, rps)
 				res[k].p99 = append(res[k].p99, p99)
+				res[k].mbps = append(res[k].mbps, mbps)
 			}
 		}
 	}
 
 	fmt.Printf("\nhttpbench: wrk -t2 -c%d -d%v, %d interleaved rounds (medians); %s, %d CPUs, GOMAXPROCS %d\n",
 		*conns, *dur, *rounds, runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
-	fmt.Println("\n| file | server | requests/s | p99 latency | fazt / this (req/s) |")
-	fmt.Println("|---|---|---:|---:|---:|")
-	for _, f := range files {
-		faztRPS := median(res[f.row+"|fazt"].rps)
+	fmt.Println("\n| row | server | requests/s | p99 latency | MB/s sent | fazt / this (req/s) | fazt / this (p99) |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|")
+	for _, rw := range rows {
+		f := res[rw.name+"|fazt"]
+		faztRPS, faztP99 := median(f.rps), median(f.p99)
 		for _, s := range servers {
-			r := res[f.row+"|"+s.name]
+			r := res[rw.name+"|"+s.name]
 			rps, p99 := median(r.rps), median(r.p99)
-			fmt.Printf("| %s | %s | %.0f | %.2f ms | %.2fx |\n", f.row, s.name, rps, p99, faztRPS/rps)
+			fmt.Printf("| %s | %s | %.0f | %.2f ms | %.1f | %.2fx | %.2fx |\n", rw.name, s.name, rps, p99, median(r.mbps), faztRPS/rps, faztP99/p99)
 		}
 	}
-	fmt.Printf("\nfazt resident memory: %.1f MiB idle, %.1f MiB peak under load\n", float64(idle)/(1<<20), float64(loadRSS)/(1<<20))
+	fmt.Println("\n| row | fazt's peak anonymous memory |\n|---|---:|")
+	for _, rw := range rows {
+		fmt.Printf("| %s | %.1f MiB |\n", rw.name, mib(res[rw.name+"|fazt"].anon))
+	}
+	fmt.Printf("\nfazt resident memory: %.1f MiB idle (%.1f MiB anonymous, %.1f MiB mapped files: the database);"+
+		" at its peak under load %.1f MiB anonymous, %.1f MiB mapped files\n",
+		mib(idle.anon+idle.file), mib(idle.anon), mib(idle.file), mib(peak.anon), mib(peak.file))
+}
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
+// copySite copies a site's files (links followed, so that every server
+// serves the same bytes) to dst and returns up to n of their URL paths
+// under /docs, in a fixed random order.
+func copySite(src, dst string, rnd *rand.Rand, n int) []string {
+	if _, err := os.Stat(src); err != nil {
+		fail(fmt.Errorf("the site to serve: %w (make bench-http installs python3-doc; -site '' leaves the site rows out)", err))
+	}
+	run("cp", "-rL", src+"/.", dst)
+	var paths []string
+	must(filepath.WalkDir(dst, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dst, p)
+		if hiddenPath(rel) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() {
+			paths = append(paths, "/docs/"+filepath.ToSlash(rel))
+		}
+		return nil
+	}))
+	sort.Strings(paths)
+	rnd.Shuffle(len(paths), func(i, j int) { paths[i], paths[j] = paths[j], paths[i] })
+	return paths[:min(n, len(paths))]
+}
+
+// hiddenPath says whether a path has a component starting with '.', which
+// fazt does not serve.
+func hiddenPath(rel string) bool {
+	for _, c := range strings.Split(filepath.ToSlash(rel), "/") {
+		if strings.HasPrefix(c, ".") && c != "." {
+			return true
+		}
+	}
+	return false
+}
+
+// warm asks a server for each path, whole and compressed.
+func warm(s *server, paths []string) {
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	for _, p := range paths {
+		for _, ae := range []string{"identity", "gzip, br"} {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+s.addr+p, nil)
+			req.Header.Set("Accept-Encoding", ae)
+			resp, err := tr.RoundTrip(req)
+			must(err)
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			must(err)
+			if resp.StatusCode != http.StatusOK {
+				fail(fmt.Errorf("%s %s: %s", s.name, p, resp.Status))
+			}
+		}
+	}
+}
+
+// waitStored waits, five minutes at most, until fazt has no forms left to
+// make (store_queued in /net/status).
+func waitStored(bin, data string) {
+	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		out, err := exec.Command(bin, "--data", data, "net", "status", "--raw").Output()
+		must(err)
+		if regexp.MustCompile(`(?m)^store_queued 0$`).Match(out) {
+			return
+		}
+	}
+	fail(fmt.Errorf("fazt still makes forms after five minutes"))
+}
+
+// rotation is a wrk script that asks for paths in turn.
+func rotation(paths []string) []byte {
+	var b bytes.Buffer
+	b.WriteString("local paths = {\n")
+	for _, p := range paths {
+		fmt.Fprintf(&b, "  %q,\n", p)
+	}
+	b.WriteString("}\nlocal i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format(nil, paths[i])\nend\n")
+	return b.Bytes()
 }
 
 // startFazt deploys the files to a fresh data directory with the CLI (the
@@ -138,11 +278,12 @@ func startFazt(bin, base, root string) *server {
 }
 
 // startCaddy serves root with Caddy's file_server: no admin API, no
-// automatic HTTPS, no access log (as fazt and nginx here).
+// automatic HTTPS, no access log (as fazt and nginx here), gzip for the
+// clients that take it.
 func startCaddy(base, root string) *server {
 	addr := freeAddr()
 	conf := filepath.Join(base, "Caddyfile")
-	must(os.WriteFile(conf, []byte(fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n}\nhttp://%s {\n\troot * %s\n\tfile_server\n}\n", addr, root)), 0o644))
+	must(os.WriteFile(conf, []byte(fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n}\nhttp://%s {\n\troot * %s\n\tencode gzip\n\tfile_server\n}\n", addr, root)), 0o644))
 	cmd := exec.Command("caddy", "run", "--config", conf, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(), "HOME="+base, "XDG_DATA_HOME="+base, "XDG_CONFIG_HOME="+base)
 	must(cmd.Start())
@@ -151,7 +292,8 @@ func startCaddy(base, root string) *server {
 }
 
 // startNginx serves root with nginx's usual static settings: a worker per
-// CPU, sendfile, no access log.
+// CPU, sendfile, no access log, gzip (level 1, its default) for the text
+// types and the clients that take it.
 func startNginx(base, root string) *server {
 	addr := freeAddr()
 	dir := filepath.Join(base, "nginx")
@@ -168,6 +310,8 @@ http {
 	sendfile on;
 	tcp_nopush on;
 	keepalive_requests 100000;
+	gzip on;
+	gzip_types text/css text/plain text/javascript application/javascript application/json application/xml image/svg+xml;
 	client_body_temp_path %[1]s/body;
 	proxy_temp_path %[1]s/proxy;
 	fastcgi_temp_path %[1]s/fastcgi;
@@ -186,9 +330,17 @@ http {
 	return &server{name: "nginx", addr: addr, cmd: cmd}
 }
 
-// runWrk loads url and returns requests/s and the p99 latency in ms.
-func runWrk(url string, d time.Duration, conns int) (float64, float64) {
-	out, err := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+d.String(), "--latency", url).CombinedOutput()
+// runWrk loads url (with script, the paths it rotates through) and returns
+// requests/s, the p99 latency in ms and the MB/s received.
+func runWrk(url, script string, compressed bool, d time.Duration, conns int) (float64, float64, float64) {
+	args := []string{"-t2", "-c" + strconv.Itoa(conns), "-d" + d.String(), "--latency"}
+	if script != "" {
+		args = append(args, "-s", script)
+	}
+	if compressed {
+		args = append(args, "-H", "Accept-Encoding: gzip, br")
+	}
+	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
 	if err != nil {
 		fail(fmt.Errorf("wrk %s: %v\n%s", url, err, out))
 	}
@@ -198,7 +350,8 @@ func runWrk(url string, d time.Duration, conns int) (float64, float64) {
 	}
 	m := regexp.MustCompile(`Requests/sec:\s+([\d.]+)`).FindStringSubmatch(s)
 	p := regexp.MustCompile(`\s99%\s+([\d.]+)(us|ms|s)`).FindStringSubmatch(s)
-	if m == nil || p == nil {
+	t := regexp.MustCompile(`Transfer/sec:\s+([\d.]+)(B|KB|MB|GB)`).FindStringSubmatch(s)
+	if m == nil || p == nil || t == nil {
 		fail(fmt.Errorf("cannot read wrk's output:\n%s", s))
 	}
 	rps, _ := strconv.ParseFloat(m[1], 64)
@@ -209,26 +362,36 @@ func runWrk(url string, d time.Duration, conns int) (float64, float64) {
 	case "s":
 		lat *= 1000
 	}
-	return rps, lat
+	mbps, _ := strconv.ParseFloat(t[1], 64)
+	mbps *= map[string]float64{"B": 1.0 / (1 << 20), "KB": 1.0 / (1 << 10), "MB": 1, "GB": 1 << 10}[t[2]]
+	return rps, lat, mbps
 }
 
-// rss is a process's resident memory in bytes.
-func rss(pid int) int64 {
+// memory is a process's resident set in two parts: anonymous memory (the
+// heap, caches) and mapped files (for fazt, the database's memory map).
+type memory struct{ anon, file int64 }
+
+func residentSet(pid int) memory {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	must(err)
-	m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(b)
-	if m == nil {
-		fail(fmt.Errorf("no VmRSS for %d", pid))
+	kb := func(field string) int64 {
+		m := regexp.MustCompile(field + `:\s+(\d+) kB`).FindSubmatch(b)
+		if m == nil {
+			fail(fmt.Errorf("no %s for %d", field, pid))
+		}
+		n, _ := strconv.ParseInt(string(m[1]), 10, 64)
+		return n << 10
 	}
-	n, _ := strconv.ParseInt(string(m[1]), 10, 64)
-	return n << 10
+	return memory{anon: kb("RssAnon"), file: kb("RssFile")}
 }
 
-// peakRSS samples rss for d and returns the highest.
-func peakRSS(pid int, d time.Duration) int64 {
-	var peak int64
+// peakResidentSet samples the resident set for d and returns the highest
+// of each part.
+func peakResidentSet(pid int, d time.Duration) memory {
+	var peak memory
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		peak = max(peak, rss(pid))
+		m := residentSet(pid)
+		peak.anon, peak.file = max(peak.anon, m.anon), max(peak.file, m.file)
 	}
 	return peak
 }

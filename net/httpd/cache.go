@@ -7,21 +7,31 @@ import (
 	"time"
 )
 
-// entry is a cached response for one site path.
+// entry is what answers one site path: the file's metadata, and where
+// each form's body is (in memory, or in the store). It is read-only once
+// made, shared by every response.
 type entry struct {
 	key     string
 	etag    string
 	modtime time.Time
 	ctype   string
-	data    []byte
-	gz, br  []byte // compressed variants, nil when not worth it
+	size    int64
 	walked  []uint64
 	dir     bool // a directory: nothing to serve, its index.html is
 
+	mem    [numForms][]byte // bodies held in memory (small files)
+	stored [numForms]int64  // sizes of bodies in the store, 0 where not there
+
 	// hdr are the complete headers of each form's 200 response, built
-	// once and shared, read-only, by every response.
+	// once.
 	hdr [numForms]http.Header
 }
+
+// has says whether a form can be sent without reading the database.
+func (e *entry) has(form int) bool { return e.mem[form] != nil || e.stored[form] > 0 }
+
+// encoded says whether the entry has a compressed form.
+func (e *entry) encoded() bool { return e.has(gzipped) || e.has(brotlied) }
 
 // The forms of an entry.
 const (
@@ -31,23 +41,27 @@ const (
 	numForms
 )
 
-func (e *entry) bytes() int64 { return int64(len(e.data) + len(e.gz) + len(e.br) + 256) }
+func (e *entry) bytes() int64 {
+	return int64(len(e.mem[identity])+len(e.mem[gzipped])+len(e.mem[brotlied])+8*len(e.walked)) + 512
+}
 
 // cache keeps entries, bounded in bytes, and drops those that went
-// through an inode when it changes.
+// through an inode when it changes, or whose content got new forms.
 type cache struct {
 	max int64
 
-	mu    sync.Mutex // guards the fields below
-	bytes int64
-	lru   *list.List // of *entry, most recent first
-	byKey map[string]*list.Element
-	byIno map[uint64]map[*list.Element]bool
-	gen   uint64 // bumped by every invalidation
+	mu     sync.Mutex // guards the fields below
+	bytes  int64
+	lru    *list.List // of *entry, most recent first
+	byKey  map[string]*list.Element
+	byIno  map[uint64]map[*list.Element]bool
+	byETag map[string]map[*list.Element]bool
+	gen    uint64 // bumped by every invalidation
 }
 
 func newCache(max int64) *cache {
-	return &cache{max: max, lru: list.New(), byKey: map[string]*list.Element{}, byIno: map[uint64]map[*list.Element]bool{}}
+	return &cache{max: max, lru: list.New(), byKey: map[string]*list.Element{},
+		byIno: map[uint64]map[*list.Element]bool{}, byETag: map[string]map[*list.Element]bool{}}
 }
 
 func (c *cache) get(key string) *entry {
@@ -89,6 +103,12 @@ func (c *cache) put(e *entry, g uint64) {
 		}
 		c.byIno[ino][el] = true
 	}
+	if e.etag != "" {
+		if c.byETag[e.etag] == nil {
+			c.byETag[e.etag] = map[*list.Element]bool{}
+		}
+		c.byETag[e.etag][el] = true
+	}
 	c.bytes += e.bytes()
 	for c.bytes > c.max {
 		c.removeLocked(c.lru.Back())
@@ -107,7 +127,34 @@ func (c *cache) removeLocked(el *list.Element) {
 			}
 		}
 	}
+	if m := c.byETag[e.etag]; m != nil {
+		delete(m, el)
+		if len(m) == 0 {
+			delete(c.byETag, e.etag)
+		}
+	}
 	c.bytes -= e.bytes()
+}
+
+// invalidateETag drops the entries of a content, which has new forms in
+// the store.
+func (c *cache) invalidateETag(etag string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for el := range c.byETag[etag] {
+		c.removeLocked(el)
+	}
+}
+
+// remove drops the entry of key (a stored body it named is gone).
+func (c *cache) remove(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if el, ok := c.byKey[key]; ok {
+		c.removeLocked(el)
+	}
 }
 
 // invalidate drops the entries that went through ino.
@@ -135,5 +182,6 @@ func (c *cache) clear() {
 	c.lru.Init()
 	clear(c.byKey)
 	clear(c.byIno)
+	clear(c.byETag)
 	c.bytes = 0
 }

@@ -1,8 +1,8 @@
 package httpd
 
 import (
-	"bytes"
 	"compress/gzip"
+	"io"
 	"mime"
 	"path"
 	"strings"
@@ -26,27 +26,21 @@ func compressible(ctype string) bool {
 	return strings.HasSuffix(t, "+json") || strings.HasSuffix(t, "+xml")
 }
 
-// variants computes the gzip and brotli forms of data, keeping each only if
-// it saves at least a tenth.
-func variants(data []byte) (gz, br []byte) {
-	if len(data) < 512 {
-		return nil, nil
+// encoders compress into gz and br; the levels are the strongest whose
+// cost stays small for the file's size (a form is made once per content).
+func encoders(gz, br io.Writer, size int64) (io.WriteCloser, io.WriteCloser) {
+	gzLevel, brLevel := gzip.BestCompression, 9
+	if size > 1<<20 {
+		gzLevel, brLevel = gzip.DefaultCompression, 5
 	}
-	var b bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
-	zw.Write(data)
-	zw.Close()
-	if b.Len() < len(data)*9/10 {
-		gz = append([]byte(nil), b.Bytes()...)
+	zw, _ := gzip.NewWriterLevel(gz, gzLevel)
+	// A window no larger than the file: brotli's memory follows it.
+	lgwin := 10
+	for lgwin < 24 && int64(1)<<lgwin < size {
+		lgwin++
 	}
-	b.Reset()
-	bw := brotli.NewWriterLevel(&b, 9)
-	bw.Write(data)
-	bw.Close()
-	if b.Len() < len(data)*9/10 {
-		br = append([]byte(nil), b.Bytes()...)
-	}
-	return gz, br
+	bw := brotli.NewWriterOptions(br, brotli.WriterOptions{Quality: brLevel, LGWin: lgwin})
+	return zw, bw
 }
 
 // accepts reports whether the request's Accept-Encoding takes coding with

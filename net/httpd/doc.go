@@ -40,14 +40,20 @@
 // for a year; the rest is fresh for five minutes. Range requests (206,
 // several ranges) are served by net/http's ServeContent.
 //
-// # The cache
+// # The cache and the store
 //
-// Files up to 1 MiB are kept in memory, bounded in bytes (64 MiB by
-// default), with their gzip and brotli variants computed once, for
-// compressible types, when they are smaller. A hot file costs no SQLite
-// read. Each entry remembers the inodes its path went through; the
-// namespace's change events, sent once a change is committed, drop the
-// entries that went through a changed inode.
+// Entries for the files served lately are kept in memory, bounded in
+// bytes (64 MiB by default): metadata and headers, and the bodies of files
+// up to 64 KiB and of their compressed forms. Larger files, and the gzip
+// and brotli forms of compressible ones, live in the store (store.go), a
+// derived cache on the local disk named by content and sent with
+// sendfile: the page cache holds them, not the heap. Forms are made in the
+// background by one worker, once per content; until a file's forms are
+// made its entry is not cached and the file goes out whole. Each entry
+// remembers the inodes its path went through; the namespace's change
+// events, sent once a change is committed, drop the entries that went
+// through a changed inode, and the worker drops those of a content whose
+// forms it just made.
 //
 // # Redirects and proxies
 //

@@ -148,6 +148,14 @@ func (s *Server) SetTLS(t TLS) { s.tls = t }
 // the tree to keep the cache right. A listener that cannot bind is logged
 // and shown in /net/status; the kernel runs on.
 func (s *Server) Open(ctx context.Context) error {
+	if s.storeDir != "" && s.store == nil {
+		st, err := openStore(s.storeDir, s.room, s.log, s.cache.invalidateETag)
+		if err != nil {
+			// Served from the database and memory only.
+			s.log.Error("http: cannot open the store of materialized files", "dir", s.storeDir, "err", err)
+		}
+		s.store = st
+	}
 	s.mu.Lock()
 	s.running = true
 	s.unsub = s.k.NS.Subscribe(func(c kernel.Change) {
@@ -362,7 +370,9 @@ func (s *Server) Close(grace time.Duration) error {
 			l.close(grace)
 		}
 	}
-	s.big.wait()
+	if s.store != nil {
+		s.store.close() // kept: requests past the grace may still read it
+	}
 	return nil
 }
 
@@ -382,5 +392,10 @@ func (s *Server) Status() []string {
 		lines = append(lines, d.name+"_addr "+addr, d.name+"_error "+lastErr)
 	}
 	n, b := s.cache.usage()
-	return append(lines, fmt.Sprintf("cache_entries %d", n), fmt.Sprintf("cache_bytes %d", b))
+	lines = append(lines, fmt.Sprintf("cache_entries %d", n), fmt.Sprintf("cache_bytes %d", b))
+	files, bytes, queued := 0, int64(0), 0
+	if s.store != nil {
+		files, bytes, queued = s.store.usage()
+	}
+	return append(lines, fmt.Sprintf("store_files %d", files), fmt.Sprintf("store_bytes %d", bytes), fmt.Sprintf("store_queued %d", queued))
 }

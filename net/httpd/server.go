@@ -33,10 +33,12 @@ type Server struct {
 	settings Settings
 	log      *slog.Logger
 	cache    *cache
-	big      *bigForms    // compressed forms of files too large for cache
-	tls      TLS          // nil: no HTTPS; set before Open
-	api      http.Handler // the remote API (route target @api); set before Open
-	limits   Limits       // set before Open
+	storeDir string                 // where the store is kept; set before Open ("": no store)
+	room     func(need int64) error // the database's room check, for the store
+	store    *store                 // made by Open
+	tls      TLS                    // nil: no HTTPS; set before Open
+	api      http.Handler           // the remote API (route target @api); set before Open
+	limits   Limits                 // set before Open
 
 	proxies sync.Map           // target URL -> *httputil.ReverseProxy
 	fills   singleflight.Group // cache misses being resolved, by key
@@ -52,14 +54,17 @@ type Server struct {
 // New returns a server for k's sites and routes. It listens only once
 // Open is called: a kernel booted for one CLI command never does.
 func New(k *kernel.Kernel, routes *route.Table, settings Settings) *Server {
-	return &Server{k: k, routes: routes, settings: settings, log: k.Log, cache: newCache(64 << 20), big: newBigForms(), limits: DefaultLimits}
+	return &Server{k: k, routes: routes, settings: settings, log: k.Log, cache: newCache(64 << 20), limits: DefaultLimits}
 }
 
 // ShedCache drops the cached responses (under memory pressure).
-func (s *Server) ShedCache() {
-	s.cache.clear()
-	s.big.clear()
-}
+func (s *Server) ShedCache() { s.cache.clear() }
+
+// SetStore says where Open keeps the store of materialized forms (a
+// directory of the data directory) and what says whether the disk has
+// room for them (the database's Room, so the store never takes its
+// reserve).
+func (s *Server) SetStore(dir string, room func(need int64) error) { s.storeDir, s.room = dir, room }
 
 // SetAPI sets what serves the hosts routed to @api.
 func (s *Server) SetAPI(h http.Handler) { s.api = h }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math"
 	"net/http"
 	"path"
 	"strconv"
@@ -13,20 +14,37 @@ import (
 	"github.com/fazt-sh/fazt/kernel"
 )
 
-// inlineMax is the largest file kept in memory and in the cache.
+// memMax is the largest body kept in memory; larger files are sent from
+// the store (or, until they are stored, from the database).
+const memMax = 64 << 10
+
+// inlineMax is the largest file read whole in the read transaction that
+// resolves it: its response cannot be cut short by the file's replacement
+// (a larger one is streamed, and a read fails if its old chunks are
+// collected meanwhile).
 const inlineMax = 1 << 20
 
 // serveSite answers a request for site from /fs/site.
 func (s *Server) serveSite(w http.ResponseWriter, r *http.Request, site string) {
+	// A body the store evicted between the lookup and the answer: once
+	// more, resolved anew.
+	if !s.answerSite(w, r, site) {
+		s.answerSite(w, r, site)
+	}
+}
+
+// answerSite answers, or says false, having written nothing, when a stored
+// body its entry named is gone (the entry is dropped).
+func (s *Server) answerSite(w http.ResponseWriter, r *http.Request, site string) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		s.plain(w, http.StatusMethodNotAllowed, "method not allowed")
-		return
+		return true
 	}
 	p, ok := cleanURLPath(r)
 	if !ok {
 		s.plain(w, http.StatusBadRequest, "bad path")
-		return
+		return true
 	}
 	var e *entry
 	var c *kernel.Content
@@ -42,7 +60,7 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request, site string) 
 				target += "?" + r.URL.RawQuery
 			}
 			http.Redirect(w, r, target, http.StatusMovedPermanently)
-			return
+			return true
 		}
 		e, c, err = s.lookup(r.Context(), site, path.Join(p, "index.html"))
 	}
@@ -56,18 +74,18 @@ func (s *Server) serveSite(w http.ResponseWriter, r *http.Request, site string) 
 		}
 		if missing() {
 			s.notFound(w, r, site)
-			return
+			return true
 		}
 	}
 	if err != nil {
 		s.fail(w, r, err)
-		return
+		return true
 	}
-	if e != nil {
-		s.writeEntry(w, r, e)
-		return
+	if !s.writeEntry(w, r, e, c) {
+		s.cache.remove(e.key)
+		return false
 	}
-	s.stream(w, r, p, c)
+	return true
 }
 
 // cleanURLPath returns the request path, cleaned; false for encoded
@@ -92,11 +110,11 @@ func hidden(p string) bool {
 	return false
 }
 
-// lookup returns the cached entry for site path p, or resolves it: small
-// files come back as a new entry (cached), directories and large files as
-// content. Concurrent misses of one path are resolved once: a deploy's
-// first visitors would otherwise each read and compress the same file.
-func (s *Server) lookup(ctx context.Context, site, p string) (*entry, *kernel.Content, error) {
+// lookup returns the entry for site path p, cached or resolved; c is the
+// content when its identity form must be read from the database (it is
+// not in memory nor in the store yet). Concurrent misses of one path are
+// resolved once.
+func (s *Server) lookup(ctx context.Context, site, p string) (e *entry, c *kernel.Content, err error) {
 	key := site + p
 	if e := s.cache.get(key); e != nil {
 		return e, nil, nil
@@ -119,7 +137,8 @@ func (s *Server) lookup(ctx context.Context, site, p string) (*entry, *kernel.Co
 	return r.e, r.c, nil
 }
 
-// resolved is an entry, or content that is not cached.
+// resolved is an entry, with the content to stream when the entry cannot
+// answer alone (it is then not cached).
 type resolved struct {
 	e *entry
 	c *kernel.Content
@@ -132,7 +151,11 @@ func visitor(site string) kernel.Caller {
 	return kernel.Scope(kernel.Caller{Name: "site:" + site, Remote: true}, map[string]kernel.Level{"/fs/" + site: kernel.Read})
 }
 
-// resolve reads site path p from committed state, caching small files.
+// resolve reads site path p from committed state and makes its entry:
+// small bodies in memory, the others from the store. What the store lacks
+// is queued to be made (the content as it is, if large; the compressed
+// forms of a compressible file); until then the entry is not cached and
+// the file goes out whole, from the database if large.
 func (s *Server) resolve(ctx context.Context, site, p string) (resolved, error) {
 	key := site + p
 	g := s.cache.generation()
@@ -146,30 +169,77 @@ func (s *Server) resolve(ctx context.Context, site, p string) (resolved, error) 
 		s.cache.put(e, g)
 		return resolved{e: e}, nil
 	}
-	if !c.Attr.IsRegular() || c.Data == nil {
+	if !c.Attr.IsRegular() {
 		return resolved{c: c}, nil
 	}
-	e := &entry{key: key, etag: c.ETag, modtime: c.Attr.Mtime, data: c.Data, walked: c.Walked}
+	e := &entry{key: key, etag: c.ETag, modtime: c.Attr.Mtime, size: c.Attr.Size, walked: c.Walked}
 	e.ctype = contentType(p)
 	if e.ctype == "" {
-		e.ctype = http.DetectContentType(c.Data)
+		head := c.Data
+		if c.Reader != nil {
+			head = make([]byte, 512)
+			n, _ := c.Reader.ReadAt(head, 0)
+			head = head[:n]
+		}
+		e.ctype = http.DetectContentType(head)
 	}
-	if compressible(e.ctype) {
-		e.gz, e.br = variants(c.Data)
+	complete := true
+	need := job{c: c}
+	if c.Reader == nil && e.size <= memMax {
+		e.mem[identity] = c.Data
+	} else if complete = s.fromStore(e, identity); !complete {
+		need.identity = true
 	}
-	e.buildHeaders(cacheControl(p, e.ctype))
+	if compressible(e.ctype) && e.size >= 512 && e.size <= compressMax {
+		for _, form := range []int{gzipped, brotlied} {
+			if !s.fromStore(e, form) {
+				complete, need.compress = false, true
+			}
+		}
+	}
+	e.buildHeaders(cacheControl(p, e.ctype), compressible(e.ctype) && e.size <= compressMax)
+	if s.store != nil && (need.identity || need.compress) {
+		s.store.want(need)
+	}
+	if !e.has(identity) {
+		return resolved{e: e, c: c}, nil // streamed from the database; not cached
+	}
+	if !complete && s.store != nil {
+		return resolved{e: e}, nil // cached once its forms are made
+	}
 	s.cache.put(e, g)
 	return resolved{e: e}, nil
+}
+
+// fromStore takes e's form from the store, if it is there: into memory
+// when small. False if the store does not know the form yet.
+func (s *Server) fromStore(e *entry, form int) bool {
+	if s.store == nil {
+		return false
+	}
+	size, ok := s.store.lookup(e.etag, form)
+	switch {
+	case !ok:
+		return false
+	case size == 0: // not worth having
+		return true
+	case size <= memMax:
+		b, ok := s.store.read(e.etag, form, size)
+		e.mem[form] = b
+		return ok
+	}
+	e.stored[form] = size
+	return true
 }
 
 // spaFallback returns the path named in SITE/.fazt/spa (a single-page
 // app's entry, "/index.html"), or "".
 func (s *Server) spaFallback(ctx context.Context, site string) string {
 	e, _, err := s.lookup(ctx, site, "/.fazt/spa")
-	if err != nil || e == nil || e.dir {
+	if err != nil || e == nil || e.dir || e.mem[identity] == nil {
 		return ""
 	}
-	v := strings.TrimSpace(string(e.data))
+	v := strings.TrimSpace(string(e.mem[identity]))
 	if v == "" || v == "on" {
 		v = "/index.html"
 	}
@@ -178,24 +248,25 @@ func (s *Server) spaFallback(ctx context.Context, site string) string {
 
 // notFound answers 404 with the site's 404.html, or a plain page.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request, site string) {
-	if e, _, err := s.lookup(r.Context(), site, "/404.html"); err == nil && e != nil && !e.dir {
+	if e, _, err := s.lookup(r.Context(), site, "/404.html"); err == nil && e != nil && !e.dir && e.mem[identity] != nil {
 		h := w.Header()
 		h.Set("Content-Type", e.ctype)
 		h.Set("Cache-Control", "no-cache")
 		h.Set("X-Content-Type-Options", "nosniff")
 		w.WriteHeader(http.StatusNotFound)
 		if r.Method != http.MethodHead {
-			w.Write(e.data)
+			w.Write(e.mem[identity])
 		}
 		return
 	}
 	s.plain(w, http.StatusNotFound, "404 page not found")
 }
 
-// buildHeaders makes the headers of each form's 200 response.
-func (e *entry) buildHeaders(cacheCtl string) {
-	for form, body := range [numForms][]byte{e.data, e.gz, e.br} {
-		if body == nil && form != identity {
+// buildHeaders makes the headers of each form's 200 response. vary: the
+// file may have compressed forms (now or once they are made).
+func (e *entry) buildHeaders(cacheCtl string, vary bool) {
+	for form := range numForms {
+		if form != identity && !e.has(form) {
 			continue
 		}
 		h := http.Header{}
@@ -203,8 +274,12 @@ func (e *entry) buildHeaders(cacheCtl string) {
 		h.Set("Cache-Control", cacheCtl)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Last-Modified", e.modtime.UTC().Format(http.TimeFormat))
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-		if e.gz != nil || e.br != nil {
+		size := e.size
+		if form != identity {
+			size = max(int64(len(e.mem[form])), e.stored[form])
+		}
+		h.Set("Content-Length", strconv.FormatInt(size, 10))
+		if vary {
 			h.Set("Vary", "Accept-Encoding")
 		}
 		switch form {
@@ -222,19 +297,22 @@ func (e *entry) buildHeaders(cacheCtl string) {
 	}
 }
 
-// writeEntry answers from a cached entry: conditional requests, ranges
-// (from the identity form), and the best encoding the client takes.
-func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, e *entry) {
-	form, body := identity, e.data
+// writeEntry answers from an entry: conditional requests, ranges (from the
+// identity form), and the best encoding the client takes. Bodies come from
+// memory, from the store (sendfile), or for the identity form of a file
+// not stored yet from c, the database. False, with nothing written, if a
+// stored body is gone.
+func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, e *entry, c *kernel.Content) bool {
+	form := identity
 	// net/http does ranges and the rarer preconditions, on the identity
 	// form.
 	slow := r.Header.Get("Range") != "" || r.Header.Get("If-Match") != "" || r.Header.Get("If-Unmodified-Since") != ""
-	if !slow && (e.gz != nil || e.br != nil) {
+	if !slow && e.encoded() {
 		switch ae := r.Header.Get("Accept-Encoding"); {
-		case e.br != nil && accepts(ae, "br"):
-			form, body = brotlied, e.br
-		case e.gz != nil && accepts(ae, "gzip"):
-			form, body = gzipped, e.gz
+		case e.has(brotlied) && accepts(ae, "br"):
+			form = brotlied
+		case e.has(gzipped) && accepts(ae, "gzip"):
+			form = gzipped
 		}
 	}
 	h := w.Header()
@@ -243,8 +321,14 @@ func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, e *entry) {
 	}
 	if slow {
 		delete(h, "Content-Length")
-		http.ServeContent(w, r, "", e.modtime, bytes.NewReader(e.data))
-		return
+		body, done, ok := s.body(e, c, identity)
+		if !ok {
+			clear(h)
+			return false
+		}
+		defer done()
+		http.ServeContent(w, r, "", e.modtime, body)
+		return true
 	}
 	// The common case by hand: ServeContent would send the headers and the
 	// first 512 bytes in one write and the rest in another.
@@ -253,12 +337,48 @@ func (s *Server) writeEntry(w http.ResponseWriter, r *http.Request, e *entry) {
 			delete(h, k)
 		}
 		w.WriteHeader(http.StatusNotModified)
-		return
+		return true
 	}
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return true
+	}
+	if b := e.mem[form]; b != nil {
+		w.WriteHeader(http.StatusOK)
+		w.Write(b)
+		return true
+	}
+	body, done, ok := s.body(e, c, form)
+	if !ok {
+		clear(h)
+		return false
+	}
+	defer done()
 	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(body)
+	// Through the response's ReadFrom, which hands a stored form's file
+	// to the socket's (sendfile); io.Copy would take the file's WriteTo
+	// first and copy it in 32 KiB writes.
+	io.Copy(w, io.LimitReader(body, math.MaxInt64))
+	return true
+}
+
+// body opens a form's body; false if the store lost it.
+func (s *Server) body(e *entry, c *kernel.Content, form int) (io.ReadSeeker, func(), bool) {
+	switch {
+	case e.mem[form] != nil:
+		return bytes.NewReader(e.mem[form]), func() {}, true
+	case e.stored[form] > 0:
+		f, ok := s.store.open(e.etag, form, e.stored[form])
+		if !ok {
+			return nil, nil, false
+		}
+		return f, func() { f.Close() }, true
+	case form == identity && c != nil && c.Data != nil:
+		return bytes.NewReader(c.Data), func() {}, true
+	case form == identity && c != nil:
+		return io.NewSectionReader(c.Reader, 0, e.size), func() {}, true
 	}
+	return nil, nil, false
 }
 
 // variantTag is the ETag of an encoded form: "hash-br".
@@ -285,26 +405,4 @@ func notModified(r *http.Request, e *entry) bool {
 		}
 	}
 	return false
-}
-
-// stream answers a file too large for the cache straight from its chunks.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, p string, c *kernel.Content) {
-	h := w.Header()
-	ctype := contentType(p)
-	if ctype == "" {
-		head := make([]byte, 512)
-		n, _ := c.Reader.ReadAt(head, 0)
-		ctype = http.DetectContentType(head[:n])
-	}
-	h.Set("Content-Type", ctype)
-	h.Set("Cache-Control", cacheControl(p, ctype))
-	h.Set("X-Content-Type-Options", "nosniff")
-	if compressible(ctype) && c.Attr.Size <= bigFormsMaxFile {
-		h.Set("Vary", "Accept-Encoding")
-		if s.streamForm(w, r, c) {
-			return
-		}
-	}
-	h.Set("ETag", c.ETag)
-	http.ServeContent(w, r, "", c.Attr.Mtime, io.NewSectionReader(c.Reader, 0, c.Attr.Size))
 }
