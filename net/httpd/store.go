@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"bytes"
 	"container/list"
 	"crypto/sha256"
 	"encoding/hex"
@@ -258,7 +259,9 @@ func (st *store) make(j job) error {
 		return kernel.E(kernel.TooLarge, "too large for the store")
 	}
 	if err := st.room(need + storeHeadroom); err != nil {
-		st.clear()
+		if kernel.KindOf(err) == kernel.NoSpace {
+			st.clear()
+		}
 		return err
 	}
 	st.mu.Lock()
@@ -303,10 +306,11 @@ func (st *store) make(j job) error {
 	}
 	var src io.Reader
 	if j.c.Data != nil {
-		src = strings.NewReader(string(j.c.Data))
+		src = bytes.NewReader(j.c.Data)
 	} else {
 		src = io.NewSectionReader(j.c.Reader, 0, size)
 	}
+	src = stoppable{src, st.stop}
 	if n, err := io.Copy(io.MultiWriter(ws...), src); err != nil {
 		return err
 	} else if n != size {
@@ -331,6 +335,22 @@ func (st *store) make(j job) error {
 	}
 	outs = nil
 	return nil
+}
+
+// stoppable is a reader that fails once the store is closing: Close does
+// not wait for a large file's compression to finish.
+type stoppable struct {
+	r    io.Reader
+	stop chan struct{}
+}
+
+func (s stoppable) Read(p []byte) (int, error) {
+	select {
+	case <-s.stop:
+		return 0, kernel.E(kernel.Unavailable, "the store is closing")
+	default:
+	}
+	return s.r.Read(p)
 }
 
 // tmpForm is a form being written.
