@@ -9,10 +9,12 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -154,12 +156,13 @@ func main() {
 		}
 		targets = append(targets, t)
 	}
+	cleanupOnSignal()
 	for _, t := range targets {
 		if t.start != nil {
 			must(t.start())
 		}
 		if t.stop != nil {
-			cleanups = append(cleanups, t.stop)
+			addCleanup(t.stop)
 		}
 	}
 	defer cleanup()
@@ -540,14 +543,38 @@ func must(err error) {
 	}
 }
 
-// cleanups unmount what fsbench mounted, also when it fails.
-var cleanups []func()
+// cleanups unmount what fsbench mounted, also when it fails or is
+// interrupted.
+var (
+	cleanupMu sync.Mutex // guards cleanups
+	cleanups  []func()
+)
+
+func addCleanup(f func()) {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	cleanups = append(cleanups, f)
+}
 
 func cleanup() {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
 	for _, c := range cleanups {
 		c()
 	}
 	cleanups = nil
+}
+
+// cleanupOnSignal unmounts and stops the servers on SIGINT or SIGTERM
+// (an interrupted run left its mounts and processes behind).
+func cleanupOnSignal() {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		fmt.Fprintln(os.Stderr, "fsbench: interrupted by", <-sig)
+		cleanup()
+		os.Exit(1)
+	}()
 }
 
 func fatal(msg string) {
