@@ -37,7 +37,8 @@ const (
 	storeBudget   = 1 << 30   // bytes of files kept
 	storeHeadroom = 256 << 20 // disk space, beyond the database's reserve, the store never takes
 	compressMax   = 64 << 20  // larger files always go out whole
-	storeQueue    = 256       // forms waiting to be made; more are asked again later
+	storeQueue    = 256       // contents waiting for their forms; more are asked again later
+	storeQueueMem = 16 << 20  // bytes of content held by the contents waiting
 )
 
 // The forms' names in the store.
@@ -54,6 +55,7 @@ type store struct {
 	lru     *list.List               // most recently used first
 	bytes   int64
 	pending map[string]bool // ETags queued or being made
+	held    int64           // bytes of content data the pending jobs hold
 	queue   chan job
 	closed  bool
 
@@ -203,17 +205,18 @@ func (st *store) forget(name string) {
 }
 
 // want queues the making of a content's missing forms; it is a no-op when
-// they are queued already or the queue is full (a later request asks
-// again).
+// they are queued already or the queue is full, in contents or in the
+// bytes they hold (a later request asks again).
 func (st *store) want(j job) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.closed || st.pending[j.c.ETag] {
+	if st.closed || st.pending[j.c.ETag] || st.held+int64(len(j.c.Data)) > storeQueueMem {
 		return
 	}
 	select {
 	case st.queue <- j:
 		st.pending[j.c.ETag] = true
+		st.held += int64(len(j.c.Data))
 	default:
 	}
 }
@@ -230,6 +233,7 @@ func (st *store) work() {
 			err := st.make(j)
 			st.mu.Lock()
 			delete(st.pending, j.c.ETag)
+			st.held -= int64(len(j.c.Data))
 			st.mu.Unlock()
 			if err != nil {
 				// The file changed under it, or the disk is short:
