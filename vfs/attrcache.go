@@ -20,6 +20,13 @@ type attrCache struct {
 	gen   uint64     // bumped by every forget
 	attrs map[uint64]kernel.Attr
 	dents map[dentKey]uint64
+	dirs  map[uint64]dirState // directories FS.loadDir read
+}
+
+// dirState is what loadDir learned of a directory.
+type dirState struct {
+	big      bool // too large to read whole: looked up one name at a time
+	complete bool // every entry is in dents, until one is added or removed
 }
 
 type dentKey struct {
@@ -31,7 +38,28 @@ type dentKey struct {
 const attrCacheMax = 1 << 17
 
 func newAttrCache() *attrCache {
-	return &attrCache{attrs: make(map[uint64]kernel.Attr), dents: make(map[dentKey]uint64)}
+	return &attrCache{attrs: make(map[uint64]kernel.Attr), dents: make(map[dentKey]uint64), dirs: make(map[uint64]dirState)}
+}
+
+// loaded says whether loadDir has read dir already (once is enough: a
+// directory being filled one create at a time would be read whole at
+// each).
+func (c *attrCache) loaded(dir uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.dirs[dir]
+	return ok
+}
+
+// markLoaded records what loadDir read at generation g: complete only if
+// nothing was forgotten since (the listing may predate a change).
+func (c *attrCache) markLoaded(dir uint64, big, complete bool, g uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.dirs) >= attrCacheMax {
+		clear(c.dirs)
+	}
+	c.dirs[dir] = dirState{big: big, complete: complete && !big && c.gen == g}
 }
 
 func (c *attrCache) attr(ino uint64) (kernel.Attr, bool) {
@@ -41,15 +69,17 @@ func (c *attrCache) attr(ino uint64) (kernel.Attr, bool) {
 	return a, ok
 }
 
-func (c *attrCache) lookup(dir uint64, name string) (kernel.Attr, bool) {
+// lookup returns the cached attributes of dir's entry name; absent says,
+// on a miss, that dir is known not to have name (its listing is complete).
+func (c *attrCache) lookup(dir uint64, name string) (a kernel.Attr, ok, absent bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ino, ok := c.dents[dentKey{dir, name}]
 	if !ok {
-		return kernel.Attr{}, false
+		return kernel.Attr{}, false, c.dirs[dir].complete
 	}
-	a, ok := c.attrs[ino]
-	return a, ok
+	a, ok = c.attrs[ino]
+	return a, ok, false
 }
 
 // generation is read before a database read whose result will be put.
@@ -70,6 +100,7 @@ func (c *attrCache) put(a kernel.Attr, entry *dentKey, g uint64) {
 	if len(c.attrs) >= attrCacheMax || len(c.dents) >= attrCacheMax {
 		clear(c.attrs)
 		clear(c.dents)
+		clear(c.dirs) // complete listings are no more
 	}
 	c.attrs[a.Ino] = a
 	if entry != nil {
@@ -84,6 +115,7 @@ func (c *attrCache) reset() {
 	c.gen++
 	clear(c.attrs)
 	clear(c.dents)
+	clear(c.dirs)
 }
 
 // forget drops what change ch touched and returns the new generation.
@@ -95,6 +127,9 @@ func (c *attrCache) forget(ch kernel.Change) uint64 {
 	if ch.Op == kernel.EntryAdded || ch.Op == kernel.EntryRemoved {
 		delete(c.attrs, ch.Dir) // its times and link count changed
 		delete(c.dents, dentKey{ch.Dir, ch.Name})
+		if d, ok := c.dirs[ch.Dir]; ok && d.complete {
+			c.dirs[ch.Dir] = dirState{}
+		}
 	}
 	return c.gen
 }

@@ -69,5 +69,10 @@
 // order: flushMu, then mu, then FS.mu or FS.pinMu.
 //
 // Reads of committed content go through the reader pool and a cache of
-// chunks bounded in bytes.
+// chunks bounded in bytes (the mount's; the site server's published reads
+// do not fill it, they keep their own copies). Attributes and names are
+// cached too (attrcache.go), forgotten by every announced change: the
+// first lookup that misses in a directory reads the whole directory (up to
+// 1,024 entries) in one query, and its listing then answers missing names
+// until an entry is added or removed.
 package vfs

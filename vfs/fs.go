@@ -319,8 +319,15 @@ func (f *FS) commits(ino uint64) uint64 {
 
 // Lookup implements kernel.FileSystem.
 func (f *FS) Lookup(ctx context.Context, dir uint64, name string) (kernel.Attr, error) {
-	if a, ok := f.attrs.lookup(dir, name); ok {
+	a, ok, absent := f.attrs.lookup(dir, name)
+	switch {
+	case ok:
 		return f.finish(a), nil
+	case absent:
+		return kernel.Attr{}, kernel.E(kernel.NotExist, "no such file or directory")
+	}
+	if a, ok, err := f.loadDir(ctx, dir, name); ok || err != nil {
+		return a, err
 	}
 	a, err := f.readAttr(ctx, 0, &dentKey{dir, name}, `SELECT `+attrCols+` FROM inodes i WHERE i.ino = `+entryIno, dir, name)
 	if kernel.KindOf(err) == kernel.NotExist {
@@ -328,6 +335,86 @@ func (f *FS) Lookup(ctx context.Context, dir uint64, name string) (kernel.Attr, 
 	}
 	return a, err
 }
+
+// loadDirMax is the most entries a lookup's miss reads at once.
+const loadDirMax = 1024
+
+// loadDir reads the entries of dir and their attributes in one query into
+// the attribute cache, on the first lookup's miss in dir: whoever looks up
+// one name of a directory (git status, find, make) usually looks up its
+// others next, and one query costs about what one entry's costs. The
+// listing stays complete in the cache until an entry is added or removed,
+// so missing names cost no query either. It answers name if dir has it and
+// it is not open (an open file's attributes are read as readAttr reads
+// them). A directory larger than loadDirMax is looked up one name at a
+// time.
+func (f *FS) loadDir(ctx context.Context, dir uint64, name string) (kernel.Attr, bool, error) {
+	if f.attrs.loaded(dir) {
+		return kernel.Attr{}, false, nil
+	}
+	g := f.attrs.generation()
+	type ent struct {
+		name string
+		a    kernel.Attr
+	}
+	var ents []ent
+	big := false
+	err := f.db.View(ctx, func(tx *storage.Tx) error {
+		rows, err := tx.Query(`SELECT d.name, `+attrCols+` FROM dentries d JOIN inodes i ON i.ino = d.ino
+			WHERE d.parent = ? LIMIT ?`, dir, loadDirMax+1)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if len(ents) == loadDirMax {
+				big = true
+				return nil
+			}
+			var e ent
+			if e.a, err = scanAttr(namedRow{rows, &e.name}); err != nil {
+				return err
+			}
+			ents = append(ents, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return kernel.Attr{}, false, err
+	}
+	if big {
+		f.attrs.markLoaded(dir, true, false, g)
+		return kernel.Attr{}, false, nil
+	}
+	complete := true
+	for _, e := range ents {
+		if f.commits(e.a.Ino) != 0 {
+			// Open: its overlay and commits are readAttr's to weigh.
+			complete = false
+			continue
+		}
+		f.attrs.put(e.a, &dentKey{dir, e.name}, g)
+	}
+	f.attrs.markLoaded(dir, false, complete, g)
+	for _, e := range ents {
+		if e.name == name {
+			if f.commits(e.a.Ino) != 0 {
+				return kernel.Attr{}, false, nil
+			}
+			return f.finish(e.a), true, nil
+		}
+	}
+	// The whole directory was read: name is not in it.
+	return kernel.Attr{}, true, kernel.E(kernel.NotExist, "no such file or directory")
+}
+
+// namedRow scans a row of a name and then attrCols.
+type namedRow struct {
+	s    scanner
+	name *string
+}
+
+func (r namedRow) Scan(dest ...any) error { return r.s.Scan(append([]any{r.name}, dest...)...) }
 
 // ReadDir implements kernel.FileSystem.
 func (f *FS) ReadDir(ctx context.Context, dir uint64) ([]kernel.DirEntry, error) {
