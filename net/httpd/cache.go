@@ -54,14 +54,32 @@ type cache struct {
 	bytes  int64
 	lru    *list.List // of *entry, most recent first
 	byKey  map[string]*list.Element
-	byIno  map[uint64]map[*list.Element]bool
-	byETag map[string]map[*list.Element]bool
+	byIno  index[uint64]
+	byETag index[string]
 	gen    uint64 // bumped by every invalidation
 }
 
+// index files the cache's elements under keys (an inode, an ETag).
+type index[K comparable] map[K]map[*list.Element]bool
+
+func (x index[K]) add(k K, el *list.Element) {
+	if x[k] == nil {
+		x[k] = map[*list.Element]bool{}
+	}
+	x[k][el] = true
+}
+
+func (x index[K]) remove(k K, el *list.Element) {
+	if m := x[k]; m != nil {
+		delete(m, el)
+		if len(m) == 0 {
+			delete(x, k)
+		}
+	}
+}
+
 func newCache(max int64) *cache {
-	return &cache{max: max, lru: list.New(), byKey: map[string]*list.Element{},
-		byIno: map[uint64]map[*list.Element]bool{}, byETag: map[string]map[*list.Element]bool{}}
+	return &cache{max: max, lru: list.New(), byKey: map[string]*list.Element{}, byIno: index[uint64]{}, byETag: index[string]{}}
 }
 
 func (c *cache) get(key string) *entry {
@@ -98,16 +116,10 @@ func (c *cache) put(e *entry, g uint64) {
 	el := c.lru.PushFront(e)
 	c.byKey[e.key] = el
 	for _, ino := range e.walked {
-		if c.byIno[ino] == nil {
-			c.byIno[ino] = map[*list.Element]bool{}
-		}
-		c.byIno[ino][el] = true
+		c.byIno.add(ino, el)
 	}
 	if e.etag != "" {
-		if c.byETag[e.etag] == nil {
-			c.byETag[e.etag] = map[*list.Element]bool{}
-		}
-		c.byETag[e.etag][el] = true
+		c.byETag.add(e.etag, el)
 	}
 	c.bytes += e.bytes()
 	for c.bytes > c.max {
@@ -120,19 +132,9 @@ func (c *cache) removeLocked(el *list.Element) {
 	c.lru.Remove(el)
 	delete(c.byKey, e.key)
 	for _, ino := range e.walked {
-		if m := c.byIno[ino]; m != nil {
-			delete(m, el)
-			if len(m) == 0 {
-				delete(c.byIno, ino)
-			}
-		}
+		c.byIno.remove(ino, el)
 	}
-	if m := c.byETag[e.etag]; m != nil {
-		delete(m, el)
-		if len(m) == 0 {
-			delete(c.byETag, e.etag)
-		}
-	}
+	c.byETag.remove(e.etag, el)
 	c.bytes -= e.bytes()
 }
 
