@@ -420,9 +420,15 @@ func (of *openFile) readBlock(ctx context.Context, idx, lo int64, dst []byte) er
 			}
 		}
 		var src []byte
+		at := lo // where dst starts in src
 		if chunk != 0 {
 			var err error
-			src, err = of.fs.chunk(ctx, chunk)
+			if len(dst) <= rangeReadMax {
+				src, err = of.fs.chunkRange(ctx, chunk, lo, len(dst))
+				at = 0
+			} else {
+				src, err = of.fs.chunk(ctx, chunk)
+			}
 			// A concurrent write or commit may have replaced the block and
 			// freed its chunk: look again.
 			if kernel.KindOf(err) == kernel.NotExist && attempt < 3 {
@@ -435,7 +441,7 @@ func (of *openFile) readBlock(ctx context.Context, idx, lo int64, dst []byte) er
 				return err
 			}
 		}
-		fill(dst, src, lo)
+		fill(dst, src, at)
 		return nil
 	}
 }
