@@ -70,7 +70,9 @@
 //
 // Reads of committed content go through the reader pool and a cache of
 // chunks bounded in bytes (the mount's; the site server's published reads
-// do not fill it, they keep their own copies). Attributes and names are
+// do not fill it, they keep their own copies). A small read (up to 32 KiB)
+// of a chunk that is not cached asks for its bytes only, with substr,
+// which reads the blob's overflow pages only as far as it needs. Attributes and names are
 // cached too (attrcache.go), forgotten by every announced change: the
 // first lookup that misses in a directory reads the whole directory (up to
 // 1,024 entries) in one query, and its listing then answers missing names
