@@ -167,11 +167,17 @@ func (f *FS) chunkRange(ctx context.Context, id, lo int64, n int) ([]byte, error
 		}
 		return d[lo:min(lo+int64(n), int64(len(d)))], nil
 	}
-	const q = `SELECT substr(data, ?, ?) FROM chunk_data WHERE id = ?`
+	return f.chunkRow(ctx, `SELECT substr(data, ?, ?) FROM chunk_data WHERE id = ?`, lo+1, n, id)
+}
+
+// chunkRow reads a chunk's bytes with a one-row query. Chunks never
+// change: the reader pool serves committed ones without waiting for the
+// writer; a chunk of the open batch needs the writer.
+func (f *FS) chunkRow(ctx context.Context, q string, args ...any) ([]byte, error) {
 	var data []byte
-	err := f.db.QueryRow(ctx, q, lo+1, n, id).Scan(&data)
+	err := f.db.QueryRow(ctx, q, args...).Scan(&data)
 	if kernel.KindOf(err) == kernel.NotExist {
-		err = f.row(ctx, q, []any{lo + 1, n, id}, &data)
+		err = f.row(ctx, q, args, &data)
 	}
 	return data, err
 }
@@ -183,13 +189,7 @@ func (f *FS) readChunk(ctx context.Context, id int64, keep bool) ([]byte, error)
 	if d, ok := f.cache.get(id); ok {
 		return d, nil
 	}
-	// Chunks never change: the reader pool serves committed ones without
-	// waiting for the writer; a chunk of the open batch needs the writer.
-	var data []byte
-	err := f.db.QueryRow(ctx, `SELECT data FROM chunk_data WHERE id = ?`, id).Scan(&data)
-	if kernel.KindOf(err) == kernel.NotExist {
-		err = f.row(ctx, `SELECT data FROM chunk_data WHERE id = ?`, []any{id}, &data)
-	}
+	data, err := f.chunkRow(ctx, `SELECT data FROM chunk_data WHERE id = ?`, id)
 	if err != nil {
 		return nil, err
 	}

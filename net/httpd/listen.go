@@ -393,9 +393,9 @@ func (s *Server) Status() []string {
 	}
 	n, b := s.cache.usage()
 	lines = append(lines, fmt.Sprintf("cache_entries %d", n), fmt.Sprintf("cache_bytes %d", b))
-	files, bytes, queued := 0, int64(0), 0
+	files, stored, queued := 0, int64(0), 0
 	if s.store != nil {
-		files, bytes, queued = s.store.usage()
+		files, stored, queued = s.store.usage()
 	}
-	return append(lines, fmt.Sprintf("store_files %d", files), fmt.Sprintf("store_bytes %d", bytes), fmt.Sprintf("store_queued %d", queued))
+	return append(lines, fmt.Sprintf("store_files %d", files), fmt.Sprintf("store_bytes %d", stored), fmt.Sprintf("store_queued %d", queued))
 }

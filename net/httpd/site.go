@@ -119,21 +119,16 @@ func (s *Server) lookup(ctx context.Context, site, p string) (e *entry, c *kerne
 	if e := s.cache.get(key); e != nil {
 		return e, nil, nil
 	}
-	v, err, shared := s.fills.Do(key, func() (any, error) {
+	v, err, _ := s.fills.Do(key, func() (any, error) {
 		// Not the caller's context: other requests wait on this read.
 		return s.resolve(context.WithoutCancel(ctx), site, p)
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	// Content is shared by the waiters: its data is read-only and its
+	// reader reads at offsets, without state.
 	r := v.(resolved)
-	if r.c != nil && shared {
-		// Content is read by one response only: resolve again.
-		r, err = s.resolve(ctx, site, p)
-		if err != nil {
-			return nil, nil, err
-		}
-	}
 	return r.e, r.c, nil
 }
 
