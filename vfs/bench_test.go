@@ -155,3 +155,28 @@ func BenchmarkManifest(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/file")
 }
+
+// BenchmarkUnlink is rm of small files: each holds one 4 KiB chunk of its
+// own.
+func BenchmarkUnlink(b *testing.B) {
+	e := newEnv(&testing.T{}, Options{})
+	root, _ := e.k.FS.Stat(e.ctx, "/fs")
+	data := make([]byte, 4096)
+	for i := 0; i < b.N; i++ {
+		data[0], data[1], data[2] = byte(i), byte(i>>8), byte(i>>16)
+		_, h, err := e.k.NS.Create(e.ctx, root.Ino, fmt.Sprintf("f%07d", i), kernel.OWronly|kernel.OExcl, 0o600)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h.WriteAt(e.ctx, data, 0)
+		h.Flush(e.ctx)
+		h.Release(e.ctx)
+	}
+	e.db.Commit(e.ctx)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := e.k.NS.Unlink(e.ctx, root.Ino, fmt.Sprintf("f%07d", i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

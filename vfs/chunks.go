@@ -69,6 +69,21 @@ func (f *FS) adjustRefs(tx *storage.Tx, delta map[int64]int) error {
 		if id == 0 || d == 0 {
 			continue
 		}
+		if d < 0 && !f.pinned(id) {
+			// Most chunks lose their last reference when they lose one
+			// (content is rarely shared): try the deletion first, one
+			// statement instead of an update and a deletion.
+			res, err := tx.Exec(`DELETE FROM chunks WHERE id = ? AND refs + ? <= 0`, id, d)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				if _, err := tx.Exec(`DELETE FROM chunk_data WHERE id = ?`, id); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		var refs int64
 		if err := tx.QueryRow(`UPDATE chunks SET refs = refs + ? WHERE id = ? RETURNING refs`, d, id).Scan(&refs); err != nil {
 			return err
@@ -290,8 +305,10 @@ func (f *FS) dropInode(tx *storage.Tx, ino uint64) error {
 	if err := f.adjustRefs(tx, delta); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(`DELETE FROM xattrs WHERE ino = ?`, ino); err != nil {
-		return err
+	if f.anyXattrs.Load() {
+		if _, err := tx.Exec(`DELETE FROM xattrs WHERE ino = ?`, ino); err != nil {
+			return err
+		}
 	}
 	_, err := tx.Exec(`DELETE FROM inodes WHERE ino = ?`, ino)
 	f.attrs.forget(kernel.Change{Op: kernel.AttrChanged, Ino: ino})

@@ -63,6 +63,10 @@ type FS struct {
 	// this process runs: the FUSE caches and the chunk cache key on them.
 	lastIno   atomic.Uint64
 	lastChunk atomic.Int64
+
+	// anyXattrs says rows may exist in xattrs: while none do, deleting
+	// an inode skips their statement (one of the few an unlink runs).
+	anyXattrs atomic.Bool
 }
 
 var (
@@ -104,7 +108,9 @@ func Open(ctx context.Context, db *storage.DB, opt Options) (*FS, error) {
 	}
 	f.blockSize = n
 	if opt.Shared {
-		// Counters for what start-up itself makes; Resync reads them again.
+		// Counters for what start-up itself makes; Resync reads them
+		// again. The other process may add attributes meanwhile.
+		f.anyXattrs.Store(true)
 		return f, f.readCounters(ctx)
 	}
 	if err := f.Resync(ctx); err != nil {
@@ -117,6 +123,11 @@ func Open(ctx context.Context, db *storage.DB, opt Options) (*FS, error) {
 // crash leftovers, reads its counters and forgets cached attributes. Open
 // does it, unless Shared; call it only while no other process writes.
 func (f *FS) Resync(ctx context.Context) error {
+	var any bool
+	if err := f.row(ctx, `SELECT EXISTS (SELECT 1 FROM xattrs)`, nil, &any); err != nil {
+		return fmt.Errorf("vfs: attributes: %w", err)
+	}
+	f.anyXattrs.Store(any)
 	if err := f.recover(ctx); err != nil {
 		return fmt.Errorf("vfs: recovery: %w", err)
 	}

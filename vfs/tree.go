@@ -48,8 +48,16 @@ type newInode struct {
 // create makes an inode and its entry name in dir. New inodes in a setgid
 // directory take its group, and new directories keep the setgid bit.
 func (f *FS) create(tx *storage.Tx, dir uint64, name string, n newInode, now int64) (kernel.Attr, error) {
+	// The directory is touched (and given the link of a new
+	// subdirectory's "..") and read in one statement; a refusal below
+	// takes it back with the change.
 	var pmode, pgid int64
-	if err := tx.QueryRow(`SELECT mode, gid FROM inodes WHERE ino = ?`, dir).Scan(&pmode, &pgid); err != nil {
+	links := 0
+	if isDir(n.mode) {
+		links = 1
+	}
+	if err := tx.QueryRow(`UPDATE inodes SET mtime = ?, ctime = ?, nlink = nlink + ? WHERE ino = ? RETURNING mode, gid`,
+		now, now, links, dir).Scan(&pmode, &pgid); err != nil {
 		if kernel.KindOf(err) == kernel.NotExist {
 			return kernel.Attr{}, notExist(dir)
 		}
@@ -73,9 +81,6 @@ func (f *FS) create(tx *storage.Tx, dir uint64, name string, n newInode, now int
 	if _, err := tx.Exec(`INSERT INTO inodes(ino, mode, nlink, uid, gid, size, atime, mtime, ctime, btime, parent, target, rdev)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ino, n.mode, n.nlink, n.cred.UID, n.cred.GID, n.size, now, now, now, now, n.parent, n.target, n.rdev); err != nil {
-		return kernel.Attr{}, err
-	}
-	if err := touch(tx, dir, now); err != nil {
 		return kernel.Attr{}, err
 	}
 	t := time.Unix(0, now)
@@ -125,10 +130,6 @@ func (f *FS) Mkdir(ctx context.Context, dir uint64, name string, mode uint32, cr
 		now := nowNs()
 		var err error
 		a, err = f.create(tx, dir, name, newInode{mode: syscall.S_IFDIR | mode&0o7777, nlink: 2, cred: cred, parent: dir}, now)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(`UPDATE inodes SET nlink = nlink + 1 WHERE ino = ?`, dir)
 		return err
 	})
 	if err != nil {
@@ -266,15 +267,18 @@ func (f *FS) Unlink(ctx context.Context, dir uint64, name string) error {
 	defer del.done()
 	var ino uint64
 	err := f.db.WriteFreeing(ctx, func(tx *storage.Tx) error {
-		var mode uint32
-		var err error
-		if ino, mode, err = lookupTx(tx, dir, name); err != nil {
+		// One statement finds the entry and removes it: an unlink is a
+		// few statements, each a round trip into SQLite. A directory's
+		// entry comes back with the change's savepoint (dropLink
+		// refuses it).
+		err := tx.QueryRow(`DELETE FROM dentries WHERE parent = ? AND name = ? RETURNING ino`, dir, name).Scan(&ino)
+		if kernel.KindOf(err) == kernel.NotExist {
+			return kernel.E(kernel.NotExist, "no such file or directory")
+		}
+		if err != nil {
 			return err
 		}
-		if isDir(mode) {
-			return kernel.E(kernel.IsDir, "is a directory")
-		}
-		return f.unlink(tx, &del, dir, name, ino, nowNs())
+		return f.dropLink(tx, &del, dir, ino, nowNs())
 	})
 	if err != nil {
 		return err
@@ -288,9 +292,19 @@ func (f *FS) unlink(tx *storage.Tx, del *deletions, dir uint64, name string, ino
 	if _, err := tx.Exec(`DELETE FROM dentries WHERE parent = ? AND name = ?`, dir, name); err != nil {
 		return err
 	}
-	var nlink int64
-	if err := tx.QueryRow(`UPDATE inodes SET nlink = nlink - 1, ctime = ? WHERE ino = ? RETURNING nlink`, now, ino).Scan(&nlink); err != nil {
+	return f.dropLink(tx, del, dir, ino, now)
+}
+
+// dropLink takes a link from the non-directory ino, whose entry in dir is
+// gone, and deletes the inode with its last link. A directory is refused
+// (IsDir), for the caller's transaction to take back.
+func (f *FS) dropLink(tx *storage.Tx, del *deletions, dir uint64, ino uint64, now int64) error {
+	var nlink, mode int64
+	if err := tx.QueryRow(`UPDATE inodes SET nlink = nlink - 1, ctime = ? WHERE ino = ? RETURNING nlink, mode`, now, ino).Scan(&nlink, &mode); err != nil {
 		return err
+	}
+	if isDir(uint32(mode)) {
+		return kernel.E(kernel.IsDir, "is a directory")
 	}
 	if err := touch(tx, dir, now); err != nil {
 		return err

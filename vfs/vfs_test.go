@@ -481,7 +481,41 @@ func TestErrors(t *testing.T) {
 	wantKind(t, fs.Mkdir(ctx, "/fs/dir", 0o755), kernel.Exist)
 	wantKind(t, fs.Mkdir(ctx, "/fs/file/x", 0o755), kernel.NotDir)
 	wantKind(t, fs.Remove(ctx, "/fs/dir"), kernel.NotEmpty)
-	_, err := fs.ReadFile(ctx, "/fs/dir")
+	// unlink(2) of a directory is refused and changes nothing, neither
+	// the entry nor its parent's times (read from the database: the
+	// refused statements ran and were taken back).
+	times := func(ino uint64) string {
+		var s string
+		e.fs.row(ctx, `SELECT mtime || ' ' || ctime || ' ' || nlink FROM inodes WHERE ino = ?`, []any{ino}, &s)
+		return s
+	}
+	dir, _ := e.fs.Lookup(ctx, e.fs.Root(), "dir")
+	before, beforeDir := times(e.fs.Root()), times(dir.Ino)
+	wantKind(t, e.fs.Unlink(ctx, e.fs.Root(), "dir"), kernel.IsDir)
+	wantKind(t, e.fs.Unlink(ctx, e.fs.Root(), "nothing"), kernel.NotExist)
+	if a, err := fs.Stat(ctx, "/fs/dir/sub"); err != nil || !a.IsDir() {
+		t.Fatalf("after a refused unlink: %v %v", a, err)
+	}
+	if after := times(e.fs.Root()); after != before {
+		t.Fatalf("a refused unlink changed its directory: %v -> %v", before, after)
+	}
+	if after := times(dir.Ino); after != beforeDir {
+		t.Fatalf("a refused unlink changed the directory: %v -> %v", beforeDir, after)
+	}
+	if e.count(`SELECT count(*) FROM dentries WHERE parent = ? AND name = 'dir'`, e.fs.Root()) != 1 {
+		t.Fatal("a refused unlink removed the entry")
+	}
+	// Nor does a file or directory made in a file.
+	file, _ := e.fs.Lookup(ctx, e.fs.Root(), "file")
+	before = times(file.Ino)
+	_, _, err := e.fs.Create(ctx, file.Ino, "x", kernel.OWronly, 0o644, kernel.Cred{})
+	wantKind(t, err, kernel.NotDir)
+	_, err = e.fs.Mkdir(ctx, file.Ino, "x", 0o755, kernel.Cred{})
+	wantKind(t, err, kernel.NotDir)
+	if after := times(file.Ino); after != before {
+		t.Fatalf("a refused create changed the file: %v -> %v", before, after)
+	}
+	_, err = fs.ReadFile(ctx, "/fs/dir")
 	wantKind(t, err, kernel.IsDir)
 	_, err = fs.Open(ctx, "/fs/file", kernel.OWronly|kernel.OCreate|kernel.OExcl, 0o644)
 	wantKind(t, err, kernel.Exist)

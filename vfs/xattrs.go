@@ -100,6 +100,7 @@ func (f *FS) Setxattr(ctx context.Context, ino uint64, name string, value []byte
 		if err := touchXattrInode(tx, ino); err != nil {
 			return err
 		}
+		f.anyXattrs.Store(true) // before the row exists: a deletion that follows sees it
 		_, err = tx.Exec(`INSERT INTO xattrs(ino, name, value) VALUES (?, ?, ?)
 			ON CONFLICT(ino, name) DO UPDATE SET value = excluded.value`, ino, name, value)
 		return err

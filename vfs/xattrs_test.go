@@ -51,3 +51,29 @@ func TestXattrs(t *testing.T) {
 		t.Fatalf("%d attributes after the delete, were %d", n, before)
 	}
 }
+
+// A tree opened on a database that holds attributes deletes them with
+// their inode (deletions skip the attribute table only while it is empty).
+func TestXattrsGoAfterAReopen(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.write("/fs/plain", []byte("x"))
+	if err := e.fs.Unlink(e.ctx, e.fs.Root(), "plain"); err != nil {
+		t.Fatal(err)
+	}
+	e.write("/fs/f", []byte("x"))
+	a, err := e.fs.Lookup(e.ctx, e.fs.Root(), "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fs.Setxattr(e.ctx, a.Ino, "user.k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	e.fs.Commit(e.ctx)
+	e.reopen(Options{})
+	if err := e.fs.Unlink(e.ctx, e.fs.Root(), "f"); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.count(`SELECT count(*) FROM xattrs`); n != 0 {
+		t.Fatalf("%d attributes left by a file deleted after a reopen", n)
+	}
+}
