@@ -114,12 +114,13 @@ func (p *pendingAttrs) merge(set kernel.SetAttr, now time.Time) {
 }
 
 // updateInode writes the attributes of p (and the size, unless it is -1) to
-// inode ino, with ctime p's, or now. It fails with NotExist if ino is gone.
-func updateInode(tx *storage.Tx, ino uint64, size int64, p pendingAttrs, now int64) error {
+// inode ino, with ctime p's, or now, and returns the row it leaves. It
+// fails with NotExist if ino is gone.
+func updateInode(tx *storage.Tx, ino uint64, size int64, p pendingAttrs, now int64) (kernel.Attr, error) {
 	if !p.ctime.IsZero() {
 		now = p.ctime.UnixNano()
 	}
-	res, err := tx.Exec(`UPDATE inodes SET
+	a, err := scanAttr(tx.QueryRow(`UPDATE inodes SET
 		size = CASE WHEN ? THEN ? ELSE size END,
 		mode = CASE WHEN ? THEN (mode & 61440) | ? ELSE mode END,
 		uid = CASE WHEN ? THEN ? ELSE uid END,
@@ -127,21 +128,18 @@ func updateInode(tx *storage.Tx, ino uint64, size int64, p pendingAttrs, now int
 		atime = CASE WHEN ? THEN ? ELSE atime END,
 		mtime = CASE WHEN ? THEN ? ELSE mtime END,
 		ctime = ?
-		WHERE ino = ?`,
+		WHERE ino = ? RETURNING `+returnedAttrs,
 		size >= 0, size,
 		p.set&kernel.SetMode != 0, p.mode,
 		p.set&kernel.SetUID != 0, p.uid,
 		p.set&kernel.SetGID != 0, p.gid,
 		p.set&kernel.SetAtime != 0, p.atime.UnixNano(),
 		p.set&kernel.SetMtime != 0, p.mtime.UnixNano(),
-		now, ino)
-	if err != nil {
-		return err
+		now, ino))
+	if kernel.KindOf(err) == kernel.NotExist {
+		return kernel.Attr{}, notExist(ino)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return notExist(ino)
-	}
-	return nil
+	return a, err
 }
 
 // setAttrs records attribute changes in the overlay. flushMu must be held.
@@ -693,6 +691,9 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 		}
 	}
 	now := nowNs()
+	c := kernel.Change{Op: kernel.ContentChanged, Ino: of.ino, Origin: kernel.OriginFrom(ctx)}
+	var a kernel.Attr
+	var g uint64
 	write := f.db.Write
 	switch {
 	case durable:
@@ -749,16 +750,22 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 		if err := f.adjustRefs(tx, delta); err != nil {
 			return err
 		}
-		return updateInode(tx, of.ino, size, attrs, now)
+		var err error
+		if a, err = updateInode(tx, of.ino, size, attrs, now); err != nil {
+			return err
+		}
+		g = f.settle(c)
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	// The cached attributes go before the overlay stops standing in for
-	// them: in between, a stat would read the size from before the
-	// commit (and the host kernel, told a smaller size, drops its pages:
-	// SQLite in WAL mode read short).
-	f.attrs.forget(kernel.Change{Op: kernel.ContentChanged, Ino: of.ino})
+	// The committed attributes are cached before the overlay stops
+	// standing in for them: in between, a stat that read the row from
+	// before the commit would give the old size (and the host kernel,
+	// told a smaller size, drops its pages: SQLite in WAL mode read
+	// short). The just-written file's stat then costs no query.
+	f.attrs.put(a, nil, g)
 	var committed []int64
 	of.mu.Lock()
 	for _, it := range items {
@@ -778,7 +785,7 @@ func (of *openFile) commit(ctx context.Context, durable bool) error {
 	// frees nothing. Superseded ones may now be garbage.
 	f.dropPins(committed)
 	uerr := f.unpin(ctx, superseded)
-	f.changed(ctx, kernel.ContentChanged, of.ino, 0, "")
+	f.announce(c)
 	return uerr
 }
 

@@ -31,7 +31,11 @@ func (f *FS) WriteFiles(ctx context.Context, files []kernel.FileAt, cred kernel.
 	made := make([]kernel.Attr, len(files))
 	replaced := make([]uint64, len(files)) // the inode a file took the name of, or 0
 	failed := -1
+	var changes []kernel.Change
+	var g uint64
+	origin := kernel.OriginFrom(ctx)
 	err := f.db.Write(ctx, func(tx *storage.Tx) error {
+		changes = changes[:0]
 		now := nowNs()
 		refs := map[int64]int{} // chunk -> references gained from a From
 		for i, nf := range files {
@@ -89,16 +93,28 @@ func (f *FS) WriteFiles(ctx context.Context, files []kernel.FileAt, cred kernel.
 			made[i] = a
 		}
 		failed = -1
-		return f.adjustRefs(tx, refs)
+		if err := f.adjustRefs(tx, refs); err != nil {
+			return err
+		}
+		for i, nf := range files {
+			if replaced[i] != 0 {
+				changes = append(changes, kernel.Change{Op: kernel.EntryRemoved, Ino: replaced[i], Dir: nf.Dir, Name: nf.Name, Origin: origin})
+			}
+			changes = append(changes, kernel.Change{Op: kernel.EntryAdded, Ino: made[i].Ino, Dir: nf.Dir, Name: nf.Name, Origin: origin})
+		}
+		for _, c := range changes {
+			g = f.settle(c)
+		}
+		return nil
 	})
 	if err != nil {
 		return failed, err
 	}
 	for i, nf := range files {
-		if replaced[i] != 0 {
-			f.changed(ctx, kernel.EntryRemoved, replaced[i], nf.Dir, nf.Name)
-		}
-		f.attrs.put(made[i], &dentKey{nf.Dir, nf.Name}, f.changed(ctx, kernel.EntryAdded, made[i].Ino, nf.Dir, nf.Name))
+		f.attrs.put(made[i], &dentKey{nf.Dir, nf.Name}, g)
+	}
+	for _, c := range changes {
+		f.announce(c)
 	}
 	return -1, nil
 }

@@ -220,8 +220,43 @@ func (f *FS) AnnouncesEveryChange() {}
 func (f *FS) changed(ctx context.Context, op kernel.ChangeOp, ino, dir uint64, name string) uint64 {
 	c := kernel.Change{Op: op, Ino: ino, Dir: dir, Name: name, Origin: kernel.OriginFrom(ctx)}
 	g := f.attrs.forget(c)
-	f.db.AfterCommit(func() { f.notify(c) })
+	f.announce(c)
 	return g
+}
+
+// announce tells the namespace's subscribers of change c once it is
+// committed. The attribute cache is not touched: see settle.
+func (f *FS) announce(c kernel.Change) { f.db.AfterCommit(func() { f.notify(c) }) }
+
+// settle forgets what change c touched from the attribute cache, inside
+// the write transaction that makes it, and returns the generation after.
+// Every later change forgets after its own transaction, which follows this
+// one: attributes this transaction left can be put with that generation
+// once it ends (after, they could be put over a later change's), and the
+// change announced. A just-written file's stat then costs no query.
+func (f *FS) settle(c kernel.Change) uint64 { return f.attrs.forget(c) }
+
+// writeEntry runs fn, which makes the entry dir/name and returns its
+// attributes, as a change; the attributes are cached as it left them.
+func (f *FS) writeEntry(ctx context.Context, dir uint64, name string, fn func(*storage.Tx) (kernel.Attr, error)) (kernel.Attr, error) {
+	c := kernel.Change{Op: kernel.EntryAdded, Dir: dir, Name: name, Origin: kernel.OriginFrom(ctx)}
+	var a kernel.Attr
+	var g uint64
+	err := f.db.Write(ctx, func(tx *storage.Tx) error {
+		var err error
+		if a, err = fn(tx); err != nil {
+			return err
+		}
+		c.Ino = a.Ino
+		g = f.settle(c)
+		return nil
+	})
+	if err != nil {
+		return kernel.Attr{}, err
+	}
+	f.attrs.put(a, &dentKey{dir, name}, g)
+	f.announce(c)
+	return a, nil
 }
 
 // Root implements kernel.FileSystem.
@@ -231,6 +266,10 @@ func (f *FS) Root() uint64 { return rootIno }
 func (f *FS) BlockSize() int64 { return f.blockSize }
 
 const attrCols = `i.ino, i.mode, i.nlink, i.uid, i.gid, i.size, i.atime, i.mtime, i.ctime, i.rdev`
+
+// returnedAttrs is attrCols for a RETURNING clause, which takes no table
+// alias.
+const returnedAttrs = `ino, mode, nlink, uid, gid, size, atime, mtime, ctime, rdev`
 
 type scanner interface{ Scan(...any) error }
 

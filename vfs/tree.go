@@ -92,11 +92,8 @@ func (f *FS) create(tx *storage.Tx, dir uint64, name string, n newInode, now int
 
 // Create implements kernel.Writer.
 func (f *FS) Create(ctx context.Context, dir uint64, name string, flags int, mode uint32, cred kernel.Cred) (kernel.Attr, kernel.Handle, error) {
-	var a kernel.Attr
-	err := f.db.Write(ctx, func(tx *storage.Tx) error {
-		var err error
-		a, err = f.create(tx, dir, name, newInode{mode: syscall.S_IFREG | mode&0o7777, nlink: 1, cred: cred}, nowNs())
-		return err
+	a, err := f.writeEntry(ctx, dir, name, func(tx *storage.Tx) (kernel.Attr, error) {
+		return f.create(tx, dir, name, newInode{mode: syscall.S_IFREG | mode&0o7777, nlink: 1, cred: cred}, nowNs())
 	})
 	if kernel.KindOf(err) == kernel.Exist && flags&kernel.OExcl == 0 {
 		// Lost a race with another creator: open what is there, as
@@ -118,24 +115,18 @@ func (f *FS) Create(ctx context.Context, dir uint64, name string, flags int, mod
 	if err != nil {
 		return kernel.Attr{}, nil, err
 	}
-	f.attrs.put(a, &dentKey{dir, name}, f.changed(ctx, kernel.EntryAdded, a.Ino, dir, name))
 	writable := flags&kernel.OAccess != kernel.ORdonly
 	return a, &handle{of: f.acquireNew(a.Ino, writable), writable: writable}, nil
 }
 
 // Mkdir implements kernel.Writer.
 func (f *FS) Mkdir(ctx context.Context, dir uint64, name string, mode uint32, cred kernel.Cred) (kernel.Attr, error) {
-	var a kernel.Attr
-	err := f.db.Write(ctx, func(tx *storage.Tx) error {
-		now := nowNs()
-		var err error
-		a, err = f.create(tx, dir, name, newInode{mode: syscall.S_IFDIR | mode&0o7777, nlink: 2, cred: cred, parent: dir}, now)
-		return err
+	a, err := f.writeEntry(ctx, dir, name, func(tx *storage.Tx) (kernel.Attr, error) {
+		return f.create(tx, dir, name, newInode{mode: syscall.S_IFDIR | mode&0o7777, nlink: 2, cred: cred, parent: dir}, nowNs())
 	})
 	if err != nil {
 		return kernel.Attr{}, err
 	}
-	f.attrs.put(a, &dentKey{dir, name}, f.changed(ctx, kernel.EntryAdded, a.Ino, dir, name))
 	a.Size, a.Blocks = 4096, 8
 	return a, nil
 }
@@ -153,17 +144,9 @@ func (f *FS) Symlink(ctx context.Context, dir uint64, name, target string, cred 
 			return kernel.Attr{}, kernel.E(kernel.Invalid, "symbolic link target contains NUL")
 		}
 	}
-	var a kernel.Attr
-	err := f.db.Write(ctx, func(tx *storage.Tx) error {
-		var err error
-		a, err = f.create(tx, dir, name, newInode{mode: syscall.S_IFLNK | 0o777, nlink: 1, cred: cred, target: &target, size: int64(len(target))}, nowNs())
-		return err
+	return f.writeEntry(ctx, dir, name, func(tx *storage.Tx) (kernel.Attr, error) {
+		return f.create(tx, dir, name, newInode{mode: syscall.S_IFLNK | 0o777, nlink: 1, cred: cred, target: &target, size: int64(len(target))}, nowNs())
 	})
-	if err != nil {
-		return kernel.Attr{}, err
-	}
-	f.changed(ctx, kernel.EntryAdded, a.Ino, dir, name)
-	return a, nil
 }
 
 // Mknod implements kernel.NodeMaker: FIFOs, sockets and devices are
@@ -175,17 +158,9 @@ func (f *FS) Mknod(ctx context.Context, dir uint64, name string, mode, rdev uint
 	if mode&syscall.S_IFMT != syscall.S_IFCHR && mode&syscall.S_IFMT != syscall.S_IFBLK {
 		rdev = 0
 	}
-	var a kernel.Attr
-	err := f.db.Write(ctx, func(tx *storage.Tx) error {
-		var err error
-		a, err = f.create(tx, dir, name, newInode{mode: mode&syscall.S_IFMT | mode&0o7777, nlink: 1, cred: cred, rdev: rdev}, nowNs())
-		return err
+	return f.writeEntry(ctx, dir, name, func(tx *storage.Tx) (kernel.Attr, error) {
+		return f.create(tx, dir, name, newInode{mode: mode&syscall.S_IFMT | mode&0o7777, nlink: 1, cred: cred, rdev: rdev}, nowNs())
 	})
-	if err != nil {
-		return kernel.Attr{}, err
-	}
-	f.attrs.put(a, &dentKey{dir, name}, f.changed(ctx, kernel.EntryAdded, a.Ino, dir, name))
-	return a, nil
 }
 
 // Link implements kernel.Writer.
@@ -558,22 +533,37 @@ func (f *FS) Setattr(ctx context.Context, ino uint64, set kernel.SetAttr) (kerne
 			if err := f.release(ctx, of, false); err != nil {
 				return kernel.Attr{}, err
 			}
-		} else if err := f.setAttrsNow(ctx, ino, rest); err != nil {
-			return kernel.Attr{}, err
+		} else {
+			return f.setAttrsNow(ctx, ino, rest)
 		}
 	}
 	f.changed(ctx, kernel.AttrChanged, ino, 0, "")
 	return f.Getattr(ctx, ino)
 }
 
-// setAttrsNow commits attribute changes of a file nobody writes.
-func (f *FS) setAttrsNow(ctx context.Context, ino uint64, set kernel.SetAttr) error {
-	return f.db.Write(ctx, func(tx *storage.Tx) error {
+// setAttrsNow commits attribute changes of a file nobody writes, and
+// returns (and caches) the attributes they leave.
+func (f *FS) setAttrsNow(ctx context.Context, ino uint64, set kernel.SetAttr) (kernel.Attr, error) {
+	c := kernel.Change{Op: kernel.AttrChanged, Ino: ino, Origin: kernel.OriginFrom(ctx)}
+	var a kernel.Attr
+	var g uint64
+	err := f.db.Write(ctx, func(tx *storage.Tx) error {
 		now := time.Now()
 		var p pendingAttrs
 		p.merge(set, now)
-		return updateInode(tx, ino, -1, p, now.UnixNano())
+		var err error
+		if a, err = updateInode(tx, ino, -1, p, now.UnixNano()); err != nil {
+			return err
+		}
+		g = f.settle(c)
+		return nil
 	})
+	if err != nil {
+		return kernel.Attr{}, err
+	}
+	f.attrs.put(a, nil, g)
+	f.announce(c)
+	return f.finish(a), nil
 }
 
 func (f *FS) setSize(ctx context.Context, ino uint64, size int64) error {
