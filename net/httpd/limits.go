@@ -80,6 +80,17 @@ type countedConn struct {
 	once sync.Once
 }
 
+// ReadFrom hands a response's body to the connection's own ReadFrom: a
+// TCP connection sends a file with sendfile(2), which net/http uses only
+// when the connection it holds has ReadFrom (behind this wrapper, every
+// stored body went out through 32 KiB writes).
+func (c *countedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(c.Conn, r)
+}
+
 func (c *countedConn) Close() error {
 	c.once.Do(func() {
 		c.l.mu.Lock()
