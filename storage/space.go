@@ -247,6 +247,11 @@ func (db *DB) freeing() (short bool) {
 	if s.Free < floor+smallChange {
 		db.releaseBallast("a deletion")
 	}
+	if s.Room >= ampleRoom {
+		// As for other changes: a stream of deletions alone (rm -r)
+		// otherwise measured the disk before each one.
+		db.ample.Store(time.Now().Add(ampleFor).UnixNano())
+	}
 	return s.Free < s.Reserve
 }
 

@@ -72,9 +72,20 @@
 // chunks bounded in bytes (the mount's; the site server's published reads
 // do not fill it, they keep their own copies). A small read (up to 32 KiB)
 // of a chunk that is not cached asks for its bytes only, with substr,
-// which reads the blob's overflow pages only as far as it needs. Attributes and names are
-// cached too (attrcache.go), forgotten by every announced change: the
-// first lookup that misses in a directory reads the whole directory (up to
-// 1,024 entries) in one query, and its listing then answers missing names
-// until an entry is added or removed.
+// which reads the blob's overflow pages only as far as it needs.
+// Attributes and names are cached too (attrcache.go), forgotten by every
+// announced change: the first lookup that misses in a directory reads the
+// whole directory (up to 1,024 entries) in one query, and its listing then
+// answers missing names until an entry is added or removed. A change that
+// makes an entry, commits a file or sets attributes caches the row it
+// wrote (RETURNING), forgetting the old one inside its transaction
+// (FS.settle), so no later change's forget can come before it.
+//
+// Every statement is a round trip through database/sql and cgo into
+// SQLite (2-3 us each with the prepared-statement cache): the common
+// changes are written in as few as SQLite allows. An unlink finds and
+// removes the entry in one statement (DELETE ... RETURNING) and a create
+// touches and reads its directory in one (UPDATE ... RETURNING); a
+// refusal found after (a directory to unlink, a file to create in) is
+// taken back with the change's savepoint.
 package vfs

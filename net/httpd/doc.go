@@ -47,13 +47,15 @@
 // up to 64 KiB and of their compressed forms. Larger files, and the gzip
 // and brotli forms of compressible ones, live in the store (store.go), a
 // derived cache on the local disk named by content and sent with
-// sendfile: the page cache holds them, not the heap. Forms are made in the
-// background by one worker, once per content; until a file's forms are
-// made its entry is not cached and the file goes out whole. Each entry
-// remembers the inodes its path went through; the namespace's change
-// events, sent once a change is committed, drop the entries that went
-// through a changed inode, and the worker drops those of a content whose
-// forms it just made.
+// sendfile: the page cache holds them, not the heap. (net/http sends a
+// file with sendfile only if the connection it holds has ReadFrom, as a
+// TCP connection has: the per-client wrapper of limits.go passes it on.)
+// Forms are made in the background by one worker, once per content; until
+// a file's forms are made its entry is not cached and the file goes out
+// whole. Each entry remembers the inodes its path went through; the
+// namespace's change events, sent once a change is committed, drop the
+// entries that went through a changed inode, and the worker drops those of
+// a content whose forms it just made.
 //
 // # Redirects and proxies
 //
