@@ -21,78 +21,76 @@ const maxClone = 1_000_000
 // are written. Hard links inside the tree stay links; writes not yet
 // flushed by open files are not in the copy.
 func (f *FS) Clone(ctx context.Context, ino, dir uint64, name string, cred kernel.Cred) (kernel.Attr, error) {
-	return f.writeEntry(ctx, dir, name, func(tx *storage.Tx) (a kernel.Attr, err error) {
-		err = f.cloneIn(tx, ino, dir, name, cred, &a)
-		return a, err
+	return f.writeEntry(ctx, dir, name, func(tx *storage.Tx) (kernel.Attr, error) {
+		return f.cloneIn(tx, ino, dir, name, cred)
 	})
 }
 
-// cloneIn is Clone's transaction; it sets *a to the copy's attributes.
-func (f *FS) cloneIn(tx *storage.Tx, ino, dir uint64, name string, cred kernel.Cred, a *kernel.Attr) error {
+// cloneIn is Clone's transaction; it returns the copy's attributes.
+func (f *FS) cloneIn(tx *storage.Tx, ino, dir uint64, name string, cred kernel.Cred) (kernel.Attr, error) {
 	now := nowNs()
 	var mode, nlink uint32
 	if err := tx.QueryRow(`SELECT mode, nlink FROM inodes WHERE ino = ?`, ino).Scan(&mode, &nlink); err != nil {
 		if kernel.KindOf(err) == kernel.NotExist {
-			return notExist(ino)
+			return kernel.Attr{}, notExist(ino)
 		}
-		return err
+		return kernel.Attr{}, err
 	}
 	// A directory cannot be cloned into itself.
 	if isDir(mode) {
 		for d := dir; ; {
 			if d == ino {
-				return kernel.E(kernel.Invalid, "cannot clone a directory into itself")
+				return kernel.Attr{}, kernel.E(kernel.Invalid, "cannot clone a directory into itself")
 			}
 			if d == rootIno {
 				break
 			}
 			if err := tx.QueryRow(`SELECT parent FROM inodes WHERE ino = ?`, d).Scan(&d); err != nil {
-				return err
+				return kernel.Attr{}, err
 			}
 		}
 	}
 	var pmode uint32
 	if err := tx.QueryRow(`SELECT mode FROM inodes WHERE ino = ?`, dir).Scan(&pmode); err != nil {
 		if kernel.KindOf(err) == kernel.NotExist {
-			return notExist(dir)
+			return kernel.Attr{}, notExist(dir)
 		}
-		return err
+		return kernel.Attr{}, err
 	}
 	if !isDir(pmode) {
-		return kernel.E(kernel.NotDir, "not a directory")
+		return kernel.Attr{}, kernel.E(kernel.NotDir, "not a directory")
 	}
 	c := newCloner(f, tx)
 	root, err := c.copy(ino, mode, nlink, dir)
 	if err != nil {
-		return err
+		return kernel.Attr{}, err
 	}
 	if _, err := tx.Exec(`INSERT INTO dentries(parent, name, ino) VALUES (?, ?, ?)`, dir, name, root); err != nil {
-		return err
+		return kernel.Attr{}, err
 	}
 	if !isDir(mode) {
 		c.links[root]++
 	}
 	// Files linked from several places in the tree keep one inode.
 	if err := c.finish(); err != nil {
-		return err
+		return kernel.Attr{}, err
 	}
 	if isDir(mode) {
 		if _, err := tx.Exec(`UPDATE inodes SET nlink = nlink + 1 WHERE ino = ?`, dir); err != nil {
-			return err
+			return kernel.Attr{}, err
 		}
 	}
 	if err := touch(tx, dir, now); err != nil {
-		return err
+		return kernel.Attr{}, err
 	}
 	var size, mtime, atime, ctime int64
 	var uid, gid uint32
 	if err := tx.QueryRow(`SELECT mode, nlink, uid, gid, size, atime, mtime, ctime FROM inodes WHERE ino = ?`, root).
 		Scan(&mode, &nlink, &uid, &gid, &size, &atime, &mtime, &ctime); err != nil {
-		return err
+		return kernel.Attr{}, err
 	}
-	*a = kernel.Attr{Ino: root, Mode: mode, Nlink: nlink, UID: uid, GID: gid, Size: size, Blocks: (size + 511) / 512,
-		Atime: time.Unix(0, atime), Mtime: time.Unix(0, mtime), Ctime: time.Unix(0, ctime)}
-	return nil
+	return kernel.Attr{Ino: root, Mode: mode, Nlink: nlink, UID: uid, GID: gid, Size: size, Blocks: (size + 511) / 512,
+		Atime: time.Unix(0, atime), Mtime: time.Unix(0, mtime), Ctime: time.Unix(0, ctime)}, nil
 }
 
 // cloner copies one tree inside a transaction. Its statements are few
