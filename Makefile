@@ -14,6 +14,10 @@ GOFLAGS_T := -tags '$(TAGS)'
 RACE_PKGS := ./kernel/... ./storage/... ./vfs/... ./ctl/... ./mount/... ./api/... ./net/... ./proc/... ./driver/... ./security/...
 
 export CGO_ENABLED := 1
+# SQLite's sqlite_dbpage table, which mattn/go-sqlite3 leaves out: a
+# follower applies the primary's replicated pages through it (storage/pages.go).
+# One flag set everywhere, like the tags (Go's default -O2 -g kept).
+export CGO_CFLAGS := -O2 -g -DSQLITE_ENABLE_DBPAGE_VTAB
 
 .PHONY: all build run run-deps stop deps tools check vet fmt-check test unit race e2e conformance conformance-deps bench-fs bench-ctl bench-http bench-backup bench-deploy bench-upgrade clean
 

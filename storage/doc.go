@@ -42,6 +42,15 @@
 // a "-- fazt:compat N" line, and a binary that supports a lower level refuses
 // to open the database with a clear error, instead of misreading it.
 //
+// # Replicated pages
+//
+// A follower's database is kept current with the primary's transactions as
+// page images (pages.go): DB.ApplyPages writes one transaction's pages
+// through SQLite's sqlite_dbpage table, in one durable write transaction, so
+// readers see it whole and their snapshots hold. The Makefile compiles
+// SQLite with SQLITE_ENABLE_DBPAGE_VTAB for that; DB.HasPageWrites says
+// whether a binary has it.
+//
 // # Errors
 //
 // SQLite errors are classified here and nowhere else: no rows is NotExist, a

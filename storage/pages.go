@@ -1,0 +1,98 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fazt-sh/fazt/kernel"
+)
+
+// Replicated pages. A follower's database is a copy of the primary's kept
+// current page by page: each transaction the primary committed arrives as
+// the images of the pages it changed (Litestream's LTX files), and
+// ApplyPages writes them in one write transaction through SQLite's
+// sqlite_dbpage table. The pages go through the pager and the WAL like any
+// change, so readers see each transaction whole or not at all, a reader's
+// snapshot holds while it reads, and every other connection's data_version
+// moves. Litestream's own follow mode writes the pages into the file from
+// outside SQLite instead: measured here, a connection held open in WAL mode
+// never saw them (the WAL index does not change), and readers in rollback
+// mode would race the writes or, holding their locks, starve them.
+//
+// sqlite_dbpage is compiled in by SQLITE_ENABLE_DBPAGE_VTAB, which the
+// Makefile sets for every build (mattn/go-sqlite3 leaves it out).
+
+// Page is the image of one database page.
+type Page struct {
+	No   uint32
+	Data []byte
+}
+
+// ApplyPages replaces the pages next yields (until it says false) and
+// truncates the database to size pages, in one transaction, committed
+// durably: a crash leaves the database as it was before or after. The
+// open batch, if any, is committed first. Page images must have the
+// database's page size.
+func (db *DB) ApplyPages(ctx context.Context, size uint32, next func() (Page, bool, error)) (err error) {
+	ctx = context.WithoutCancel(ctx) // a transaction is never abandoned halfway
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	if db.wc == nil {
+		return kernel.E(kernel.Unavailable, "database closed")
+	}
+	if err := db.commitLocked(false); err != nil {
+		return err
+	}
+	if _, err := db.wc.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return classify(err)
+	}
+	defer func() {
+		if err != nil {
+			db.wc.ExecContext(ctx, "ROLLBACK")
+		}
+	}()
+	for {
+		p, ok, err := next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		if p.No == 0 || p.No > size {
+			return kernel.E(kernel.Invalid, fmt.Sprintf("page %d of a database of %d pages", p.No, size))
+		}
+		if _, err := db.wc.ExecContext(ctx, `INSERT INTO sqlite_dbpage(pgno, data) VALUES (?, ?)`, p.No, p.Data); err != nil {
+			return classify(err)
+		}
+	}
+	var pages uint32
+	if err := db.wc.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		return classify(err)
+	}
+	if size < pages {
+		// A NULL image truncates the database from that page on.
+		if _, err := db.wc.ExecContext(ctx, `INSERT INTO sqlite_dbpage(pgno, data) VALUES (?, NULL)`, size+1); err != nil {
+			return classify(err)
+		}
+	}
+	if _, err := db.wc.ExecContext(ctx, "COMMIT"); err != nil {
+		return classify(err)
+	}
+	if db.ckpt != nil {
+		db.ckpt.poke()
+	}
+	return db.syncWAL()
+}
+
+// HasPageWrites reports whether this binary's SQLite can apply replicated
+// pages (sqlite_dbpage compiled in); the error says how to build one that
+// can.
+func (db *DB) HasPageWrites(ctx context.Context) error {
+	var n int
+	err := db.QueryRow(ctx, `SELECT count(*) FROM sqlite_dbpage WHERE pgno = 1`).Scan(&n)
+	if err != nil {
+		return kernel.E(kernel.NotSupported, "this binary's SQLite has no sqlite_dbpage table (build fazt with make, which sets SQLITE_ENABLE_DBPAGE_VTAB)")
+	}
+	return nil
+}

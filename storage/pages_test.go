@@ -1,0 +1,189 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/fazt-sh/fazt/kernel"
+)
+
+// fileState is a closed database file's bytes: a primary's state, as the
+// pages a follower is sent.
+func fileState(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// delta is what a replicated transaction carries from state prev to cur:
+// the pages that differ, and the size.
+func delta(prev, cur []byte, pageSize int) ([]Page, uint32) {
+	var pages []Page
+	for off := 0; off < len(cur); off += pageSize {
+		p := cur[off : off+pageSize]
+		if off+pageSize <= len(prev) && bytes.Equal(prev[off:off+pageSize], p) {
+			continue
+		}
+		pages = append(pages, Page{No: uint32(off/pageSize) + 1, Data: p})
+	}
+	return pages, uint32(len(cur) / pageSize)
+}
+
+func pageIter(pages []Page) func() (Page, bool, error) {
+	i := 0
+	return func() (Page, bool, error) {
+		if i == len(pages) {
+			return Page{}, false, nil
+		}
+		i++
+		return pages[i-1], true, nil
+	}
+}
+
+func countRows(t *testing.T, db *DB) (n int, sum int64) {
+	t.Helper()
+	if err := db.QueryRow(context.Background(), `SELECT count(*), coalesce(sum(v), 0) FROM t`).Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	return n, sum
+}
+
+// A follower applies the primary's transactions as page images: growing,
+// shrinking, each whole under a reader that holds its snapshot, and a bad
+// page refused with nothing changed.
+func TestApplyPages(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	pPath, fPath := filepath.Join(dir, "primary.db"), filepath.Join(dir, "follower.db")
+	primary := func(q ...string) []byte {
+		t.Helper()
+		db, err := Open(ctx, pPath, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range q {
+			if s == "VACUUM" {
+				err = db.Vacuum(ctx)
+			} else {
+				err = db.WriteSync(ctx, func(tx *Tx) error { return tx.ExecScript(s) })
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.Close(); err != nil { // checkpointed: the file holds it all
+			t.Fatal(err)
+		}
+		return fileState(t, pPath)
+	}
+	s0 := primary(`CREATE TABLE t (v INTEGER, pad BLOB)`, `INSERT INTO t VALUES (1, zeroblob(100))`)
+	if err := os.WriteFile(fPath, s0, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := openTest(t, fPath, Options{})
+	if err := f.HasPageWrites(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var pageSize int
+	f.QueryRow(ctx, `PRAGMA page_size`).Scan(&pageSize)
+
+	// Growth: 2,000 rows of 1 KiB, under a reader in a transaction.
+	s1 := primary(`WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 2001)
+		INSERT INTO t SELECT i, randomblob(1024) FROM n`)
+	pages, size := delta(s0, s1, pageSize)
+	inside := make(chan int, 2)
+	applied := make(chan struct{})
+	go func() {
+		f.Read(ctx, func(tx *Tx) error {
+			var n int
+			tx.QueryRow(`SELECT count(*) FROM t`).Scan(&n)
+			inside <- n
+			<-applied
+			tx.QueryRow(`SELECT count(*) FROM t`).Scan(&n)
+			inside <- n
+			return nil
+		})
+	}()
+	if n := <-inside; n != 1 {
+		t.Fatalf("before: %d rows", n)
+	}
+	if err := f.ApplyPages(ctx, size, pageIter(pages)); err != nil {
+		t.Fatal(err)
+	}
+	close(applied)
+	if n := <-inside; n != 1 {
+		t.Fatalf("a reader's snapshot saw %d rows of a transaction applied under it", n)
+	}
+	if n, sum := countRows(t, f); n != 2001 || sum != 2001*2002/2 {
+		t.Fatalf("after growth: %d rows, sum %d", n, sum)
+	}
+
+	// Shrinking: most rows deleted and the file vacuumed smaller.
+	s2 := primary(`DELETE FROM t WHERE v > 10`, `VACUUM`)
+	if len(s2) >= len(s1) {
+		t.Fatalf("the primary did not shrink: %d -> %d bytes", len(s1), len(s2))
+	}
+	pages, size = delta(s1, s2, pageSize)
+	if err := f.ApplyPages(ctx, size, pageIter(pages)); err != nil {
+		t.Fatal(err)
+	}
+	var count uint32
+	var check string
+	f.QueryRow(ctx, `PRAGMA page_count`).Scan(&count)
+	f.QueryRow(ctx, `PRAGMA integrity_check`).Scan(&check)
+	if n, sum := countRows(t, f); n != 10 || sum != 55 || count != size || check != "ok" {
+		t.Fatalf("after shrinking: %d rows, sum %d, %d pages (want %d), integrity %q", n, sum, count, size, check)
+	}
+	// The file gives the space back once checkpointed (the header's page
+	// count alone would hide pages left past the end).
+	if err := f.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(fPath); err != nil || fi.Size() != int64(size)*int64(pageSize) {
+		t.Fatalf("after shrinking and a checkpoint the file is %d bytes, want %d (%v)", fi.Size(), int64(size)*int64(pageSize), err)
+	}
+
+	// Bad transactions change nothing.
+	s3 := primary(`INSERT INTO t VALUES (100, NULL)`)
+	pages, size = delta(s2, s3, pageSize)
+	short := append([]Page{}, pages...)
+	short[len(short)-1].Data = short[len(short)-1].Data[:100]
+	for name, bad := range map[string]struct {
+		pages []Page
+		size  uint32
+		kind  kernel.Kind
+	}{
+		"a short page":         {short, size, kernel.Internal},
+		"a page past the size": {append(append([]Page{}, pages...), Page{No: size + 1, Data: make([]byte, pageSize)}), size, kernel.Invalid},
+		"no page 0":            {[]Page{{No: 0, Data: make([]byte, pageSize)}}, size, kernel.Invalid},
+	} {
+		err := f.ApplyPages(ctx, bad.size, pageIter(bad.pages))
+		if err == nil || (bad.kind != kernel.Internal && kernel.KindOf(err) != bad.kind) {
+			t.Errorf("%s: %v, want kind %v", name, err, bad.kind)
+		}
+		if n, sum := countRows(t, f); n != 10 || sum != 55 {
+			t.Fatalf("%s changed the database: %d rows, sum %d", name, n, sum)
+		}
+	}
+	if err := f.ApplyPages(ctx, size, pageIter(pages)); err != nil {
+		t.Fatal(err)
+	}
+	if n, sum := countRows(t, f); n != 11 || sum != 155 {
+		t.Fatalf("after the good one: %d rows, sum %d", n, sum)
+	}
+
+	// And it holds across a reopen.
+	f.Close()
+	f = openTest(t, fPath, Options{})
+	f.QueryRow(ctx, `PRAGMA integrity_check`).Scan(&check)
+	if n, _ := countRows(t, f); n != 11 || check != "ok" {
+		t.Fatal(fmt.Sprintf("after a reopen: %d rows, integrity %q", n, check))
+	}
+}
