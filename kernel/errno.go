@@ -29,6 +29,7 @@ var errnos = [...]syscall.Errno{
 	Unavailable:  syscall.EAGAIN,
 	NoData:       syscall.ENXIO,
 	NoAttr:       syscall.ENODATA,
+	NotPrimary:   syscall.EROFS,
 }
 
 // Errno is the errno for errors of kind k; EIO for anything unknown.
@@ -64,6 +65,7 @@ var httpStatuses = [...]int{
 	Unavailable:  http.StatusServiceUnavailable,
 	NoData:       http.StatusRequestedRangeNotSatisfiable,
 	NoAttr:       http.StatusNotFound,
+	NotPrimary:   http.StatusConflict,
 }
 
 // HTTPStatus is the HTTP status for errors of kind k; 500 for anything

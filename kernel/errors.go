@@ -34,6 +34,7 @@ const (
 	Unavailable              // a needed part is not running
 	NoData                   // no data from that offset on (SEEK_DATA at the end: ENXIO)
 	NoAttr                   // no such extended attribute (ENODATA)
+	NotPrimary               // replicated state written on a follower: EROFS, HTTP 409
 )
 
 var kindNames = [...]string{
@@ -58,6 +59,7 @@ var kindNames = [...]string{
 	Unavailable:  "unavailable",
 	NoData:       "no such device or address",
 	NoAttr:       "no data available",
+	NotPrimary:   "read-only: a follower of the primary",
 }
 
 // kindIDs are the stable names of the kinds, for protocols (the APIs carry
@@ -82,6 +84,9 @@ var kindIDs = [...]string{
 	NotSupported: "not-supported",
 	Interrupted:  "interrupted",
 	Unavailable:  "unavailable",
+	NoData:       "no-data",
+	NoAttr:       "no-attr",
+	NotPrimary:   "not-primary",
 }
 
 // ID is the kind's stable name ("not-exist").
