@@ -33,6 +33,16 @@
 // tree. The child's environment drops AWS_CA_BUNDLE, which breaks the AWS
 // SDK when set to a bundle it cannot use.
 //
+// # Following a replica
+//
+// A Follower (follow.go) keeps a restored database current with its
+// replica: each new LTX file, found from level 0 or, past compaction, from
+// the lowest level that covers the gap, is checksummed and applied as one
+// transaction through storage.ApplyPages; the last transaction applied is
+// kept beside the database. Litestream's own follow mode writes pages into
+// the file from outside SQLite, which readers that keep their connections
+// never see.
+//
 // # Checkpoints
 //
 // While the child runs, the kernel's checkpointer only runs PASSIVE

@@ -1,0 +1,195 @@
+package litestream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	upstream "github.com/benbjohnson/litestream"
+	"github.com/superfly/ltx"
+
+	"github.com/fazt-sh/fazt/kernel"
+	"github.com/fazt-sh/fazt/storage"
+)
+
+// Follower keeps a database current with a replica: every transaction that
+// reaches the replica after the one the database holds is applied to it,
+// in order, as the pages it changed (storage.ApplyPages: one durable
+// transaction each, so readers see it whole). The last transaction applied
+// is kept in a file beside the database, written after each apply: a crash
+// between the two applies that transaction's pages once more, which
+// changes nothing (they are images, not deltas).
+//
+// Litestream's own follow mode (restore -f) is not used: it writes the
+// pages into the database file from outside SQLite (see storage/pages.go).
+type Follower struct {
+	client upstream.ReplicaClient
+	db     *storage.DB
+	txidAt string // the file that keeps the last transaction applied
+
+	applied ltx.TXID
+}
+
+// NewFollower follows the replica at url into db, which holds the
+// replica's transactions up to the one its TXID file names (a restore
+// writes it, see WriteFollowTXID).
+func NewFollower(ctx context.Context, url string, db *storage.DB) (*Follower, error) {
+	client, err := upstream.NewReplicaClientFromURL(url)
+	if err != nil {
+		return nil, kernel.E(kernel.Invalid, fmt.Sprintf("replica %s: %v", redact(url), err))
+	}
+	if err := db.HasPageWrites(ctx); err != nil {
+		return nil, err
+	}
+	f := &Follower{client: client, db: db, txidAt: FollowTXIDPath(db.Path())}
+	if f.applied, err = readFollowTXID(f.txidAt); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// FollowTXIDPath is where a follower keeps the last transaction applied to
+// the database at dbPath.
+func FollowTXIDPath(dbPath string) string { return dbPath + "-follow-txid" }
+
+// WriteFollowTXID records that the database at dbPath holds the replica's
+// transactions up to txid (after a restore, before following).
+func WriteFollowTXID(dbPath string, txid uint64) error {
+	return writePrivate(FollowTXIDPath(dbPath), strconv.FormatUint(txid, 10)+"\n")
+}
+
+func readFollowTXID(path string) (ltx.TXID, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, kernel.E(kernel.NotExist, fmt.Sprintf("%s: the database does not say which of the replica's transactions it holds (restore it to follow): %v", path, err))
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || n == 0 {
+		return 0, kernel.E(kernel.Invalid, fmt.Sprintf("%s: not a transaction number: %q", path, b))
+	}
+	return ltx.TXID(n), nil
+}
+
+// Applied is the last transaction of the replica the database holds.
+func (f *Follower) Applied() uint64 { return uint64(f.applied) }
+
+// ErrHistoryGone says the replica no longer holds the transactions that
+// follow the database's: it was compacted or pruned past them, or belongs
+// to another database. Only a new restore can follow it.
+var ErrHistoryGone = errors.New("the replica no longer holds the transactions after this database's")
+
+// Step applies every transaction the replica has after the database's,
+// and reports how many files it applied.
+func (f *Follower) Step(ctx context.Context) (int, error) {
+	files := 0
+	for {
+		info, err := f.next(ctx)
+		if err != nil {
+			return files, err
+		}
+		if info == nil {
+			return files, nil
+		}
+		if err := f.apply(ctx, info); err != nil {
+			return files, err
+		}
+		f.applied = info.MaxTXID
+		files++
+		if err := writePrivate(f.txidAt, strconv.FormatUint(uint64(f.applied), 10)+"\n"); err != nil {
+			return files, fmt.Errorf("record transaction %d: %w", f.applied, err)
+		}
+	}
+}
+
+// next finds the file that continues the database: from level 0 (one per
+// sync), else, when level 0 was compacted past it, from the lowest level
+// that covers the gap, snapshots last (a file of a higher level holds, for
+// every page its transactions changed, the page as of its last one, so one
+// that starts before the next transaction applies as well); nil when the
+// database is current.
+func (f *Follower) next(ctx context.Context) (*ltx.FileInfo, error) {
+	var ahead bool // the replica has later transactions, not contiguous with ours
+	for level := 0; level <= upstream.SnapshotLevel; level++ {
+		info, later, err := f.continuing(ctx, level)
+		if err != nil || info != nil {
+			return info, err
+		}
+		ahead = ahead || later
+	}
+	if ahead {
+		return nil, fmt.Errorf("%w (it holds none from transaction %d on)", ErrHistoryGone, f.applied+1)
+	}
+	return nil, nil
+}
+
+// continuing returns the file of level that starts at or before the next
+// transaction and ends after ours; later says the level has files that
+// start past it.
+func (f *Follower) continuing(ctx context.Context, level int) (*ltx.FileInfo, bool, error) {
+	itr, err := f.client.LTXFiles(ctx, level, 0, false)
+	if err != nil {
+		return nil, false, fmt.Errorf("list the replica's level %d: %w", level, err)
+	}
+	defer itr.Close()
+	later := false
+	for itr.Next() {
+		info := itr.Item()
+		switch {
+		case info.MaxTXID <= f.applied:
+			continue
+		case info.MinTXID <= f.applied+1:
+			return info, false, nil
+		default:
+			later = true
+		}
+	}
+	return nil, later, itr.Err()
+}
+
+// apply writes one file's pages in one transaction. The file's checksum is
+// verified before the transaction commits: a damaged file changes nothing.
+func (f *Follower) apply(ctx context.Context, info *ltx.FileInfo) error {
+	rc, err := f.client.OpenLTXFile(ctx, info.Level, info.MinTXID, info.MaxTXID, 0, 0)
+	if err != nil {
+		return fmt.Errorf("open the replica's transactions %d-%d: %w", info.MinTXID, info.MaxTXID, err)
+	}
+	defer rc.Close()
+	dec := ltx.NewDecoder(rc)
+	if err := dec.DecodeHeader(); err != nil {
+		return fmt.Errorf("transactions %d-%d: %w", info.MinTXID, info.MaxTXID, err)
+	}
+	hdr := dec.Header()
+	var pageSize uint32
+	if err := f.db.QueryRow(ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil {
+		return err
+	}
+	if hdr.PageSize != pageSize {
+		return kernel.E(kernel.Invalid, fmt.Sprintf("the replica's pages are %d bytes, this database's %d: not its replica", hdr.PageSize, pageSize))
+	}
+	done := false
+	next := func() (storage.Page, bool, error) {
+		if done {
+			return storage.Page{}, false, nil
+		}
+		var ph ltx.PageHeader
+		data := make([]byte, pageSize)
+		err := dec.DecodePage(&ph, data)
+		if err == io.EOF {
+			done = true
+			// The trailer's checksum, before the transaction commits.
+			if err := dec.Close(); err != nil {
+				return storage.Page{}, false, fmt.Errorf("transactions %d-%d: %w", info.MinTXID, info.MaxTXID, err)
+			}
+			return storage.Page{}, false, nil
+		}
+		if err != nil {
+			return storage.Page{}, false, fmt.Errorf("transactions %d-%d: %w", info.MinTXID, info.MaxTXID, err)
+		}
+		return storage.Page{No: ph.Pgno, Data: data}, true, nil
+	}
+	return f.db.ApplyPages(ctx, hdr.Commit, next)
+}

@@ -1,0 +1,157 @@
+package litestream
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fazt-sh/fazt/storage"
+)
+
+// A follower keeps a restored fazt database current with the replica the
+// child writes: each transaction applied whole, a damaged file changing
+// nothing, the position kept across a reopen.
+func TestFollower(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	pPath := filepath.Join(dir, "primary.db")
+	// A fazt database (its schema), then written with Litestream's own
+	// SQLite, as in TestChildBackupAndRestore: the child runs in this
+	// process.
+	sdb, err := storage.Open(ctx, pPath, storage.Options{Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdb.Close()
+	p, err := sql.Open("sqlite", pPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	exec := func(q string) {
+		t.Helper()
+		if _, err := p.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec("PRAGMA journal_mode = WAL")
+	exec("INSERT INTO routes(host, target) VALUES ('a.example', 'a')")
+
+	replica := "file://" + filepath.Join(dir, "replica")
+	done := make(chan error, 1)
+	d := &Driver{socket: filepath.Join(dir, "ctl.sock")}
+	go func() {
+		done <- RunChild(ctx, ChildConfig{DB: pPath, Meta: filepath.Join(dir, "meta"), Socket: d.socket, Replica: replica, Log: quiet})
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	// replicated waits until the replica holds everything written so far.
+	replicated := func() uint64 {
+		t.Helper()
+		var snap Snapshot
+		if err := d.call(ctx, "POST", "/backup", &snap); err != nil {
+			t.Fatal(err)
+		}
+		return snap.TXID
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := d.status(ctx); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child did not serve its socket")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	txid := replicated()
+
+	fPath := filepath.Join(dir, "follower.db")
+	if err := RunRestore(ctx, RestoreConfig{Replica: replica, Output: fPath, TXID: txid}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFollowTXID(fPath, txid); err != nil {
+		t.Fatal(err)
+	}
+	fdb, err := storage.Open(ctx, fPath, storage.Options{Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { fdb.Close() }()
+	fol, err := NewFollower(ctx, replica, fdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := func() string {
+		t.Helper()
+		var s sql.NullString
+		if err := fdb.QueryRow(ctx, `SELECT group_concat(host, ' ') FROM (SELECT host FROM routes ORDER BY host)`).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s.String
+	}
+	if n, err := fol.Step(ctx); err != nil || n != 0 || hosts() != "a.example" {
+		t.Fatalf("a current follower: %d files applied, %v, hosts %q", n, err, hosts())
+	}
+
+	// Three transactions on the primary reach the follower in one step.
+	exec("INSERT INTO routes(host, target) VALUES ('b.example', 'b')")
+	exec("INSERT INTO routes(host, target) VALUES ('c.example', 'c')")
+	exec("DELETE FROM routes WHERE host = 'a.example'")
+	last := replicated()
+	if n, err := fol.Step(ctx); err != nil || n == 0 || fol.Applied() != last {
+		t.Fatalf("step: %d files, %v, at transaction %d of %d", n, err, fol.Applied(), last)
+	}
+	if h := hosts(); h != "b.example c.example" {
+		t.Fatalf("the follower has %q", h)
+	}
+
+	// A damaged file is refused whole, and applies once repaired.
+	exec("INSERT INTO routes(host, target) VALUES ('d.example', 'd')")
+	last = replicated()
+	files, _ := filepath.Glob(filepath.Join(dir, "replica", "ltx", "0", "*.ltx"))
+	var damaged string
+	for _, f := range files {
+		if filepath.Base(f) > filepath.Base(damaged) {
+			damaged = f
+		}
+	}
+	good, err := os.ReadFile(damaged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := append([]byte{}, good...)
+	bad[len(bad)/2] ^= 0xff
+	os.WriteFile(damaged, bad, 0o644)
+	before := fol.Applied()
+	if _, err := fol.Step(ctx); err == nil {
+		t.Fatal("a damaged file was applied")
+	}
+	if h := hosts(); h != "b.example c.example" || fol.Applied() != before {
+		t.Fatalf("after a damaged file: %q at %d", h, fol.Applied())
+	}
+	os.WriteFile(damaged, good, 0o644)
+	if _, err := fol.Step(ctx); err != nil || fol.Applied() != last || hosts() != "b.example c.example d.example" {
+		t.Fatalf("after the repair: %v at %d of %d, %q", err, fol.Applied(), last, hosts())
+	}
+
+	// The position holds across a reopen.
+	fdb.Close()
+	if fdb, err = storage.Open(ctx, fPath, storage.Options{Log: quiet}); err != nil {
+		t.Fatal(err)
+	}
+	if fol, err = NewFollower(ctx, replica, fdb); err != nil || fol.Applied() != last {
+		t.Fatalf("reopened follower at %d, want %d (%v)", fol.Applied(), last, err)
+	}
+	var check string
+	fdb.QueryRow(ctx, `PRAGMA integrity_check`).Scan(&check)
+	if n, err := fol.Step(ctx); err != nil || n != 0 || check != "ok" {
+		t.Fatalf("reopened: %d files, %v, integrity %q", n, err, check)
+	}
+}
