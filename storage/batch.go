@@ -89,6 +89,9 @@ func (db *DB) write(ctx context.Context, mode writeMode, fn func(*Tx) error) (er
 	if db.wc == nil {
 		return kernel.E(kernel.Unavailable, "database closed")
 	}
+	if err := db.notPrimary(); err != nil {
+		return err
+	}
 	if mode == modeFreeing {
 		if db.freeing() {
 			mode = modeCommitted

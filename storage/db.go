@@ -33,6 +33,12 @@ type Options struct {
 	Migrations fs.FS
 	// NoMigrate opens without applying pending migrations.
 	NoMigrate bool
+	// Follows, when set, opens a follower's database: a copy of the
+	// primary's kept current by ApplyPages, for the replica named here.
+	// Every other write is refused (NotPrimary) until Promote; nothing
+	// is migrated, and a database that lacks a migration this binary
+	// needs is refused (the primary upgrades first).
+	Follows string
 }
 
 // DefaultCommitDelay bounds how long a change waits to be committed.
@@ -82,6 +88,10 @@ type DB struct {
 	// Litestream child): the kernel's checkpoints stay PASSIVE and a full
 	// checkpoint is asked of it.
 	walOwner atomic.Pointer[walOwnerBox]
+
+	// follows is the replica a follower's database copies, or nil: its
+	// pages come only from ApplyPages.
+	follows atomic.Pointer[string]
 }
 
 // Open opens (creating if needed) the database at path, checks that it is a
@@ -100,6 +110,10 @@ func Open(ctx context.Context, path string, opt Options) (_ *DB, err error) {
 		opt.Migrations = embedded
 	}
 	db := &DB{path: path, log: opt.Log, delay: opt.CommitDelay, migrations: opt.Migrations}
+	if opt.Follows != "" {
+		db.follows.Store(&opt.Follows)
+		opt.NoMigrate = true
+	}
 	defer func() {
 		if err != nil {
 			db.Close()
@@ -132,6 +146,11 @@ func Open(ctx context.Context, path string, opt Options) (_ *DB, err error) {
 	}
 	if err := db.migrate(ctx, opt); err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if pending := db.schema.Pending; opt.Follows != "" && len(pending) > 0 {
+		return nil, kernel.E(kernel.NotSupported, fmt.Sprintf(
+			"open database %s: the primary's database lacks %d migration(s) this fazt needs (the first: %s); upgrade the primary first",
+			path, len(pending), pending[0].Name))
 	}
 	db.keepBallast()
 	return db, nil

@@ -49,7 +49,10 @@
 // through SQLite's sqlite_dbpage table, in one durable write transaction, so
 // readers see it whole and their snapshots hold. The Makefile compiles
 // SQLite with SQLITE_ENABLE_DBPAGE_VTAB for that; DB.HasPageWrites says
-// whether a binary has it.
+// whether a binary has it. A database opened with Options.Follows takes
+// pages only that way: every other write is refused (NotPrimary, naming
+// the replica), nothing is migrated or vacuumed, and its file stays the
+// primary's byte for byte (but the header's change counter) until Promote.
 //
 // # Errors
 //

@@ -72,6 +72,9 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 // and deletions need; if it fails all the same, the WAL it grew is
 // truncated again.
 func (db *DB) Vacuum(ctx context.Context) error {
+	if err := db.notPrimary(); err != nil {
+		return err
+	}
 	if err := db.vacuum(ctx); err != nil {
 		return err
 	}

@@ -43,6 +43,12 @@ func (db *DB) ApplyPages(ctx context.Context, size uint32, next func() (Page, bo
 	if err := db.commitLocked(false); err != nil {
 		return err
 	}
+	// Durable by the commit itself: syncWAL would write a row, and a
+	// follower's pages must be the primary's and nothing else.
+	if _, err := db.wc.ExecContext(ctx, "PRAGMA synchronous = FULL"); err != nil {
+		return classify(err)
+	}
+	defer db.wc.ExecContext(ctx, "PRAGMA synchronous = NORMAL")
 	if _, err := db.wc.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return classify(err)
 	}
@@ -82,7 +88,27 @@ func (db *DB) ApplyPages(ctx context.Context, size uint32, next func() (Page, bo
 	if db.ckpt != nil {
 		db.ckpt.poke()
 	}
-	return db.syncWAL()
+	return nil
+}
+
+// Follows is the replica a follower's database copies, "" on a primary.
+func (db *DB) Follows() string {
+	if p := db.follows.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Promote makes a follower's database a primary's: writes are taken from
+// then on. (A standby that won the replica's lease.)
+func (db *DB) Promote() { db.follows.Store(nil) }
+
+// notPrimary refuses a write on a follower, naming where to write.
+func (db *DB) notPrimary() error {
+	if url := db.Follows(); url != "" {
+		return kernel.E(kernel.NotPrimary, "this fazt is a follower of "+url+": write on the primary")
+	}
+	return nil
 }
 
 // HasPageWrites reports whether this binary's SQLite can apply replicated

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fazt-sh/fazt/kernel"
@@ -87,7 +88,8 @@ func TestApplyPages(t *testing.T) {
 	if err := os.WriteFile(fPath, s0, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := openTest(t, fPath, Options{})
+	const replica = "file:///var/backups/primary"
+	f := openTest(t, fPath, Options{Follows: replica})
 	if err := f.HasPageWrites(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +151,38 @@ func TestApplyPages(t *testing.T) {
 	if fi, err := os.Stat(fPath); err != nil || fi.Size() != int64(size)*int64(pageSize) {
 		t.Fatalf("after shrinking and a checkpoint the file is %d bytes, want %d (%v)", fi.Size(), int64(size)*int64(pageSize), err)
 	}
+	// Byte for byte the primary's but the header's change counter and
+	// the version it is valid for, which SQLite sets on every commit of
+	// page 1: the follower wrote nothing of its own (no counter row, no
+	// vacuum step).
+	got, want := fileState(t, fPath), append([]byte{}, s2...)
+	for _, b := range [][]byte{got, want} {
+		if len(b) >= 100 {
+			clear(b[24:28])
+			clear(b[92:100])
+		}
+	}
+	if !bytes.Equal(got, want) {
+		for off := 0; off < len(got) && off < len(want); off++ {
+			if got[off] != want[off] {
+				t.Logf("first difference at byte %d (page %d)", off, off/pageSize+1)
+				break
+			}
+		}
+		t.Fatal("the follower's file differs from the primary's")
+	}
+
+	// Every other write is refused, naming the primary's replica.
+	for name, err := range map[string]error{
+		"write":  f.Write(ctx, func(tx *Tx) error { _, err := tx.Exec(`INSERT INTO t VALUES (7, NULL)`); return err }),
+		"sync":   f.WriteSync(ctx, func(tx *Tx) error { return nil }),
+		"delete": f.WriteFreeing(ctx, func(tx *Tx) error { return nil }),
+		"vacuum": f.Vacuum(ctx),
+	} {
+		if kernel.KindOf(err) != kernel.NotPrimary || !strings.Contains(err.Error(), replica) {
+			t.Errorf("%s on a follower: %v", name, err)
+		}
+	}
 
 	// Bad transactions change nothing.
 	s3 := primary(`INSERT INTO t VALUES (100, NULL)`)
@@ -179,11 +213,41 @@ func TestApplyPages(t *testing.T) {
 		t.Fatalf("after the good one: %d rows, sum %d", n, sum)
 	}
 
-	// And it holds across a reopen.
+	// And it holds across a reopen; promoted, it takes writes.
 	f.Close()
-	f = openTest(t, fPath, Options{})
+	f = openTest(t, fPath, Options{Follows: replica})
 	f.QueryRow(ctx, `PRAGMA integrity_check`).Scan(&check)
 	if n, _ := countRows(t, f); n != 11 || check != "ok" {
 		t.Fatal(fmt.Sprintf("after a reopen: %d rows, integrity %q", n, check))
+	}
+	f.Promote()
+	if err := f.WriteCommitted(ctx, func(tx *Tx) error { _, err := tx.Exec(`INSERT INTO t VALUES (7, NULL)`); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := countRows(t, f); n != 12 || f.Follows() != "" {
+		t.Fatalf("promoted: %d rows, follows %q", n, f.Follows())
+	}
+}
+
+// A follower is never migrated: one whose database lacks a migration this
+// binary needs is refused, and the file is left as it was.
+func TestFollowerNeedsTheSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fazt.db")
+	db := openTest(t, path, Options{})
+	db.Close()
+	before := fileState(t, path)
+	newer := mapMigrations(map[string]string{"9000_newer.sql": "CREATE TABLE newer (x INTEGER);"})
+	_, err := Open(ctx, path, Options{Follows: "file:///var/backups/p", Migrations: newer})
+	if kernel.KindOf(err) != kernel.NotSupported || !strings.Contains(err.Error(), "9000_newer.sql") || !strings.Contains(err.Error(), "upgrade the primary first") {
+		t.Fatalf("a follower short of a migration: %v", err)
+	}
+	if !bytes.Equal(fileState(t, path), before) {
+		t.Fatal("the refused open changed the database")
+	}
+	// The same schema is fine.
+	f := openTest(t, path, Options{Follows: "file:///var/backups/p"})
+	if f.Follows() != "file:///var/backups/p" {
+		t.Fatalf("follows %q", f.Follows())
 	}
 }

@@ -30,8 +30,8 @@ func (db *DB) shrink(ctx context.Context) (more bool, err error) {
 	// (the open batch's changes included) without committing its batch.
 	db.wmu.Lock()
 	defer db.wmu.Unlock()
-	if db.wc == nil {
-		return false, nil
+	if db.wc == nil || db.Follows() != "" {
+		return false, nil // a follower's pages are the primary's
 	}
 	err = func() error {
 		var mode, pageSize, pages, free int64
