@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	upstream "github.com/benbjohnson/litestream"
 	"github.com/superfly/ltx"
@@ -31,7 +33,24 @@ type Follower struct {
 	db     *storage.DB
 	txidAt string // the file that keeps the last transaction applied
 
+	stepMu  sync.Mutex // one Step at a time; guards applied
 	applied ltx.TXID
+
+	mu     sync.Mutex // guards status
+	status FollowStatus
+
+	quit chan struct{} // closed by Close
+	done chan struct{} // closed when the loop of Open ends
+}
+
+// FollowStatus is how a follower is doing.
+type FollowStatus struct {
+	Applied     uint64    // the last transaction of the replica the database holds
+	AppliedAt   time.Time // when the last one was applied; zero before
+	Written     time.Time // when the replica received it (its file's time)
+	Checked     time.Time // the last look at the replica
+	LastError   string
+	LastErrorAt time.Time
 }
 
 // NewFollower follows the replica at url into db, which holds the
@@ -49,7 +68,52 @@ func NewFollower(ctx context.Context, url string, db *storage.DB) (*Follower, er
 	if f.applied, err = readFollowTXID(f.txidAt); err != nil {
 		return nil, err
 	}
+	f.status.Applied = uint64(f.applied)
 	return f, nil
+}
+
+// Open steps the follower every interval until Close, and calls applied
+// after each step that applied transactions (the caches of what the
+// database holds are then stale).
+func (f *Follower) Open(every time.Duration, applied func(txid uint64)) {
+	f.quit, f.done = make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-f.quit
+		cancel()
+	}()
+	go func() {
+		defer close(f.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			if n, _ := f.Step(ctx); n > 0 && applied != nil {
+				applied(f.Applied())
+			}
+			select {
+			case <-f.quit:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// Close stops the loop of Open and waits for it.
+func (f *Follower) Close() {
+	if f.quit == nil {
+		return
+	}
+	close(f.quit)
+	<-f.done
+	f.quit = nil
+}
+
+// Status says how the follower is doing.
+func (f *Follower) Status() FollowStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.status
 }
 
 // FollowTXIDPath is where a follower keeps the last transaction applied to
@@ -75,7 +139,11 @@ func readFollowTXID(path string) (ltx.TXID, error) {
 }
 
 // Applied is the last transaction of the replica the database holds.
-func (f *Follower) Applied() uint64 { return uint64(f.applied) }
+func (f *Follower) Applied() uint64 {
+	f.stepMu.Lock()
+	defer f.stepMu.Unlock()
+	return uint64(f.applied)
+}
 
 // ErrHistoryGone says the replica no longer holds the transactions that
 // follow the database's: it was compacted or pruned past them, or belongs
@@ -84,8 +152,17 @@ var ErrHistoryGone = errors.New("the replica no longer holds the transactions af
 
 // Step applies every transaction the replica has after the database's,
 // and reports how many files it applied.
-func (f *Follower) Step(ctx context.Context) (int, error) {
-	files := 0
+func (f *Follower) Step(ctx context.Context) (files int, err error) {
+	f.stepMu.Lock()
+	defer f.stepMu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.status.Checked = time.Now()
+		if err != nil {
+			f.status.LastError, f.status.LastErrorAt = err.Error(), f.status.Checked
+		}
+	}()
 	for {
 		info, err := f.next(ctx)
 		if err != nil {
@@ -99,6 +176,9 @@ func (f *Follower) Step(ctx context.Context) (int, error) {
 		}
 		f.applied = info.MaxTXID
 		files++
+		f.mu.Lock()
+		f.status.Applied, f.status.AppliedAt, f.status.Written = uint64(info.MaxTXID), time.Now(), info.CreatedAt
+		f.mu.Unlock()
 		if err := writePrivate(f.txidAt, strconv.FormatUint(uint64(f.applied), 10)+"\n"); err != nil {
 			return files, fmt.Errorf("record transaction %d: %w", f.applied, err)
 		}

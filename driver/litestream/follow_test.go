@@ -136,6 +136,9 @@ func TestFollower(t *testing.T) {
 	if h := hosts(); h != "b.example c.example" || fol.Applied() != before {
 		t.Fatalf("after a damaged file: %q at %d", h, fol.Applied())
 	}
+	if st := fol.Status(); st.LastError == "" || st.LastErrorAt.IsZero() {
+		t.Fatalf("the damaged file is not in the status: %+v", st)
+	}
 	os.WriteFile(damaged, good, 0o644)
 	if _, err := fol.Step(ctx); err != nil || fol.Applied() != last || hosts() != "b.example c.example d.example" {
 		t.Fatalf("after the repair: %v at %d of %d, %q", err, fol.Applied(), last, hosts())
@@ -153,5 +156,33 @@ func TestFollower(t *testing.T) {
 	fdb.QueryRow(ctx, `PRAGMA integrity_check`).Scan(&check)
 	if n, err := fol.Step(ctx); err != nil || n != 0 || check != "ok" {
 		t.Fatalf("reopened: %d files, %v, integrity %q", n, err, check)
+	}
+
+	// Running: each change reaches the follower, which says so.
+	got := make(chan uint64, 16)
+	fol.Open(20*time.Millisecond, func(txid uint64) { got <- txid })
+	defer fol.Close()
+	for i, host := range []string{"e.example", "f.example"} {
+		exec("INSERT INTO routes(host, target) VALUES ('" + host + "', 'x')")
+		last = replicated()
+		timeout := time.After(30 * time.Second)
+		for applied := uint64(0); applied < last; {
+			select {
+			case applied = <-got:
+			case <-timeout:
+				t.Fatalf("change %d: the follower did not apply transaction %d (at %d)", i, last, fol.Applied())
+			}
+		}
+	}
+	st := fol.Status()
+	if st.Applied != last || st.AppliedAt.IsZero() || st.Written.IsZero() || st.Written.After(st.AppliedAt) || st.Checked.Before(st.AppliedAt) {
+		t.Fatalf("status %+v, want applied %d", st, last)
+	}
+	if h := hosts(); h != "b.example c.example d.example e.example f.example" {
+		t.Fatalf("the running follower has %q", h)
+	}
+	fol.Close()
+	if st := fol.Status(); st.LastError != "" {
+		t.Fatalf("a follower reopened after the damage reports %q", st.LastError)
 	}
 }
