@@ -116,6 +116,33 @@ func (f *Follower) Status() FollowStatus {
 	return f.status
 }
 
+// RestoreToFollow restores the replica at url into dbPath (which must not
+// exist), as of its latest transaction, and records that transaction for
+// a Follower to go on from.
+func RestoreToFollow(ctx context.Context, url, dbPath string) (uint64, error) {
+	client, err := upstream.NewReplicaClientFromURL(url)
+	if err != nil {
+		return 0, kernel.E(kernel.Invalid, fmt.Sprintf("replica %s: %v", redact(url), err))
+	}
+	b, err := listBackups(ctx, client)
+	if err != nil {
+		return 0, fmt.Errorf("list the backups of %s: %w", redact(url), err)
+	}
+	if b.MaxTXID == 0 {
+		return 0, fmt.Errorf("%w: the replica %s holds no backup", ErrOutsideWindow, redact(url))
+	}
+	// Restored as of a transaction named here, not "the latest": one
+	// that lands meanwhile would be in the file and not in the record.
+	if err := RunRestore(ctx, RestoreConfig{Replica: url, Output: dbPath, TXID: b.MaxTXID}); err != nil {
+		return 0, err
+	}
+	if err := WriteFollowTXID(dbPath, b.MaxTXID); err != nil {
+		os.Remove(dbPath)
+		return 0, err
+	}
+	return b.MaxTXID, nil
+}
+
 // FollowTXIDPath is where a follower keeps the last transaction applied to
 // the database at dbPath.
 func FollowTXIDPath(dbPath string) string { return dbPath + "-follow-txid" }

@@ -73,11 +73,11 @@ func TestFollower(t *testing.T) {
 	txid := replicated()
 
 	fPath := filepath.Join(dir, "follower.db")
-	if err := RunRestore(ctx, RestoreConfig{Replica: replica, Output: fPath, TXID: txid}); err != nil {
-		t.Fatal(err)
+	if at, err := RestoreToFollow(ctx, replica, fPath); err != nil || at != txid {
+		t.Fatalf("restored to follow at %d (%v), want %d", at, err, txid)
 	}
-	if err := WriteFollowTXID(fPath, txid); err != nil {
-		t.Fatal(err)
+	if _, err := RestoreToFollow(ctx, replica, fPath); err == nil {
+		t.Fatal("a restore to follow over an existing database")
 	}
 	fdb, err := storage.Open(ctx, fPath, storage.Options{Log: quiet})
 	if err != nil {
