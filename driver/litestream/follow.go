@@ -39,7 +39,8 @@ type Follower struct {
 	mu     sync.Mutex // guards status
 	status FollowStatus
 
-	quit chan struct{} // closed by Close
+	// Set by Open, used by Close (the owner's goroutine only).
+	stop context.CancelFunc
 	done chan struct{} // closed when the loop of Open ends
 }
 
@@ -76,14 +77,11 @@ func NewFollower(ctx context.Context, url string, db *storage.DB) (*Follower, er
 // after each step that applied transactions (the caches of what the
 // database holds are then stale).
 func (f *Follower) Open(every time.Duration, applied func(txid uint64)) {
-	f.quit, f.done = make(chan struct{}), make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	f.stop, f.done = cancel, done
 	go func() {
-		<-f.quit
-		cancel()
-	}()
-	go func() {
-		defer close(f.done)
+		defer close(done)
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
@@ -91,7 +89,7 @@ func (f *Follower) Open(every time.Duration, applied func(txid uint64)) {
 				applied(f.Applied())
 			}
 			select {
-			case <-f.quit:
+			case <-ctx.Done():
 				return
 			case <-t.C:
 			}
@@ -101,12 +99,12 @@ func (f *Follower) Open(every time.Duration, applied func(txid uint64)) {
 
 // Close stops the loop of Open and waits for it.
 func (f *Follower) Close() {
-	if f.quit == nil {
+	if f.stop == nil {
 		return
 	}
-	close(f.quit)
+	f.stop()
 	<-f.done
-	f.quit = nil
+	f.stop = nil
 }
 
 // Status says how the follower is doing.
