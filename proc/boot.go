@@ -53,6 +53,7 @@ type System struct {
 
 	lock   *Lock
 	db     *storage.DB
+	local  *storage.Local // the machine's own settings (listeners, memory limit)
 	fs     *vfs.FS
 	routes *route.Table
 	web    *httpd.Server
@@ -134,6 +135,9 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	if s.db, err = storage.Open(ctx, filepath.Join(dir, DatabaseFile), storage.Options{Log: log, NoMigrate: true}); err != nil {
 		return nil, err
 	}
+	if s.local, err = storage.OpenLocal(filepath.Join(dir, storage.LocalFile), s.db); err != nil {
+		return nil, err
+	}
 	if s.repl, err = litestream.Open(ctx, litestream.Options{DB: s.db, DataDir: dir, Log: log, LogOutput: logw}); err != nil {
 		return nil, err
 	}
@@ -153,7 +157,7 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 		return nil, err
 	}
 	s.auth = security.New(s.db, log)
-	s.web = httpd.New(k, s.routes, s.db)
+	s.web = httpd.New(k, s.routes, s.local)
 	s.web.SetStore(filepath.Join(dir, "cache", "http"), s.db.Room)
 	s.web.SetAPI(s.auth.Remote(&api.Handler{K: k}))
 	s.certs = certs.New(s.db, s.routes, log)

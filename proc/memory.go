@@ -79,7 +79,7 @@ func autoMemoryLimit() int64 {
 // the collector works harder as the heap nears it, and past 80% of it the
 // caches are shed (watchMemory).
 func (s *System) applyMemoryLimit(ctx context.Context) error {
-	v, err := s.db.Setting(ctx, memoryLimitSetting, "auto")
+	v, err := s.local.Setting(ctx, memoryLimitSetting, "auto")
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (s *System) setMemoryLimit(ctx context.Context, v string) error {
 	if _, err := parseMemoryLimit(v); err != nil {
 		return err
 	}
-	if err := s.db.PutSetting(ctx, memoryLimitSetting, v); err != nil {
+	if err := s.local.PutSetting(ctx, memoryLimitSetting, v); err != nil {
 		return err
 	}
 	return s.applyMemoryLimit(ctx)

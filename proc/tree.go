@@ -70,9 +70,9 @@ func (s *System) procTree() *ctl.Tree {
 	}})
 	root.Status("status", s.status)
 	root.Value("memory_limit", ctl.Value{
-		Get:     func(ctx context.Context) (string, error) { return s.db.Setting(ctx, memoryLimitSetting, "auto") },
+		Get:     func(ctx context.Context) (string, error) { return s.local.Setting(ctx, memoryLimitSetting, "auto") },
 		Set:     s.setMemoryLimit,
-		Changed: func(ctx context.Context) (time.Time, error) { return s.db.SettingTime(ctx, memoryLimitSetting) },
+		Changed: func(ctx context.Context) (time.Time, error) { return s.local.SettingTime(ctx, memoryLimitSetting) },
 	})
 	root.Log("log", s.logbuf)
 	root.Events("events", s.Kernel.Events)

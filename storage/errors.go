@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io/fs"
+	"syscall"
 
 	"github.com/fazt-sh/fazt/kernel"
 	"github.com/mattn/go-sqlite3"
@@ -47,6 +49,22 @@ func classify(err error) error {
 		case sqlite3.ErrInterrupt:
 			return kernel.Wrap(kernel.Interrupted, err)
 		}
+	}
+	return kernel.Wrap(kernel.Internal, err)
+}
+
+// classifyFile classifies an error of a file the storage keeps beside the
+// database (the machine's settings).
+func classifyFile(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return kernel.Wrap(kernel.NoSpace, err)
+	case errors.Is(err, syscall.EROFS):
+		return kernel.Wrap(kernel.ReadOnly, err)
+	case errors.Is(err, fs.ErrPermission):
+		return kernel.Wrap(kernel.Permission, err)
 	}
 	return kernel.Wrap(kernel.Internal, err)
 }
