@@ -219,9 +219,15 @@ func (f *Follower) Step(ctx context.Context) (files int, err error) {
 func (f *Follower) next(ctx context.Context) (*ltx.FileInfo, error) {
 	var ahead bool // the replica has later transactions, not contiguous with ours
 	for level := 0; level <= upstream.SnapshotLevel; level++ {
-		info, later, err := f.continuing(ctx, level)
+		info, later, seen, err := f.continuing(ctx, level)
 		if err != nil || info != nil {
 			return info, err
+		}
+		if level == 0 && seen && !later {
+			// Level 0 holds the newest transactions, and ours is
+			// among them: current, without listing the others (a
+			// look a second, each a LIST on S3).
+			return nil, nil
 		}
 		ahead = ahead || later
 	}
@@ -233,26 +239,26 @@ func (f *Follower) next(ctx context.Context) (*ltx.FileInfo, error) {
 
 // continuing returns the file of level that starts at or before the next
 // transaction and ends after ours; later says the level has files that
-// start past it.
-func (f *Follower) continuing(ctx context.Context, level int) (*ltx.FileInfo, bool, error) {
+// start past it, seen that it has files at all.
+func (f *Follower) continuing(ctx context.Context, level int) (info *ltx.FileInfo, later, seen bool, err error) {
 	itr, err := f.client.LTXFiles(ctx, level, 0, false)
 	if err != nil {
-		return nil, false, fmt.Errorf("list the replica's level %d: %w", level, err)
+		return nil, false, false, fmt.Errorf("list the replica's level %d: %w", level, err)
 	}
 	defer itr.Close()
-	later := false
 	for itr.Next() {
 		info := itr.Item()
+		seen = true
 		switch {
 		case info.MaxTXID <= f.applied:
 			continue
 		case info.MinTXID <= f.applied+1:
-			return info, false, nil
+			return info, false, true, nil
 		default:
 			later = true
 		}
 	}
-	return nil, later, itr.Err()
+	return nil, later, seen, itr.Err()
 }
 
 // apply writes one file's pages in one transaction. The file's checksum is
