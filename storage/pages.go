@@ -33,62 +33,56 @@ type Page struct {
 // durably: a crash leaves the database as it was before or after. The
 // open batch, if any, is committed first. Page images must have the
 // database's page size.
-func (db *DB) ApplyPages(ctx context.Context, size uint32, next func() (Page, bool, error)) (err error) {
+func (db *DB) ApplyPages(ctx context.Context, size uint32, next func() (Page, bool, error)) error {
 	ctx = context.WithoutCancel(ctx) // a transaction is never abandoned halfway
-	db.wmu.Lock()
-	defer db.wmu.Unlock()
-	if db.wc == nil {
-		return kernel.E(kernel.Unavailable, "database closed")
-	}
-	if err := db.commitLocked(false); err != nil {
-		return err
-	}
-	// Durable by the commit itself: syncWAL would write a row, and a
-	// follower's pages must be the primary's and nothing else.
-	if _, err := db.wc.ExecContext(ctx, "PRAGMA synchronous = FULL"); err != nil {
-		return classify(err)
-	}
-	defer db.wc.ExecContext(ctx, "PRAGMA synchronous = NORMAL")
-	if _, err := db.wc.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		return classify(err)
-	}
-	defer func() {
-		if err != nil {
-			db.wc.ExecContext(ctx, "ROLLBACK")
-		}
-	}()
-	for {
-		p, ok, err := next()
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
-		if p.No == 0 || p.No > size {
-			return kernel.E(kernel.Invalid, fmt.Sprintf("page %d of a database of %d pages", p.No, size))
-		}
-		if _, err := db.wc.ExecContext(ctx, `INSERT INTO sqlite_dbpage(pgno, data) VALUES (?, ?)`, p.No, p.Data); err != nil {
+	return db.exclusive(ctx, func() (err error) {
+		// Durable by the commit itself: syncWAL would write a row, and
+		// a follower's pages must be the primary's and nothing else.
+		if _, err := db.wc.ExecContext(ctx, "PRAGMA synchronous = FULL"); err != nil {
 			return classify(err)
 		}
-	}
-	var pages uint32
-	if err := db.wc.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
-		return classify(err)
-	}
-	if size < pages {
-		// A NULL image truncates the database from that page on.
-		if _, err := db.wc.ExecContext(ctx, `INSERT INTO sqlite_dbpage(pgno, data) VALUES (?, NULL)`, size+1); err != nil {
+		defer db.wc.ExecContext(ctx, "PRAGMA synchronous = NORMAL")
+		if _, err := db.wc.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 			return classify(err)
 		}
-	}
-	if _, err := db.wc.ExecContext(ctx, "COMMIT"); err != nil {
-		return classify(err)
-	}
-	if db.ckpt != nil {
-		db.ckpt.poke()
-	}
-	return nil
+		defer func() {
+			if err != nil {
+				db.wc.ExecContext(ctx, "ROLLBACK")
+			}
+		}()
+		for {
+			p, ok, err := next()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				break
+			}
+			if p.No == 0 || p.No > size {
+				return kernel.E(kernel.Invalid, fmt.Sprintf("page %d of a database of %d pages", p.No, size))
+			}
+			if _, err := db.wc.ExecContext(ctx, `INSERT INTO sqlite_dbpage(pgno, data) VALUES (?, ?)`, p.No, p.Data); err != nil {
+				return classify(err)
+			}
+		}
+		var pages uint32
+		if err := db.wc.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+			return classify(err)
+		}
+		if size < pages {
+			// A NULL image truncates the database from that page on.
+			if _, err := db.wc.ExecContext(ctx, `INSERT INTO sqlite_dbpage(pgno, data) VALUES (?, NULL)`, size+1); err != nil {
+				return classify(err)
+			}
+		}
+		if _, err := db.wc.ExecContext(ctx, "COMMIT"); err != nil {
+			return classify(err)
+		}
+		if db.ckpt != nil {
+			db.ckpt.poke()
+		}
+		return nil
+	})
 }
 
 // Follows is the replica a follower's database copies, "" on a primary.

@@ -61,16 +61,7 @@ func TestFollower(t *testing.T) {
 		}
 		return snap.TXID
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := d.status(ctx); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the child did not serve its socket")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitChild(t, ctx, d)
 	txid := replicated()
 
 	fPath := filepath.Join(dir, "follower.db")

@@ -93,16 +93,7 @@ func TestChildBackupAndRestore(t *testing.T) {
 			t.Errorf("RunChild: %v", err)
 		}
 	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, err := d.status(ctx); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the child did not serve its socket")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitChild(t, ctx, d)
 	var first Snapshot
 	if err := d.call(ctx, http.MethodPost, "/backup", &first); err != nil {
 		t.Fatal(err)
@@ -227,3 +218,18 @@ func TestSupervisorPanicRecovered(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// waitChild waits for the child of d to serve its socket (30 s at most).
+func waitChild(t *testing.T, ctx context.Context, d *Driver) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := d.status(ctx); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child did not serve its socket")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
