@@ -3,6 +3,8 @@ package litestream
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -192,5 +194,100 @@ func TestFollower(t *testing.T) {
 	fdb.QueryRow(ctx, `PRAGMA integrity_check`).Scan(&check)
 	if check != "ok" {
 		t.Fatalf("integrity after a snapshot applied: %q", check)
+	}
+}
+
+// A replica that no longer holds the transactions after the follower's
+// (compacted and pruned past them, or another database's) is said so,
+// and nothing is applied.
+func TestFollowerHistoryGone(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	pPath := filepath.Join(dir, "primary.db")
+	sdb, err := storage.Open(ctx, pPath, storage.Options{Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdb.Close()
+	p, err := sql.Open("sqlite", pPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Exec("PRAGMA journal_mode = WAL"); err != nil {
+		t.Fatal(err)
+	}
+	replica := "file://" + filepath.Join(dir, "replica")
+	done := make(chan error, 1)
+	d := &Driver{socket: filepath.Join(dir, "ctl.sock")}
+	go func() {
+		done <- RunChild(ctx, ChildConfig{DB: pPath, Meta: filepath.Join(dir, "meta"), Socket: d.socket, Replica: replica, Log: quiet})
+	}()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			cancel()
+			<-done
+			stopped = true
+		}
+	}
+	defer stop()
+	waitChild(t, ctx, d)
+	var snap Snapshot
+	if err := d.call(ctx, "POST", "/backup", &snap); err != nil {
+		t.Fatal(err)
+	}
+	fPath := filepath.Join(dir, "follower.db")
+	at, err := RestoreToFollow(ctx, replica, fPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three more transactions, each synced to the replica (level 0) by a
+	// backup.
+	for i := range 3 {
+		if _, err := p.Exec(fmt.Sprintf("INSERT INTO routes(host, target) VALUES ('h%d.example', 'x')", i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.call(ctx, "POST", "/backup", &snap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop()
+	// History pruned: the next transaction's file and every level above
+	// level 0 (the backups' snapshots included) are gone.
+	levels, _ := filepath.Glob(filepath.Join(dir, "replica", "ltx", "*"))
+	for _, l := range levels {
+		if filepath.Base(l) != "0" {
+			os.RemoveAll(l)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "replica", "ltx", "0", "*.ltx"))
+	removed := 0
+	for _, f := range files {
+		var lo, hi uint64
+		if _, err := fmt.Sscanf(filepath.Base(f), "%016x-%016x.ltx", &lo, &hi); err == nil && lo <= at+1 && hi >= at+1 {
+			os.Remove(f)
+			removed++
+		}
+	}
+	if removed == 0 {
+		t.Fatalf("no level 0 file holds transaction %d: %v", at+1, files)
+	}
+	fdb, err := storage.Open(context.Background(), fPath, storage.Options{Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fdb.Close()
+	fol, err := NewFollower(context.Background(), replica, fdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := fol.Step(context.Background()); !errors.Is(err, ErrHistoryGone) || n != 0 || fol.Applied() != at {
+		t.Fatalf("history gone: %d files, %v, at %d (want %d)", n, err, fol.Applied(), at)
+	}
+	var hosts int
+	fdb.QueryRow(context.Background(), `SELECT count(*) FROM routes`).Scan(&hosts)
+	if hosts != 0 {
+		t.Fatalf("%d routes applied past the gap", hosts)
 	}
 }
