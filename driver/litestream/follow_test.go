@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,52 +19,11 @@ import (
 // child writes: each transaction applied whole, a damaged file changing
 // nothing, the position kept across a reopen.
 func TestFollower(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	dir := t.TempDir()
-	pPath := filepath.Join(dir, "primary.db")
-	// A fazt database (its schema), then written with Litestream's own
-	// SQLite, as in TestChildBackupAndRestore: the child runs in this
-	// process.
-	sdb, err := storage.Open(ctx, pPath, storage.Options{Log: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sdb.Close()
-	p, err := sql.Open("sqlite", pPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	exec := func(q string) {
-		t.Helper()
-		if _, err := p.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	exec("PRAGMA journal_mode = WAL")
+	p := startPrimary(t, dir)
+	exec, replicated, replica := p.exec, p.replicated, p.replica
 	exec("INSERT INTO routes(host, target) VALUES ('a.example', 'a')")
-
-	replica := "file://" + filepath.Join(dir, "replica")
-	done := make(chan error, 1)
-	d := &Driver{socket: filepath.Join(dir, "ctl.sock")}
-	go func() {
-		done <- RunChild(ctx, ChildConfig{DB: pPath, Meta: filepath.Join(dir, "meta"), Socket: d.socket, Replica: replica, Log: quiet})
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	// replicated waits until the replica holds everything written so far.
-	replicated := func() uint64 {
-		t.Helper()
-		var snap Snapshot
-		if err := d.call(ctx, "POST", "/backup", &snap); err != nil {
-			t.Fatal(err)
-		}
-		return snap.TXID
-	}
-	waitChild(t, ctx, d)
 	txid := replicated()
 
 	fPath := filepath.Join(dir, "follower.db")
@@ -201,58 +161,22 @@ func TestFollower(t *testing.T) {
 // (compacted and pruned past them, or another database's) is said so,
 // and nothing is applied.
 func TestFollowerHistoryGone(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	dir := t.TempDir()
-	pPath := filepath.Join(dir, "primary.db")
-	sdb, err := storage.Open(ctx, pPath, storage.Options{Log: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sdb.Close()
-	p, err := sql.Open("sqlite", pPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if _, err := p.Exec("PRAGMA journal_mode = WAL"); err != nil {
-		t.Fatal(err)
-	}
-	replica := "file://" + filepath.Join(dir, "replica")
-	done := make(chan error, 1)
-	d := &Driver{socket: filepath.Join(dir, "ctl.sock")}
-	go func() {
-		done <- RunChild(ctx, ChildConfig{DB: pPath, Meta: filepath.Join(dir, "meta"), Socket: d.socket, Replica: replica, Log: quiet})
-	}()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			cancel()
-			<-done
-			stopped = true
-		}
-	}
-	defer stop()
-	waitChild(t, ctx, d)
-	var snap Snapshot
-	if err := d.call(ctx, "POST", "/backup", &snap); err != nil {
-		t.Fatal(err)
-	}
+	p := startPrimary(t, dir)
+	p.replicated()
 	fPath := filepath.Join(dir, "follower.db")
-	at, err := RestoreToFollow(ctx, replica, fPath)
+	at, err := RestoreToFollow(ctx, p.replica, fPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Three more transactions, each synced to the replica (level 0) by a
 	// backup.
 	for i := range 3 {
-		if _, err := p.Exec(fmt.Sprintf("INSERT INTO routes(host, target) VALUES ('h%d.example', 'x')", i)); err != nil {
-			t.Fatal(err)
-		}
-		if err := d.call(ctx, "POST", "/backup", &snap); err != nil {
-			t.Fatal(err)
-		}
+		p.exec(fmt.Sprintf("INSERT INTO routes(host, target) VALUES ('h%d.example', 'x')", i))
+		p.replicated()
 	}
-	stop()
+	p.stop()
 	// History pruned: the next transaction's file and every level above
 	// level 0 (the backups' snapshots included) are gone.
 	levels, _ := filepath.Glob(filepath.Join(dir, "replica", "ltx", "*"))
@@ -278,7 +202,7 @@ func TestFollowerHistoryGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fdb.Close()
-	fol, err := NewFollower(context.Background(), replica, fdb)
+	fol, err := NewFollower(context.Background(), p.replica, fdb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,4 +214,60 @@ func TestFollowerHistoryGone(t *testing.T) {
 	if hosts != 0 {
 		t.Fatalf("%d routes applied past the gap", hosts)
 	}
+}
+
+// primary is a fazt database (its schema), written with Litestream's own
+// SQLite as in TestChildBackupAndRestore, and the child replicating it to
+// a directory, in this process.
+type primary struct {
+	t       *testing.T
+	db      *sql.DB
+	d       *Driver
+	replica string
+	stop    func() // stops the child; once, also at the test's end
+}
+
+func startPrimary(t *testing.T, dir string) *primary {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	path := filepath.Join(dir, "primary.db")
+	sdb, err := storage.Open(ctx, path, storage.Options{Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdb.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	p := &primary{t: t, db: db, d: &Driver{socket: filepath.Join(dir, "ctl.sock")}, replica: "file://" + filepath.Join(dir, "replica")}
+	p.exec("PRAGMA journal_mode = WAL")
+	done := make(chan error, 1)
+	go func() {
+		done <- RunChild(ctx, ChildConfig{DB: path, Meta: filepath.Join(dir, "meta"), Socket: p.d.socket, Replica: p.replica, Log: quiet})
+	}()
+	var once sync.Once
+	p.stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(p.stop)
+	waitChild(t, ctx, p.d)
+	return p
+}
+
+func (p *primary) exec(q string) {
+	p.t.Helper()
+	if _, err := p.db.Exec(q); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// replicated makes the replica hold everything written so far (a backup:
+// level 0 synced, and a snapshot) and returns its last transaction.
+func (p *primary) replicated() uint64 {
+	p.t.Helper()
+	var snap Snapshot
+	if err := p.d.call(context.Background(), "POST", "/backup", &snap); err != nil {
+		p.t.Fatal(err)
+	}
+	return snap.TXID
 }
