@@ -98,10 +98,8 @@ func (l *Local) SettingTime(ctx context.Context, key string) (time.Time, error) 
 // fsynced and renamed over the old one). Saving the value it has changes
 // nothing, its time included.
 func (l *Local) PutSetting(ctx context.Context, key, value string) error {
-	if cur, err := l.Setting(ctx, key, ""); err == nil {
-		if _, ok := l.get(key); ok && cur == value {
-			return nil
-		}
+	if v, ok := l.get(key); ok && v.Value == value {
+		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
