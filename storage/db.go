@@ -53,9 +53,10 @@ type DB struct {
 	log   *slog.Logger
 	delay time.Duration
 
-	w  *sql.DB   // one connection, held by wc: the write path
-	wc *sql.Conn // the writer connection
-	r  *sql.DB   // the reader pool
+	w   *sql.DB   // one connection, held by wc: the write path
+	wc  *sql.Conn // the writer connection
+	dsn string    // how connections open the file (ApplyPages opens its own)
+	r   *sql.DB   // the reader pool
 
 	// wmu serializes everything on wc and guards the batch state.
 	wmu     sync.Mutex
@@ -125,6 +126,7 @@ func Open(ctx context.Context, path string, opt Options) (_ *DB, err error) {
 	db.releaseBallastIfFull()
 	u := url.URL{Scheme: "file", Path: path}
 	dsn := u.String() + "?_stmt_cache_size=64"
+	db.dsn = dsn
 	if db.w, err = sql.Open(writerDriver, dsn); err != nil {
 		return nil, classify(err)
 	}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/fazt-sh/fazt/kernel"
@@ -36,18 +37,32 @@ type Page struct {
 func (db *DB) ApplyPages(ctx context.Context, size uint32, next func() (Page, bool, error)) error {
 	ctx = context.WithoutCancel(ctx) // a transaction is never abandoned halfway
 	return db.exclusive(ctx, func() (err error) {
-		// Durable by the commit itself: syncWAL would write a row, and
-		// a follower's pages must be the primary's and nothing else.
-		if _, err := db.wc.ExecContext(ctx, "PRAGMA synchronous = FULL"); err != nil {
+		// A connection of its own, used for nothing else: the writer's
+		// cached statements, run again after it wrote pages under
+		// them, read the database as malformed (measured: the first
+		// route listing after the first apply); every other
+		// connection sees the new pages through the WAL index.
+		w, err := sql.Open(writerDriver, db.dsn)
+		if err != nil {
 			return classify(err)
 		}
-		defer db.wc.ExecContext(ctx, "PRAGMA synchronous = NORMAL")
-		if _, err := db.wc.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		defer w.Close()
+		conn, err := w.Conn(ctx)
+		if err != nil {
+			return classify(err)
+		}
+		defer conn.Close()
+		// Durable by the commit itself: syncWAL would write a row, and
+		// a follower's pages must be the primary's and nothing else.
+		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = FULL"); err != nil {
+			return classify(err)
+		}
+		if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 			return classify(err)
 		}
 		defer func() {
 			if err != nil {
-				db.wc.ExecContext(ctx, "ROLLBACK")
+				conn.ExecContext(ctx, "ROLLBACK")
 			}
 		}()
 		for {
@@ -61,21 +76,21 @@ func (db *DB) ApplyPages(ctx context.Context, size uint32, next func() (Page, bo
 			if p.No == 0 || p.No > size {
 				return kernel.E(kernel.Invalid, fmt.Sprintf("page %d of a database of %d pages", p.No, size))
 			}
-			if _, err := db.wc.ExecContext(ctx, `INSERT INTO sqlite_dbpage(pgno, data) VALUES (?, ?)`, p.No, p.Data); err != nil {
+			if _, err := conn.ExecContext(ctx, `INSERT INTO sqlite_dbpage(pgno, data) VALUES (?, ?)`, p.No, p.Data); err != nil {
 				return classify(err)
 			}
 		}
 		var pages uint32
-		if err := db.wc.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		if err := conn.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
 			return classify(err)
 		}
 		if size < pages {
 			// A NULL image truncates the database from that page on.
-			if _, err := db.wc.ExecContext(ctx, `INSERT INTO sqlite_dbpage(pgno, data) VALUES (?, NULL)`, size+1); err != nil {
+			if _, err := conn.ExecContext(ctx, `INSERT INTO sqlite_dbpage(pgno, data) VALUES (?, NULL)`, size+1); err != nil {
 				return classify(err)
 			}
 		}
-		if _, err := db.wc.ExecContext(ctx, "COMMIT"); err != nil {
+		if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 			return classify(err)
 		}
 		if db.ckpt != nil {

@@ -251,3 +251,54 @@ func TestFollowerNeedsTheSchema(t *testing.T) {
 		t.Fatalf("follows %q", f.Follows())
 	}
 }
+
+// Reads on the writer connection, whose statements are cached, see each
+// applied transaction: pages written through that same connection left a
+// statement it had run before reading the database as malformed.
+func TestApplyPagesUnderTheWritersStatements(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	pPath, fPath := filepath.Join(dir, "primary.db"), filepath.Join(dir, "follower.db")
+	p := openTest(t, pPath, Options{})
+	if err := p.WriteSync(ctx, func(tx *Tx) error {
+		return tx.ExecScript(`CREATE TABLE t (v INTEGER, pad BLOB); INSERT INTO t VALUES (1, zeroblob(100))`)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	s0 := fileState(t, pPath)
+	if err := os.WriteFile(fPath, s0, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := openTest(t, fPath, Options{Follows: "file:///var/backups/primary"})
+	var pageSize int
+	f.QueryRow(ctx, `PRAGMA page_size`).Scan(&pageSize)
+	viewCount := func() (int, error) {
+		var n int
+		err := f.View(ctx, func(tx *Tx) error { return tx.QueryRow(`SELECT count(*) FROM t`).Scan(&n) })
+		return n, err
+	}
+	if n, err := viewCount(); err != nil || n != 1 {
+		t.Fatalf("before: %d rows, %v", n, err)
+	}
+	prev := s0
+	for round := 1; round <= 3; round++ {
+		p := openTest(t, pPath, Options{})
+		if err := p.WriteSync(ctx, func(tx *Tx) error {
+			return tx.ExecScript(fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
+				INSERT INTO t SELECT %d, randomblob(1024) FROM n`, round))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		p.Close()
+		cur := fileState(t, pPath)
+		pages, size := delta(prev, cur, pageSize)
+		prev = cur
+		if err := f.ApplyPages(ctx, size, pageIter(pages)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := viewCount(); err != nil || n != 1+500*round {
+			t.Fatalf("round %d: the writer's statement counts %d rows, %v; want %d", round, n, err, 1+500*round)
+		}
+	}
+}
