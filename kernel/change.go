@@ -9,6 +9,10 @@ const (
 	EntryRemoved                       // Dir lost Name (which pointed to Ino)
 	ContentChanged                     // the data of Ino changed
 	AttrChanged                        // the attributes of Ino changed
+	// Reloaded: anything in the file system whose root is Ino may have
+	// changed (a follower applied the primary's transactions to the
+	// database under it); whatever was read of it is stale.
+	Reloaded
 )
 
 func (op ChangeOp) String() string {
@@ -21,6 +25,8 @@ func (op ChangeOp) String() string {
 		return "write"
 	case AttrChanged:
 		return "attr"
+	case Reloaded:
+		return "reload"
 	}
 	return "unknown"
 }

@@ -40,6 +40,7 @@ type Mount struct {
 	k      *kernel.Kernel
 	log    *slog.Logger
 	server *fuse.Server
+	root   *node
 	conn   string // /sys/fs/fuse/connections/<conn>, to abort a stuck mount
 
 	unsubscribe func()
@@ -105,7 +106,7 @@ func New(k *kernel.Kernel, dir string, opt Options) (*Mount, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
-	m.server = server
+	m.server, m.root = server, root
 	if err := fuseCloseOnExec(); err != nil {
 		m.log.Warn("mount: cannot mark /dev/fuse close-on-exec", "err", err)
 	}
@@ -270,8 +271,11 @@ func (iv *invalidator) run() {
 		iv.mu.Unlock()
 		// ENOENT answers mean the kernel had nothing cached: fine.
 		dirs := map[uint64]bool{}
+		reloaded := false
 		for _, c := range batch {
 			switch c.Op {
+			case kernel.Reloaded:
+				reloaded = true
 			case kernel.EntryAdded:
 				s.EntryNotify(c.Dir, c.Name)
 				dirs[c.Dir] = true
@@ -291,11 +295,49 @@ func (iv *invalidator) run() {
 		for dir := range dirs {
 			s.InodeNotify(dir, 0, 0)
 		}
+		if reloaded {
+			iv.m.forgetAll()
+		}
 		iv.mu.Lock()
 		iv.applied += uint64(len(batch))
 		close(iv.progress)
 		iv.progress = make(chan struct{})
 		iv.mu.Unlock()
+	}
+}
+
+// forgetAll invalidates everything the host kernel may have cached: every
+// name and inode the bridge knows (those the host kernel looked up and has
+// not forgotten), their attributes, data and listings. For a Reloaded
+// change, which does not say what changed; two notifications per inode
+// known, once per apply.
+func (m *Mount) forgetAll() {
+	type name struct {
+		dir  uint64
+		name string
+	}
+	var names []name
+	var inos []uint64
+	seen := map[uint64]bool{}
+	var walk func(n *fs.Inode)
+	walk = func(n *fs.Inode) {
+		ino := n.StableAttr().Ino
+		if seen[ino] {
+			return // a file with several links
+		}
+		seen[ino] = true
+		inos = append(inos, ino)
+		for nm, c := range n.Children() {
+			names = append(names, name{ino, nm})
+			walk(c)
+		}
+	}
+	walk(m.root.EmbeddedInode())
+	for _, e := range names {
+		m.server.EntryNotify(e.dir, e.name)
+	}
+	for _, ino := range inos {
+		m.server.InodeNotify(ino, 0, 0)
 	}
 }
 

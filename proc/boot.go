@@ -44,6 +44,11 @@ type Config struct {
 	// Restarted is why a supervisor started this kernel again after the
 	// previous one died (see Supervise), or "".
 	Restarted string
+	// Follow, if set, is the URL of a primary's replica this kernel
+	// follows (an edge): a fresh data directory is restored from it, and
+	// the data directory remembers it (node.json), so a restart follows
+	// on without being told.
+	Follow string
 }
 
 // System is a booted kernel with the parts it owns.
@@ -132,19 +137,25 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.db, err = storage.Open(ctx, filepath.Join(dir, DatabaseFile), storage.Options{Log: log, NoMigrate: true}); err != nil {
+	if s.local, err = storage.OpenLocal(filepath.Join(dir, storage.LocalFile), nil); err != nil {
 		return nil, err
 	}
-	if s.local, err = storage.OpenLocal(filepath.Join(dir, storage.LocalFile), s.db); err != nil {
+	dbPath := filepath.Join(dir, DatabaseFile)
+	follows, err := followURL(ctx, s.local, cfg.Follow, dbPath, dir)
+	if err != nil {
 		return nil, err
 	}
-	if s.repl, err = litestream.Open(ctx, litestream.Options{DB: s.db, DataDir: dir, Log: log, LogOutput: logw}); err != nil {
+	if s.db, err = storage.Open(ctx, dbPath, storage.Options{Log: log, NoMigrate: true, Follows: follows}); err != nil {
+		return nil, err
+	}
+	s.local.SetFallback(s.db)
+	if s.repl, err = litestream.Open(ctx, litestream.Options{DB: s.db, DataDir: dir, Log: log, LogOutput: logw, Applied: s.followed}); err != nil {
 		return nil, err
 	}
 	if err := s.migrate(ctx, log); err != nil {
 		return nil, err
 	}
-	if s.fs, err = vfs.Open(ctx, s.db, vfs.Options{Log: log, Shared: s.handoff != nil}); err != nil {
+	if s.fs, err = vfs.Open(ctx, s.db, vfs.Options{Log: log, Shared: s.handoff != nil || follows != ""}); err != nil {
 		return nil, err
 	}
 	k := kernel.New(cfg.Version, log)
@@ -175,7 +186,7 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	// that a token scoped to one site finds them. /deploys shows the
 	// history, read-only.
 	for _, d := range []string{"/fs/.staging", "/fs/.deploys"} {
-		if _, err := k.FS.Lstat(ctx, d); kernel.KindOf(err) == kernel.NotExist {
+		if _, err := k.FS.Lstat(ctx, d); kernel.KindOf(err) == kernel.NotExist && follows == "" {
 			if err := k.FS.Mkdir(ctx, d, 0o755); err != nil {
 				return nil, err
 			}

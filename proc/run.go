@@ -166,7 +166,9 @@ func (s *System) Run(ctx context.Context, opt RunOptions) error {
 // the previous kernel has let go: what it cached at start-up may have
 // changed since, and what that kernel left behind is now collectable.
 func (s *System) takeOver(ctx context.Context) error {
-	if err := s.fs.Resync(ctx); err != nil {
+	if s.db.Follows() != "" {
+		s.fs.Reloaded() // nothing to collect: the primary does
+	} else if err := s.fs.Resync(ctx); err != nil {
 		return err
 	}
 	if err := s.routes.Load(ctx); err != nil {

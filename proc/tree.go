@@ -203,6 +203,9 @@ func (s *System) status(ctx context.Context) ([]byte, error) {
 		health = "unknown: " + strings.ReplaceAll(err.Error(), "\n", " ")
 	}
 	kv("driver_litestream", health)
+	for _, f := range s.repl.Role(ctx) {
+		kv(f[0], strings.ReplaceAll(f[1], " ", `\040`))
+	}
 	s.upgradeStatus(kv)
 	restarted := s.restarted
 	if restarted == "" {

@@ -249,6 +249,9 @@ func clientOf(ctx context.Context) string {
 
 // markUsed records a token's use, at most once a minute.
 func (a *Authority) markUsed(ctx context.Context, id string) {
+	if a.db.Follows() != "" {
+		return // a follower's tokens are the primary's, and only it writes
+	}
 	now := time.Now()
 	a.mu.Lock()
 	if now.Sub(a.used[id]) < lastUseEvery {

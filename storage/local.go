@@ -56,6 +56,10 @@ func OpenLocal(path string, db *DB) (*Local, error) {
 	return l, nil
 }
 
+// SetFallback makes db answer for the keys the file lacks (opened after
+// the file: the file says how to open it). Call it before any other use.
+func (l *Local) SetFallback(db *DB) { l.db = db }
+
 func (l *Local) get(key string) (localValue, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -5,12 +5,16 @@ import (
 	"sync"
 )
 
-// chunkCache keeps recently read chunks, bounded in bytes. Chunk ids are
-// never reused, so an entry can never go stale.
+// chunkCache keeps recently read chunks, bounded in bytes. This process
+// never reuses a chunk id, so an entry cannot go stale through its own
+// writes; a follower's database takes the primary's, whose ids a restart
+// of the primary can reuse, so it clears the cache at each apply, and a
+// chunk read before a clear is not put after it (the generation).
 type chunkCache struct {
 	max int64
 
 	mu    sync.Mutex // guards the fields below
+	gen   uint64     // bumped by clear
 	bytes int64
 	lru   *list.List // of *cacheEntry, most recent first
 	m     map[int64]*list.Element
@@ -35,14 +39,23 @@ func (c *chunkCache) get(id int64) ([]byte, bool) {
 	return nil, false
 }
 
-func (c *chunkCache) put(id int64, data []byte) {
+// generation is read before a chunk is read from the database.
+func (c *chunkCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put caches a chunk read at generation g, unless the cache was cleared
+// since.
+func (c *chunkCache) put(id int64, data []byte, g uint64) {
 	size := int64(len(data))
 	if size > c.max/4 {
 		return // one chunk must not flush the whole cache
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[id]; ok {
+	if _, ok := c.m[id]; ok || c.gen != g {
 		return
 	}
 	c.m[id] = c.lru.PushFront(&cacheEntry{id: id, data: data})
@@ -67,6 +80,7 @@ func (c *chunkCache) Bytes() int64 {
 func (c *chunkCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	c.lru.Init()
 	clear(c.m)
 	c.bytes = 0

@@ -204,12 +204,13 @@ func (f *FS) readChunk(ctx context.Context, id int64, keep bool) ([]byte, error)
 	if d, ok := f.cache.get(id); ok {
 		return d, nil
 	}
+	g := f.cache.generation()
 	data, err := f.chunkRow(ctx, `SELECT data FROM chunk_data WHERE id = ?`, id)
 	if err != nil {
 		return nil, err
 	}
 	if keep {
-		f.cache.put(id, data)
+		f.cache.put(id, data, g)
 	}
 	return data, nil
 }
@@ -219,6 +220,7 @@ func (f *FS) readChunk(ctx context.Context, id int64, keep bool) ([]byte, error)
 // invisible.
 func (f *FS) Snapshot(ctx context.Context, ino uint64) ([]byte, error) {
 	var out []byte
+	g := f.cache.generation() // before the transaction's snapshot
 	err := f.db.View(ctx, func(tx *storage.Tx) error {
 		var size, mode int64
 		if err := tx.QueryRow(`SELECT size, mode FROM inodes WHERE ino = ?`, ino).Scan(&size, &mode); err != nil {
@@ -255,7 +257,7 @@ func (f *FS) Snapshot(ctx context.Context, ino uint64) ([]byte, error) {
 				if err := tx.QueryRow(`SELECT data FROM chunk_data WHERE id = ?`, b.chunk).Scan(&data); err != nil {
 					return err
 				}
-				f.cache.put(b.chunk, data)
+				f.cache.put(b.chunk, data, g)
 			}
 			if off := b.idx * f.blockSize; off < size {
 				copy(out[off:], data)

@@ -34,9 +34,10 @@ type Options struct {
 	SpillBytes int64
 	Log        *slog.Logger
 	// Shared says another process may still be writing the tree (a kernel
-	// handing over to this one in an upgrade): Open then neither collects
-	// crash leftovers (the other process's open files look like them) nor
-	// trusts its counters; call Resync once the other process is done.
+	// handing over to this one in an upgrade, or the primary a follower's
+	// database copies): Open then neither collects crash leftovers (the
+	// other process's open files look like them) nor trusts its counters;
+	// call Resync once the other process is done.
 	Shared bool
 }
 
@@ -136,6 +137,15 @@ func (f *FS) Resync(ctx context.Context) error {
 	}
 	f.attrs.reset()
 	return nil
+}
+
+// Reloaded makes the tree forget everything it cached of the database,
+// which changed under it (a follower applied the primary's transactions),
+// and tells the namespace's subscribers so (kernel.Reloaded).
+func (f *FS) Reloaded() {
+	f.attrs.reset()
+	f.cache.clear()
+	f.notify(kernel.Change{Op: kernel.Reloaded, Ino: rootIno})
 }
 
 // ShedCache drops the cached chunks (under memory pressure); reads then

@@ -68,6 +68,7 @@ func withTree(ctx context.Context, g *globals, fn func(tree) error) error {
 
 func newMountCmd(g *globals) *cobra.Command {
 	var fg bool
+	var follow string
 	var mopt mount.Options
 	c := &cobra.Command{
 		Use:   "mount DIR",
@@ -118,7 +119,7 @@ left behind by a killed fazt is cleaned up first.`,
 				return nil
 			}
 			if fg {
-				sys, err := proc.Boot(c.Context(), proc.Config{DataDir: dir, Version: version})
+				sys, err := proc.Boot(c.Context(), proc.Config{DataDir: dir, Version: version, Follow: follow})
 				if err != nil {
 					return err
 				}
@@ -144,6 +145,9 @@ left behind by a killed fazt is cleaned up first.`,
 			if mopt.Debug {
 				spawnArgs = append(spawnArgs, "--debug")
 			}
+			if follow != "" {
+				spawnArgs = append(spawnArgs, "--follow", follow)
+			}
 			if err := proc.Spawn(dir, spawnArgs, 30*time.Second); err != nil {
 				return err
 			}
@@ -153,6 +157,7 @@ left behind by a killed fazt is cleaned up first.`,
 		},
 	}
 	c.Flags().BoolVar(&fg, "foreground", false, "serve from this process until Ctrl-C")
+	c.Flags().StringVar(&follow, "follow", "", "start an edge: follow the primary's replica at this URL (see fazt proc start)")
 	c.Flags().BoolVar(&mopt.AllowOther, "allow-other", false, "let other users use the mount (file modes apply)")
 	c.Flags().BoolVar(&mopt.Xattrs, "xattrs", false, "keep extended attributes (user.*: setfattr, rsync -X); ls -l costs two requests more per file")
 	c.Flags().BoolVar(&mopt.Debug, "debug", false, "log every FUSE request")

@@ -36,6 +36,7 @@ func newProcStartCmd(g *globals) *cobra.Command {
 		readyFD       int
 		cpuprofile    string
 		supervise     bool
+		follow        string
 	)
 	c := &cobra.Command{
 		Use:   "start",
@@ -44,8 +45,16 @@ func newProcStartCmd(g *globals) *cobra.Command {
 With --mount it also mounts the tree there. SIGINT or SIGTERM stop it
 cleanly: the mount is detached, the database closed.
 
-Only one kernel runs per data directory; a second one is refused.`,
-		Example: "  fazt proc start --mount /mnt/fazt",
+Only one kernel runs per data directory; a second one is refused.
+
+With --follow URL the kernel is an edge: a fresh data directory is restored
+from the primary's replica at URL (s3://BUCKET/PATH?endpoint=... or
+file:///PATH; credentials as for restores), and the kernel then applies each
+change that reaches the replica, serving the sites from it. Writes to what
+the primary owns are refused (EROFS, HTTP 409); the machine's own settings
+(/net/http, /net/https, /proc/memory_limit) stay writable. The data
+directory remembers what it follows: later starts need no --follow.`,
+		Example: "  fazt proc start --mount /mnt/fazt\n  fazt proc start --follow 's3://backups/fazt?endpoint=https://s3.example.com'",
 		Args:    args(0, 0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			proc.KeepReadyFD(readyFD)
@@ -83,7 +92,7 @@ Only one kernel runs per data directory; a second one is refused.`,
 			if err != nil {
 				return err
 			}
-			sys, err := proc.Boot(c.Context(), proc.Config{DataDir: dir, Version: version, Handoff: handoff, Restarted: proc.Restarted()})
+			sys, err := proc.Boot(c.Context(), proc.Config{DataDir: dir, Version: version, Handoff: handoff, Restarted: proc.Restarted(), Follow: follow})
 			if err != nil {
 				proc.ReportReady(readyFD, err)
 				return err
@@ -104,6 +113,7 @@ Only one kernel runs per data directory; a second one is refused.`,
 		},
 	}
 	c.Flags().StringVar(&mnt, "mount", "", "mount the tree at this directory")
+	c.Flags().StringVar(&follow, "follow", "", "be an edge: follow the primary's replica at this URL")
 	c.Flags().BoolVar(&mopt.AllowOther, "allow-other", false, "let other users use the mount (file modes apply)")
 	c.Flags().BoolVar(&mopt.Xattrs, "xattrs", false, "keep extended attributes (user.*: setfattr, rsync -X); ls -l costs two requests more per file")
 	c.Flags().BoolVar(&mopt.Debug, "debug", false, "log every FUSE request")

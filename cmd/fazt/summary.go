@@ -118,6 +118,15 @@ func procSummary(m map[string]string) summary {
 		[2]string{"http", m["net_http_addr"] + ", https " + m["net_https_addr"]},
 		[2]string{"backups", m["driver_litestream"]},
 	)
+	if m["role"] == "edge" {
+		s.lines = append(s.lines, [2]string{"role", "edge, following " + strings.ReplaceAll(m["replica"], `\040`, " ") +
+			"; transaction " + m["applied_txid"] + " applied " + m["applied_at"] + ", " + m["lag_seconds"] + " s after the replica got it"})
+	} else if set(m["role"]) {
+		s.lines = append(s.lines, [2]string{"role", m["role"] + ", replica " + strings.ReplaceAll(m["replica"], `\040`, " ")})
+	}
+	if d := m["driver_litestream"]; strings.HasPrefix(d, "following (error") {
+		s.problems = append(s.problems, "the edge is not following: "+strings.TrimSuffix(strings.TrimPrefix(d, "following (error: "), ")"))
+	}
 	if set(m["upgraded_from"]) {
 		s.lines = append(s.lines, [2]string{"upgraded", "from " + m["upgraded_from"]})
 	}

@@ -55,6 +55,9 @@ func (d *Driver) status(ctx context.Context) (childStatus, error) {
 // ready returns the supervisor once its child serves: NotSupported without
 // a replica, Unavailable when it does not come up in time.
 func (d *Driver) ready(ctx context.Context) (*supervisor, error) {
+	if url := d.opt.DB.Follows(); url != "" {
+		return nil, kernel.E(kernel.NotPrimary, "this fazt is a follower of "+redact(url)+": backups are taken on the primary")
+	}
 	// A CLI without a kernel starts the child for what it asks.
 	if err := d.Start(ctx); err != nil {
 		return nil, err
@@ -127,6 +130,12 @@ func (d *Driver) Backups(ctx context.Context) (Backups, error) {
 // replica), paused, running, or down with why. It does not ask the child
 // (/driver/litestream/status does, for lag and errors).
 func (d *Driver) Health(ctx context.Context) (string, error) {
+	if f := d.Follower(); f != nil {
+		if st := f.Status(); st.LastError != "" && st.LastErrorAt.After(st.AppliedAt) {
+			return "following (error: " + strings.ReplaceAll(st.LastError, "\n", " ") + ")", nil
+		}
+		return "following", nil
+	}
 	c, err := d.config(ctx)
 	if err != nil {
 		return "", err
@@ -153,15 +162,22 @@ func (d *Driver) Health(ctx context.Context) (string, error) {
 func (d *Driver) Status(ctx context.Context) ([]byte, error) {
 	var b strings.Builder
 	kv := func(k string, v any) { fmt.Fprintf(&b, "%s %v\n", k, v) }
-	c, err := d.config(ctx)
-	if err != nil {
-		return nil, err
-	}
 	creds := "none"
 	if d.hasSecret("access_key_id") && d.hasSecret("secret_access_key") {
 		creds = "saved"
 	} else if d.hasSecret("access_key_id") || d.hasSecret("secret_access_key") {
 		creds = "incomplete"
+	}
+	if url := d.opt.DB.Follows(); url != "" {
+		kv("role", "follower")
+		kv("follows", redact(url))
+		kv("credentials", creds)
+		d.followStatus(kv)
+		return []byte(b.String()), nil
+	}
+	c, err := d.config(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if c.url == "" {
 		kv("replica", "none")
@@ -212,6 +228,62 @@ func (d *Driver) Status(ctx context.Context) ([]byte, error) {
 	}
 	kv("last_error", lastErr)
 	return []byte(b.String()), nil
+}
+
+// Role sums up where this kernel stands in replication, for /proc/status:
+// its role (primary or edge), the replica it writes to or follows, and, on
+// an edge, the last transaction applied and how long after the replica
+// got it.
+func (d *Driver) Role(ctx context.Context) [][2]string {
+	if url := d.opt.DB.Follows(); url != "" {
+		out := [][2]string{{"role", "edge"}, {"replica", redact(url)}}
+		f := d.Follower()
+		if f == nil {
+			return append(out, [2]string{"applied_txid", "-"})
+		}
+		st := f.Status()
+		lag := "-"
+		if !st.AppliedAt.IsZero() && !st.Written.IsZero() {
+			lag = fmt.Sprintf("%.3f", st.AppliedAt.Sub(st.Written).Seconds())
+		}
+		behind := "0" // the last look found nothing left to apply
+		if st.LastError != "" && !st.LastErrorAt.Before(st.Checked) {
+			behind = "unknown"
+		}
+		return append(out, [2]string{"applied_txid", fmt.Sprint(st.Applied)}, [2]string{"applied_at", stamp(st.AppliedAt)},
+			[2]string{"lag_seconds", lag}, [2]string{"lag_txids", behind}, [2]string{"last_check", stamp(st.Checked)})
+	}
+	replica := "-"
+	if c, err := d.config(ctx); err == nil && c.url != "" {
+		replica = redact(c.url)
+	}
+	return [][2]string{{"role", "primary"}, {"replica", replica}}
+}
+
+// followStatus renders a follower's state: the last transaction applied,
+// when, when the replica received it, the last look and the last error.
+func (d *Driver) followStatus(kv func(string, any)) {
+	f := d.Follower()
+	if f == nil {
+		kv("running", "no")
+		return
+	}
+	st := f.Status()
+	kv("running", "yes")
+	kv("applied_txid", st.Applied)
+	kv("applied_at", stamp(st.AppliedAt))
+	kv("replica_written_at", stamp(st.Written))
+	delay := "-"
+	if !st.AppliedAt.IsZero() && !st.Written.IsZero() {
+		delay = fmt.Sprintf("%.3f", st.AppliedAt.Sub(st.Written).Seconds())
+	}
+	kv("apply_delay", delay) // seconds from the replica's copy to this database
+	kv("last_check", stamp(st.Checked))
+	lastErr := "-"
+	if st.LastError != "" && st.LastErrorAt.After(st.AppliedAt) {
+		lastErr = stamp(st.LastErrorAt) + " " + strings.ReplaceAll(st.LastError, "\n", " ")
+	}
+	kv("last_error", lastErr)
 }
 
 func yesNo(b bool) string {

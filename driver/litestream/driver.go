@@ -46,7 +46,15 @@ type Options struct {
 	Log     *slog.Logger // the kernel's log
 	// LogOutput receives the child's log lines (the kernel log's writer).
 	LogOutput io.Writer
+	// Applied is called after the follower of a follower's database
+	// (DB.Follows) applied transactions: what was read of the database
+	// before is stale.
+	Applied func(txid uint64)
 }
+
+// FollowEvery is how often a follower looks for new transactions: one
+// LIST request to the replica each time.
+const FollowEvery = time.Second
 
 // Driver supervises the Litestream child of the configured replica.
 type Driver struct {
@@ -64,8 +72,9 @@ type Driver struct {
 	cmu     sync.Mutex
 	started bool // Start was called: a configured replica gets a child
 
-	mu  sync.Mutex // guards sup
-	sup *supervisor
+	mu       sync.Mutex // guards sup and follower
+	sup      *supervisor
+	follower *Follower // on a follower's database, once started
 }
 
 // Open returns the driver of opt.DB; Start starts replicating.
@@ -100,8 +109,31 @@ func (d *Driver) Start(ctx context.Context) error {
 	if d.started {
 		return nil
 	}
+	if url := d.opt.DB.Follows(); url != "" {
+		// A follower's replica is the primary's: it is read, never
+		// written, and no child runs.
+		f, err := NewFollower(ctx, url, d.opt.DB, d.opt.DataDir)
+		if err != nil {
+			return err
+		}
+		d.started = true
+		f.Open(FollowEvery, d.opt.Applied)
+		d.mu.Lock()
+		d.follower = f
+		d.mu.Unlock()
+		d.opt.Log.Info("litestream: following", "replica", redact(url), "txid", f.Applied())
+		return nil
+	}
 	d.started = true
 	return d.restart(ctx, false)
+}
+
+// Follower is the follower of a follower's database, nil on a primary or
+// before Start.
+func (d *Driver) Follower() *Follower {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.follower
 }
 
 // MetaDir is where Litestream keeps its local state for the data directory
@@ -114,6 +146,13 @@ func (d *Driver) Close() error {
 	defer d.cmu.Unlock()
 	d.started = false
 	d.stop()
+	d.mu.Lock()
+	f := d.follower
+	d.follower = nil
+	d.mu.Unlock()
+	if f != nil {
+		f.Close()
+	}
 	return nil
 }
 

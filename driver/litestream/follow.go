@@ -56,11 +56,11 @@ type FollowStatus struct {
 
 // NewFollower follows the replica at url into db, which holds the
 // replica's transactions up to the one its TXID file names (a restore
-// writes it, see WriteFollowTXID).
-func NewFollower(ctx context.Context, url string, db *storage.DB) (*Follower, error) {
-	client, err := upstream.NewReplicaClientFromURL(url)
+// writes it, see WriteFollowTXID); dataDir holds saved credentials.
+func NewFollower(ctx context.Context, url string, db *storage.DB, dataDir string) (*Follower, error) {
+	client, err := replicaClient(url, dataDir)
 	if err != nil {
-		return nil, kernel.E(kernel.Invalid, fmt.Sprintf("replica %s: %v", redact(url), err))
+		return nil, err
 	}
 	if err := db.HasPageWrites(ctx); err != nil {
 		return nil, err
@@ -116,11 +116,11 @@ func (f *Follower) Status() FollowStatus {
 
 // RestoreToFollow restores the replica at url into dbPath (which must not
 // exist), as of its latest transaction, and records that transaction for
-// a Follower to go on from.
-func RestoreToFollow(ctx context.Context, url, dbPath string) (uint64, error) {
-	client, err := upstream.NewReplicaClientFromURL(url)
+// a Follower to go on from; dataDir holds saved credentials.
+func RestoreToFollow(ctx context.Context, url, dbPath, dataDir string) (uint64, error) {
+	client, err := replicaClient(url, dataDir)
 	if err != nil {
-		return 0, kernel.E(kernel.Invalid, fmt.Sprintf("replica %s: %v", redact(url), err))
+		return 0, err
 	}
 	b, err := listBackups(ctx, client)
 	if err != nil {
@@ -131,7 +131,7 @@ func RestoreToFollow(ctx context.Context, url, dbPath string) (uint64, error) {
 	}
 	// Restored as of a transaction named here, not "the latest": one
 	// that lands meanwhile would be in the file and not in the record.
-	if err := RunRestore(ctx, RestoreConfig{Replica: url, Output: dbPath, TXID: b.MaxTXID}); err != nil {
+	if err := RunRestore(ctx, RestoreConfig{Replica: url, Output: dbPath, TXID: b.MaxTXID, DataDir: dataDir}); err != nil {
 		return 0, err
 	}
 	if err := WriteFollowTXID(dbPath, b.MaxTXID); err != nil {

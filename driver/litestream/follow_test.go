@@ -27,10 +27,10 @@ func TestFollower(t *testing.T) {
 	txid := replicated()
 
 	fPath := filepath.Join(dir, "follower.db")
-	if at, err := RestoreToFollow(ctx, replica, fPath); err != nil || at != txid {
+	if at, err := RestoreToFollow(ctx, replica, fPath, ""); err != nil || at != txid {
 		t.Fatalf("restored to follow at %d (%v), want %d", at, err, txid)
 	}
-	if _, err := RestoreToFollow(ctx, replica, fPath); err == nil {
+	if _, err := RestoreToFollow(ctx, replica, fPath, ""); err == nil {
 		t.Fatal("a restore to follow over an existing database")
 	}
 	fdb, err := storage.Open(ctx, fPath, storage.Options{Log: quiet})
@@ -38,7 +38,7 @@ func TestFollower(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { fdb.Close() }()
-	fol, err := NewFollower(ctx, replica, fdb)
+	fol, err := NewFollower(ctx, replica, fdb, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestFollower(t *testing.T) {
 	if fdb, err = storage.Open(ctx, fPath, storage.Options{Log: quiet}); err != nil {
 		t.Fatal(err)
 	}
-	if fol, err = NewFollower(ctx, replica, fdb); err != nil || fol.Applied() != last {
+	if fol, err = NewFollower(ctx, replica, fdb, ""); err != nil || fol.Applied() != last {
 		t.Fatalf("reopened follower at %d, want %d (%v)", fol.Applied(), last, err)
 	}
 	var check string
@@ -166,7 +166,7 @@ func TestFollowerHistoryGone(t *testing.T) {
 	p := startPrimary(t, dir)
 	p.replicated()
 	fPath := filepath.Join(dir, "follower.db")
-	at, err := RestoreToFollow(ctx, p.replica, fPath)
+	at, err := RestoreToFollow(ctx, p.replica, fPath, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestFollowerHistoryGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fdb.Close()
-	fol, err := NewFollower(context.Background(), p.replica, fdb)
+	fol, err := NewFollower(context.Background(), p.replica, fdb, "")
 	if err != nil {
 		t.Fatal(err)
 	}

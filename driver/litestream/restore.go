@@ -16,6 +16,9 @@ type RestoreConfig struct {
 	Output  string    // must not exist
 	At      time.Time // zero: the latest
 	TXID    uint64    // zero: by time
+	// DataDir, if set, holds saved credentials for the replica (used
+	// unless the environment has its own).
+	DataDir string
 }
 
 // ErrOutsideWindow is a restore target the replica cannot reach.
@@ -25,9 +28,9 @@ var ErrOutsideWindow = errors.New("outside the restore window")
 // against the window first. It is the body of "fazt driver litestream
 // restore".
 func RunRestore(ctx context.Context, c RestoreConfig) error {
-	client, err := upstream.NewReplicaClientFromURL(c.Replica)
+	client, err := replicaClient(c.Replica, c.DataDir)
 	if err != nil {
-		return fmt.Errorf("replica %s: %w", redact(c.Replica), err)
+		return err
 	}
 	b, err := listBackups(ctx, client)
 	if err != nil {

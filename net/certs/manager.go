@@ -40,6 +40,7 @@ type Manager struct {
 	routes Routes
 	log    *slog.Logger
 	cache  *certmagic.Cache
+	edge   edgeCerts // a follower's certificates (edge.go)
 
 	on atomic.Bool // TLS is on: read on every request
 
@@ -292,8 +293,8 @@ func (m *Manager) Manage(ctx context.Context, hosts ...string) error {
 	m.mu.Lock()
 	cfg, on, bg, cache := m.cfg, m.on.Load(), m.ctx, m.cache
 	m.mu.Unlock()
-	if !on || cfg == nil {
-		return nil
+	if !on || cfg == nil || m.follower() {
+		return nil // a follower's certificates are the primary's (edge.go)
 	}
 	var names []string
 	var gone []certmagic.SubjectIssuer
@@ -341,6 +342,9 @@ func (m *Manager) Renew(ctx context.Context, host string) error {
 	}
 	if !m.routes.Has(host) {
 		return kernel.E(kernel.NotExist, "no route for "+host+": a certificate is obtained for a routed host")
+	}
+	if url := m.db.Follows(); url != "" {
+		return kernel.E(kernel.NotPrimary, "this fazt is a follower of "+url+": certificates are obtained by the primary")
 	}
 	m.mu.Lock()
 	cfg, on, noARI := m.cfg, m.on.Load(), m.cfgNoARI
@@ -446,6 +450,9 @@ func (m *Manager) TLSConfig() *tls.Config {
 			if cfg == nil || !on {
 				return nil, errors.New("TLS is off")
 			}
+			if m.follower() && !slices.Contains(hello.SupportedProtos, "acme-tls/1") {
+				return m.edgeCertificate(hello)
+			}
 			return cfg.GetCertificate(hello)
 		},
 	}
@@ -473,6 +480,10 @@ func (m *Manager) HTTPChallenge(h http.Handler) http.Handler {
 func (m *Manager) Secure(host string) bool {
 	if !m.on.Load() {
 		return false
+	}
+	if m.follower() {
+		c, err := m.storedCert(context.Background(), host)
+		return err == nil && c != nil
 	}
 	m.mu.Lock()
 	cache := m.cache

@@ -159,6 +159,10 @@ func (s *Server) Open(ctx context.Context) error {
 	s.mu.Lock()
 	s.running = true
 	s.unsub = s.k.NS.Subscribe(func(c kernel.Change) {
+		if c.Op == kernel.Reloaded {
+			s.cache.clear() // entries name inodes, any of which may have changed
+			return
+		}
 		s.cache.invalidate(c.Ino)
 		if c.Dir != 0 {
 			s.cache.invalidate(c.Dir)
