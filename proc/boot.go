@@ -172,6 +172,7 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	s.web.SetStore(filepath.Join(dir, "cache", "http"), s.db.Room)
 	s.web.SetAPI(s.auth.Remote(&api.Handler{K: k}))
 	s.certs = certs.New(s.db, s.routes, log)
+	s.certs.OnChallengeStored(s.challengeReachesFollowers)
 	s.web.SetTLS(s.certs)
 	s.routes.OnChange(func(host string) {
 		// A new route gets its certificate now; a no-op unless serving.

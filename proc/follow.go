@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/fazt-sh/fazt/driver/litestream"
 	"github.com/fazt-sh/fazt/kernel"
@@ -82,4 +83,24 @@ func (s *System) followed(txid uint64) {
 	if err := s.certs.Reload(ctx); err != nil {
 		s.Kernel.Log.Warn("follow: cannot read the TLS settings", "txid", txid, "err", err)
 	}
+}
+
+// challengeReachesFollowers sends a stored ACME challenge to the replica
+// and waits for the followers to apply it (they look every
+// litestream.FollowEvery): the CA may ask whichever machine the name
+// points at. Without a replica there are no followers.
+func (s *System) challengeReachesFollowers(ctx context.Context) error {
+	txid, err := s.repl.Sync(ctx)
+	if kernel.KindOf(err) == kernel.NotSupported {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.Kernel.Log.Info("tls: challenge sent to the replica for the followers", "txid", txid)
+	select {
+	case <-time.After(3 * litestream.FollowEvery):
+	case <-ctx.Done():
+	}
+	return nil
 }

@@ -156,6 +156,15 @@ func childHandler(store *upstream.Store, db *upstream.DB, errs *lastError) http.
 	mux.HandleFunc("POST /checkpoint", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, struct{}{}, db.Checkpoint(r.Context(), upstream.CheckpointModeTruncate))
 	})
+	mux.HandleFunc("POST /sync", func(w http.ResponseWriter, r *http.Request) {
+		// Everything committed goes to the replica now, not at the next
+		// tick: what a follower must see before someone else looks.
+		if _, err := store.SyncDB(r.Context(), db.Path(), true); err != nil {
+			reply(w, nil, errs.note(fmt.Errorf("sync to the replica: %w", err)))
+			return
+		}
+		reply(w, Snapshot{TXID: uint64(db.Replica.Pos().TXID)}, nil)
+	})
 	mux.HandleFunc("POST /backup", func(w http.ResponseWriter, r *http.Request) {
 		// Everything committed goes to the replica, then a snapshot
 		// makes it restorable without the transactions before it.

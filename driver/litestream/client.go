@@ -107,6 +107,26 @@ func (d *Driver) Backup(ctx context.Context) (Snapshot, error) {
 	return snap, nil
 }
 
+// Sync commits what is pending and sends every committed change to the
+// replica now; it returns the replica's last transaction once it holds
+// them. NotSupported without a replica, NotPrimary on a follower.
+func (d *Driver) Sync(ctx context.Context) (uint64, error) {
+	s, err := d.ready(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := d.opt.DB.Commit(ctx); err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, backupTimeout)
+	defer cancel()
+	var snap Snapshot
+	if err := d.call(ctx, http.MethodPost, "/sync", &snap); err != nil {
+		return 0, kernel.E(kernel.KindOf(err), fmt.Sprintf("sync to %s failed: %s", redact(s.cfg.url), reason(err)))
+	}
+	return snap.TXID, nil
+}
+
 // Checkpoint asks the child for a full checkpoint (storage.WALOwner): it
 // holds a read transaction that keeps the kernel's from restarting the WAL.
 func (d *Driver) Checkpoint(ctx context.Context) error {

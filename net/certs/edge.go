@@ -96,6 +96,20 @@ func (m *Manager) edgeCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate,
 	return c, nil
 }
 
+// OnChallengeStored sets what runs once a challenge's data is stored and
+// before the CA is told to validate it: on a primary with followers, the
+// data must reach them first (sent to the replica, and time for them to
+// apply it), since the CA may ask any of them. An error is logged, not
+// returned: the primary itself can still answer. Call it before Start.
+func (m *Manager) OnChallengeStored(fn func(ctx context.Context) error) {
+	m.store.stored = func(ctx context.Context) error {
+		if err := fn(ctx); err != nil {
+			m.log.Warn("tls: the challenge may not reach the followers", "err", err)
+		}
+		return nil
+	}
+}
+
 // Reload takes the settings and certificates of a database that changed
 // under the manager (a follower's, at each apply): TLS on or off, the CA
 // for the challenges, certificates obtained or renewed by the primary.

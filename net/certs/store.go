@@ -15,6 +15,10 @@ import (
 // Store is certmagic's Storage on the database.
 type Store struct {
 	db *storage.DB
+	// stored, if set, is called after an ACME challenge's data is
+	// stored, before certmagic tells the CA to validate it: the
+	// followers answer challenges from it (see edge.go). Set before use.
+	stored func(ctx context.Context) error
 
 	mu    sync.Mutex // guards locks
 	locks map[string]chan struct{}
@@ -29,12 +33,16 @@ func NewStore(db *storage.DB) *Store {
 
 // Store implements certmagic.Storage.
 func (s *Store) Store(ctx context.Context, key string, value []byte) error {
-	return s.db.Write(ctx, func(tx *storage.Tx) error {
+	err := s.db.Write(ctx, func(tx *storage.Tx) error {
 		_, err := tx.Exec(`INSERT INTO tls_store(key, value, modified) VALUES (?, ?, ?)
 			ON CONFLICT(key) DO UPDATE SET value = excluded.value, modified = excluded.modified`,
 			key, value, time.Now().UnixNano())
 		return err
 	})
+	if err == nil && s.stored != nil && strings.Contains(key, "/challenge_tokens/") {
+		err = s.stored(ctx)
+	}
+	return err
 }
 
 // Load implements certmagic.Storage; a missing key is fs.ErrNotExist, as

@@ -22,14 +22,20 @@ type edge struct {
 }
 
 // startEdge mounts a fresh data directory as an edge of the replica at
-// url and moves its listeners to a free port (HTTPS off): the machine's
-// own settings, writable on an edge.
-func startEdge(t *testing.T, url string) *edge {
+// url and moves its listeners to httpPort (a free one if 0) and
+// httpsPort (off if 0): the machine's own settings, writable on an edge.
+func startEdge(t *testing.T, url string, httpPort, httpsPort int) *edge {
 	t.Helper()
 	in := newInstance(t, "--follow", url)
-	port := freePort(t)
-	sh(t, fmt.Sprintf("echo 127.0.0.1:%d > %s && echo off > %s", port, q(in.path("net/http")), q(in.path("net/https"))))
-	return &edge{instance: in, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	if httpPort == 0 {
+		httpPort = freePort(t)
+	}
+	https := "off"
+	if httpsPort != 0 {
+		https = fmt.Sprintf("127.0.0.1:%d", httpsPort)
+	}
+	sh(t, fmt.Sprintf("echo 127.0.0.1:%d > %s && echo %s > %s", httpPort, q(in.path("net/http")), https, q(in.path("net/https"))))
+	return &edge{instance: in, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
 }
 
 // get fetches path from base as host; status 0 if the request failed.
@@ -70,7 +76,7 @@ echo blog > net/routes/blog.test`, q(primary.mnt), pport, q(page)))
 	useS3(t, primary, s3, s3Secret)
 	backup(t, primary)
 	url := s3.url("fazt")
-	edges := []*edge{startEdge(t, url), startEdge(t, url)}
+	edges := []*edge{startEdge(t, url, 0, 0), startEdge(t, url, 0, 0)}
 	big, err := os.ReadFile(primary.path("fs/blog/big.bin"))
 	if err != nil {
 		t.Fatal(err)
@@ -171,4 +177,69 @@ echo blog > net/routes/blog.test`, q(primary.mnt), pport, q(page)))
 		t.Fatalf("node.json does not say what the edge follows:\n%s", b)
 	}
 	integrity(t, e.home)
+}
+
+// Certificates on an edge: only the primary talks to the CA (Pebble), and
+// the CA's HTTP-01 request reaches the edge (as DNS pointing at the edges
+// would send it), which answers from the challenge data that came with
+// the database; the certificate follows, and the edge serves it.
+func TestEdgeAnswersTheChallenge(t *testing.T) {
+	s3 := startS3(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
+	edgeHTTP, edgeHTTPS := freePort(t), freePort(t)
+	ca := startPebble(t, edgeHTTP, edgeHTTPS) // the CA validates on the edge's ports
+	t.Setenv("SSL_CERT_FILE", ca.caFile)
+	primary := newInstance(t)
+	host := "edge.example.com"
+	sh(t, fmt.Sprintf(`cd %s
+echo 127.0.0.1:%d > net/http
+echo 127.0.0.1:%d > net/https
+echo "acme ca %s" > net/ctl
+echo "acme challenges http-01" > net/ctl
+mkdir -p fs/site
+echo '<h1>from the edge</h1>' > fs/site/index.html`, q(primary.mnt), freePort(t), freePort(t), ca.dir))
+	useS3(t, primary, s3, s3Secret)
+	backup(t, primary)
+	e := startEdge(t, s3.url("fazt"), edgeHTTP, edgeHTTPS)
+	sh(t, fmt.Sprintf("cd %s && echo site > net/routes/%s && echo 'tls on' > net/ctl", q(primary.mnt), host))
+	waitUntil(t, 120*time.Second, func() bool { return certStatus(primary, host)["not_after"] > "2" },
+		func() string {
+			return fmt.Sprintf("no certificate: %v\nprimary log:\n%s\nedge log:\n%s\npebble log:\n%s", certStatus(primary, host), primary.log(), e.log(), ca.log.String())
+		})
+	if !strings.Contains(ca.log.String(), fmt.Sprintf("Attempting to validate w/ HTTP: http://%s:%d/.well-known/acme-challenge/", host, edgeHTTP)) {
+		t.Fatalf("pebble did not validate on the edge:\n%s", ca.log.String())
+	}
+	roots, _ := ca.roots(t)
+	client := httpsClient(roots, edgeHTTP, edgeHTTPS)
+	waitUntil(t, 60*time.Second, func() bool {
+		resp, err := client.Get(fmt.Sprintf("https://%s:%d/", host, edgeHTTPS))
+		if err != nil {
+			return false
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == 200 && string(body) == "<h1>from the edge</h1>\n"
+	}, func() string { return "the edge does not serve the certificate over HTTPS\nedge log:\n" + e.log() })
+	pb, _ := os.ReadFile(primary.path("net/certs/" + host + "/cert.pem"))
+	eb, err := os.ReadFile(e.path("net/certs/" + host + "/cert.pem"))
+	if err != nil || string(pb) != string(eb) || len(pb) == 0 {
+		t.Fatalf("the edge's cert.pem differs from the primary's: %v", err)
+	}
+	// TLS-ALPN-01 too: the edge's HTTPS listener answers the CA's
+	// acme-tls/1 handshake with the challenge certificate built from the
+	// replicated data.
+	alpn := "alpn.edge.example.com"
+	sh(t, fmt.Sprintf("cd %s && echo 'acme challenges tls-alpn-01' > net/ctl && echo site > net/routes/%s", q(primary.mnt), alpn))
+	waitUntil(t, 120*time.Second, func() bool { return certStatus(primary, alpn)["not_after"] > "2" },
+		func() string {
+			return fmt.Sprintf("no certificate: %v\nedge log:\n%s\npebble log:\n%s", certStatus(primary, alpn), e.log(), ca.log.String())
+		})
+	if strings.Contains(ca.log.String(), "http://"+alpn) {
+		t.Fatalf("%s was validated over HTTP, not TLS-ALPN:\n%s", alpn, ca.log.String())
+	}
+	// Renewing is the primary's: the edge refuses.
+	if out, err := e.fazt("net", "cert", "renew", host); err == nil || !strings.Contains(out, "primary") {
+		t.Fatalf("cert renew on an edge: %v\n%s", err, out)
+	}
 }
