@@ -41,7 +41,13 @@
 // transaction through storage.ApplyPages; the last transaction applied is
 // kept beside the database. Litestream's own follow mode writes pages into
 // the file from outside SQLite, which readers that keep their connections
-// never see.
+// never see. On a follower's database (an edge: storage.Options.Follows)
+// the Driver runs a Follower instead of a child, in the kernel's process
+// (its S3 client gets the saved credentials, and the process drops
+// AWS_CA_BUNDLE as the child's environment does), and calls
+// Options.Applied after each apply. The child's POST /sync sends what is
+// committed to the replica at once: a primary's ACME challenge must reach
+// the followers before the CA asks for it.
 //
 // # Checkpoints
 //
