@@ -19,7 +19,7 @@ export CGO_ENABLED := 1
 # One flag set everywhere, like the tags (Go's default -O2 -g kept).
 export CGO_CFLAGS := -O2 -g -DSQLITE_ENABLE_DBPAGE_VTAB
 
-.PHONY: all build run run-deps stop deps tools check vet fmt-check test unit race e2e conformance conformance-deps bench-fs bench-ctl bench-http bench-backup bench-deploy bench-upgrade clean
+.PHONY: all build run run-deps stop deps tools check vet fmt-check test unit race e2e conformance conformance-deps bench-fs bench-ctl bench-http bench-backup bench-deploy bench-upgrade bench-replica clean
 
 all: build
 
@@ -157,6 +157,13 @@ bench-http: deps build
 # replication lag under a steady write load.
 bench-backup: deps tools build
 	$(GO) run $(GOFLAGS_T) ./bench/backupbench -fazt $(BIN) -versitygw bin/versitygw $(BENCHFLAGS)
+
+# Edges (docs/scaling.md): a primary on versitygw and an edge following it;
+# lag from a deploy to the edge serving it under deploys and route writes,
+# and the edge's HTTP rate against the primary's, with wrk.
+bench-replica: deps tools build
+	@$(call need,wrk:wrk)
+	$(GO) run $(GOFLAGS_T) ./bench/replicabench -fazt $(BIN) -versitygw bin/versitygw $(BENCHFLAGS)
 
 # Deploys of a 4,000-file, 50 MB site: fazt fs sync local and remote against
 # rsync into the mount, rsync over SSH and rclone over WebDAV.

@@ -1,0 +1,255 @@
+// Command replicabench measures edges (docs/scaling.md): a primary
+// replicating to versitygw and an edge following it, as separate processes
+// on loopback. It reports the lag from a deploy returning on the primary to
+// the edge serving it, under a steady load of deploys and route writes, and
+// the edge's HTTP rate against the primary's on the same page (wrk, rounds
+// interleaved).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/fazt-sh/fazt/api"
+)
+
+const (
+	key    = "benchkey"
+	secret = "benchsecret0123456789"
+)
+
+func main() {
+	fazt := flag.String("fazt", "bin/fazt", "the fazt binary")
+	vgw := flag.String("versitygw", "bin/versitygw", "the S3 server")
+	base := flag.String("dir", "/var/tmp/fazt-replicabench", "work directory")
+	dur := flag.Duration("d", 60*time.Second, "how long the deploy and route load runs")
+	deployEvery := flag.Duration("deploy-every", 6*time.Second, "time between deploys")
+	routeRate := flag.Int("routes", 50, "route writes per second")
+	wrkDur := flag.Duration("wrk", 5*time.Second, "one wrk run")
+	rounds := flag.Int("rounds", 3, "wrk rounds per kernel, interleaved")
+	flag.Parse()
+	os.Unsetenv("AWS_CA_BUNDLE")
+	os.Setenv("AWS_ACCESS_KEY_ID", key) // the edge's credentials, from its environment
+	os.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+
+	must(os.RemoveAll(*base))
+	must(os.MkdirAll(*base, 0o755))
+	defer os.RemoveAll(*base)
+	bin, err := filepath.Abs(*fazt)
+	must(err)
+	addr, s3srv := startS3(*vgw, filepath.Join(*base, "s3"))
+	defer s3srv.Process.Kill()
+	ctx := context.Background()
+
+	pdata, edata := filepath.Join(*base, "primary"), filepath.Join(*base, "edge")
+	primary := startKernel(bin, pdata)
+	defer primary.stop()
+	pc := api.Dial(filepath.Join(pdata, "fazt.sock"))
+	pport := freePort()
+	write(pc, "/net/http", fmt.Sprintf("127.0.0.1:%d", pport))
+	write(pc, "/net/https", "off")
+	site := filepath.Join(*base, "site")
+	must(os.MkdirAll(site, 0o755))
+	page := func(v int) string {
+		return fmt.Sprintf("<!doctype html><title>v%d</title>%s\n", v, strings.Repeat("<p>some words of a page</p>", 80))
+	}
+	must(os.WriteFile(filepath.Join(site, "index.html"), []byte(page(0)), 0o644))
+	run(bin, "--data", pdata, "deploy", site, "blog")
+	write(pc, "/net/routes/blog.bench", "blog")
+	cmd := exec.Command(bin, "--data", pdata, "driver", "litestream", "credentials", "--access-key-id", key)
+	cmd.Stdin = strings.NewReader(secret + "\n")
+	out(cmd)
+	replica := fmt.Sprintf("s3://backups/fazt?endpoint=http://%s&region=us-east-1&force-path-style=true", addr)
+	run(bin, "--data", pdata, "driver", "litestream", "replica", "add", "offsite", replica)
+	run(bin, "--data", pdata, "storage", "backup")
+
+	edge := startKernel(bin, edata, "--follow", replica)
+	defer edge.stop()
+	ec := api.Dial(filepath.Join(edata, "fazt.sock"))
+	eport := freePort()
+	write(ec, "/net/http", fmt.Sprintf("127.0.0.1:%d", eport))
+	write(ec, "/net/https", "off")
+	pbase, ebase := fmt.Sprintf("http://127.0.0.1:%d", pport), fmt.Sprintf("http://127.0.0.1:%d", eport)
+	waitServed(ebase, page(0), time.Minute)
+
+	// The load: route writes at a steady rate, deploys every few seconds;
+	// each deploy's lag is from its command's return to the edge serving
+	// the new page.
+	var routeWrites, routeErrs atomic.Int64
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second / time.Duration(*routeRate))
+		defer t.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			w := pc.Create(ctx, fmt.Sprintf("/net/routes/r%d.bench", i%200), 0o644)
+			io.WriteString(w, "blog\n")
+			if w.Close() != nil {
+				routeErrs.Add(1)
+			}
+			routeWrites.Add(1)
+		}
+	}()
+	var lags []time.Duration
+	start := time.Now()
+	for v := 1; time.Since(start) < *dur; v++ {
+		next := time.Now().Add(*deployEvery)
+		must(os.WriteFile(filepath.Join(site, "index.html"), []byte(page(v)), 0o644))
+		run(bin, "--data", pdata, "deploy", site, "blog")
+		done := time.Now()
+		waitServed(ebase, page(v), time.Minute)
+		lags = append(lags, time.Since(done))
+		time.Sleep(time.Until(next))
+	}
+	close(stop)
+	loadFor := time.Since(start)
+	sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
+	p99 := lags[min(len(lags)-1, len(lags)*99/100)]
+
+	// Serving: the same page from both, rounds interleaved.
+	var prate, erate []float64
+	for r := 0; r < *rounds; r++ {
+		prate = append(prate, wrk(pbase, *wrkDur))
+		erate = append(erate, wrk(ebase, *wrkDur))
+	}
+	pm, em := medianF(prate), medianF(erate)
+
+	fmt.Printf("# replicabench %s: one primary, one edge, versitygw, loopback; %d CPUs\n", time.Now().UTC().Format("2006-01-02"), numCPU())
+	fmt.Printf("load: a deploy every %v and %d route writes/s for %v (%d route writes, %d failed)\n\n",
+		*deployEvery, *routeRate, loadFor.Round(time.Second), routeWrites.Load(), routeErrs.Load())
+	fmt.Println("| deploy returned -> served by the edge | median | p99 | max | deploys |")
+	fmt.Println("|---|---:|---:|---:|---:|")
+	fmt.Printf("| lag | %.2f s | %.2f s | %.2f s | %d |\n\n", lags[len(lags)/2].Seconds(), p99.Seconds(), lags[len(lags)-1].Seconds(), len(lags))
+	fmt.Printf("| wrk -t2 -c50 -d%v, same page (%d B) | primary | edge | edge/primary |\n", *wrkDur, len(page(0)))
+	fmt.Println("|---|---:|---:|---:|")
+	fmt.Printf("| requests/s (median of %d) | %.0f | %.0f | %.2fx |\n", *rounds, pm, em, em/pm)
+}
+
+// waitServed polls base for blog.bench until it serves want.
+func waitServed(base, want string, d time.Duration) {
+	deadline := time.Now().Add(d)
+	c := http.Client{Timeout: 5 * time.Second}
+	for time.Now().Before(deadline) {
+		req, _ := http.NewRequest("GET", base+"/", nil)
+		req.Host = "blog.bench"
+		if resp, err := c.Do(req); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) == want {
+				return
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	panic("the edge did not serve the deploy within " + d.String())
+}
+
+var wrkRate = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+
+func wrk(base string, d time.Duration) float64 {
+	b, err := exec.Command("wrk", "-t2", "-c50", "-d"+d.String(), "-H", "Host: blog.bench", base+"/").CombinedOutput()
+	if err != nil {
+		panic(fmt.Sprintf("wrk: %v\n%s", err, b))
+	}
+	m := wrkRate.FindSubmatch(b)
+	if m == nil {
+		panic("wrk: " + string(b))
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
+}
+
+func medianF(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func write(c *api.Client, p, v string) {
+	w := c.Create(context.Background(), p, 0o644)
+	io.WriteString(w, v+"\n")
+	must(w.Close())
+}
+
+type kernel struct{ cmd *exec.Cmd }
+
+func (k kernel) stop() {
+	k.cmd.Process.Signal(os.Interrupt)
+	k.cmd.Wait()
+}
+
+func startKernel(bin, data string, extra ...string) kernel {
+	must(os.MkdirAll(data, 0o700))
+	cmd := exec.Command(bin, append([]string{"--data", data, "proc", "start"}, extra...)...)
+	logf, err := os.Create(data + ".log")
+	must(err)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	must(cmd.Start())
+	c := api.Dial(filepath.Join(data, "fazt.sock"))
+	for i := 0; i < 600; i++ {
+		if r, err := c.Open(context.Background(), "/proc/status"); err == nil {
+			r.Close()
+			return kernel{cmd}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	panic("the kernel did not start; see " + data + ".log")
+}
+
+func startS3(bin, dir string) (string, *exec.Cmd) {
+	must(os.MkdirAll(filepath.Join(dir, "backups"), 0o755))
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort())
+	cmd := exec.Command(bin, "--access", key, "--secret", secret, "--port", addr, "posix", dir)
+	must(cmd.Start())
+	for i := 0; i < 200; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr, cmd
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	panic("versitygw did not start")
+}
+
+func freePort() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func numCPU() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return strings.Count(string(b), "processor\t:")
+}
+
+func run(bin string, args ...string) { out(exec.Command(bin, args...)) }
+
+func out(cmd *exec.Cmd) {
+	if b, err := cmd.CombinedOutput(); err != nil {
+		panic(fmt.Sprintf("%v: %v\n%s", cmd.Args, err, b))
+	}
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
