@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -242,4 +243,74 @@ echo '<h1>from the edge</h1>' > fs/site/index.html`, q(primary.mnt), freePort(t)
 	if out, err := e.fazt("net", "cert", "renew", host); err == nil || !strings.Contains(out, "primary") {
 		t.Fatalf("cert renew on an edge: %v\n%s", err, out)
 	}
+}
+
+// An edge killed (SIGKILL) again and again while the primary keeps
+// writing comes back each time (its supervisor restarts it, still
+// following), and ends with the primary's database, row for row, intact.
+func TestEdgeComesBackFromKills(t *testing.T) {
+	s3 := startS3(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
+	primary := newInstance(t)
+	sh(t, fmt.Sprintf("cd %s && echo 127.0.0.1:%d > net/http && echo off > net/https && mkdir fs/blog && echo v0 > fs/blog/index.html && echo blog > net/routes/blog.test",
+		q(primary.mnt), freePort(t)))
+	useS3(t, primary, s3, s3Secret)
+	backup(t, primary)
+	e := startEdge(t, s3.url("fazt"), 0, 0)
+
+	// The primary writes steadily (bounded in count and time) while the
+	// edge is killed at moments of no particular kind.
+	const writes = 150
+	done := make(chan error, 1)
+	go func() {
+		deadline := time.Now().Add(2 * time.Minute)
+		for i := 1; i <= writes && time.Now().Before(deadline); i++ {
+			if err := os.WriteFile(primary.path(fmt.Sprintf("fs/blog/f%d.txt", i)), []byte(strings.Repeat("x", i*100)), 0o644); err != nil {
+				done <- err
+				return
+			}
+			if err := os.WriteFile(primary.path("fs/blog/index.html"), []byte(fmt.Sprintf("v%d\n", i)), 0o644); err != nil {
+				done <- err
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		done <- nil
+	}()
+	for round := 0; round < 5; round++ {
+		time.Sleep(time.Duration(200+round*250) * time.Millisecond)
+		old := e.pid()
+		if old == 0 {
+			t.Fatalf("round %d: no edge kernel\n%s", round, e.log())
+		}
+		syscall.Kill(old, syscall.SIGKILL)
+		waitUntil(t, 2*time.Minute, func() bool {
+			pid := e.pid()
+			if pid == 0 || pid == old {
+				return false
+			}
+			_, err := os.ReadFile(e.path("proc/version"))
+			return err == nil
+		}, func() string { return fmt.Sprintf("round %d: the edge did not come back:\n%s", round, e.log()) })
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Everything the primary committed on the replica, then on the edge.
+	target := backup(t, primary)
+	waitUntil(t, 2*time.Minute, func() bool {
+		n, _ := strconv.ParseUint(keyValues(t, e.path("driver/litestream/status"))["applied_txid"], 10, 64)
+		return n >= target
+	}, func() string {
+		b, _ := os.ReadFile(e.path("driver/litestream/status"))
+		return fmt.Sprintf("the edge did not reach transaction %d:\n%s\nlog:\n%s", target, b, e.log())
+	})
+	if _, got := get(e.base, "blog.test", "/"); got != fmt.Sprintf("v%d\n", writes) {
+		t.Fatalf("the edge serves %q after the kills", got)
+	}
+	if p, f := dump(t, filepath.Join(primary.home, "fazt.db")), dump(t, filepath.Join(e.home, "fazt.db")); p != f {
+		t.Fatalf("the edge's database differs from the primary's:\n%s", diffLines(p, f))
+	}
+	integrity(t, e.home)
 }
