@@ -1,0 +1,7 @@
+// Command replicabench measures edges (docs/scaling.md): a primary
+// replicating to versitygw and an edge following it, as separate processes
+// on loopback. It reports the lag from a deploy returning on the primary to
+// the edge serving it, under a steady load of deploys and route writes, and
+// the edge's HTTP rate against the primary's on the same page (wrk, rounds
+// interleaved).
+package main
