@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/fazt-sh/fazt/driver/litestream"
@@ -51,23 +52,35 @@ func followURL(ctx context.Context, local *storage.Local, asked, dbPath, dataDir
 	return recorded, nil
 }
 
-// restoreToFollow restores the replica at url into dbPath unless the
-// database there says which of the replica's transactions it holds. One
-// without that record is what a restore interrupted before writing it
-// left: a copy of the replica, restored again.
+// restoreToFollow restores the replica at url into dbPath, unless a
+// follower's database is there already (one that says which of the
+// replica's transactions it holds). The restore goes to a file beside it,
+// renamed into place once complete with its position, so a restore cut
+// short leaves no database, and one is restored again at the next start;
+// a database that does not say which transactions it holds is not taken
+// for a follower's, and is refused rather than replaced.
 func restoreToFollow(ctx context.Context, url, dbPath, dataDir string) error {
-	if _, err := os.Stat(litestream.FollowTXIDPath(dbPath)); err == nil {
+	_, dbErr := os.Stat(dbPath)
+	_, txErr := os.Stat(litestream.FollowTXIDPath(dbPath))
+	switch {
+	case dbErr == nil && txErr == nil:
 		return nil
+	case dbErr == nil:
+		return kernel.E(kernel.Exist, fmt.Sprintf("%s does not say which transactions of %s it holds (no %s): not an edge's database; move it away to follow", dbPath, url, filepath.Base(litestream.FollowTXIDPath(dbPath))))
 	}
-	for _, p := range []string{dbPath, dbPath + "-wal", dbPath + "-shm"} {
+	tmp := dbPath + ".restoring"
+	for _, p := range []string{tmp, tmp + "-wal", tmp + "-shm", litestream.FollowTXIDPath(tmp)} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
-	if _, err := litestream.RestoreToFollow(ctx, url, dbPath, dataDir); err != nil {
+	if _, err := litestream.RestoreToFollow(ctx, url, tmp, dataDir); err != nil {
 		return fmt.Errorf("restore %s to follow it: %w", url, err)
 	}
-	return nil
+	if err := os.Rename(litestream.FollowTXIDPath(tmp), litestream.FollowTXIDPath(dbPath)); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dbPath)
 }
 
 // followed makes the kernel serve what the follower just applied: every

@@ -54,6 +54,17 @@ func TestFollowNeedsAFreshDataDirectory(t *testing.T) {
 	if _, err := Boot(ctx, Config{DataDir: fresh, Version: "v-test", LogOutput: io.Discard}); err == nil || !strings.Contains(err.Error(), "holds no backup") {
 		t.Fatalf("a restart of an edge: %v", err)
 	}
+	// A database that does not say which transactions it holds is not
+	// taken for an interrupted restore: refused, and kept.
+	if err := os.WriteFile(filepath.Join(fresh, DatabaseFile), []byte("not a follower's"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Boot(ctx, Config{DataDir: fresh, Version: "v-test", LogOutput: io.Discard}); kernel.KindOf(err) != kernel.Exist {
+		t.Fatalf("an edge's data directory with a database of unknown position: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(fresh, DatabaseFile)); string(b) != "not a follower's" {
+		t.Fatal("the database of unknown position was replaced")
+	}
 	other := "file://" + t.TempDir()
 	_, err = Boot(ctx, Config{DataDir: fresh, Version: "v-test", LogOutput: io.Discard, Follow: other})
 	if kernel.KindOf(err) != kernel.Invalid || !strings.Contains(err.Error(), "follows one replica") {
