@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/fazt-sh/fazt/api"
+	"github.com/fazt-sh/fazt/bench/internal/loopback"
 )
 
 const (
@@ -45,8 +45,9 @@ func main() {
 	must(os.MkdirAll(*base, 0o755))
 	bin, err := filepath.Abs(*fazt)
 	must(err)
-	addr, s3srv := startS3(*vgw, filepath.Join(*base, "s3"))
-	defer s3srv.Process.Kill()
+	addr, stopS3, err := loopback.StartS3(*vgw, filepath.Join(*base, "s3"), key, secret)
+	must(err)
+	defer stopS3()
 	client := s3.New(s3.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""),
@@ -61,7 +62,8 @@ func main() {
 		mb, err := strconv.Atoi(s)
 		must(err)
 		data := filepath.Join(*base, fmt.Sprintf("data-%d", mb))
-		k := startKernel(bin, data)
+		k, err := loopback.StartKernel(bin, data)
+		must(err)
 		fill(bin, data, filepath.Join(*base, "src"), mb)
 		replica := fmt.Sprintf("s3://backups/fazt-%d?endpoint=http://%s&region=us-east-1&force-path-style=true", mb, addr)
 		cmd := exec.Command(bin, "--data", data, "driver", "litestream", "credentials", "--access-key-id", key)
@@ -114,7 +116,7 @@ func main() {
 		if lagData == "" {
 			lagData = lag(bin, data, *lagFor, *rate)
 		}
-		k.stop()
+		k.Stop()
 		os.RemoveAll(data)
 	}
 	fmt.Println()
@@ -240,49 +242,6 @@ func vacuumInto(db, out string) {
 	defer conn.Close()
 	_, err = conn.Exec(`VACUUM INTO ?`, out)
 	must(err)
-}
-
-type kernel struct{ cmd *exec.Cmd }
-
-func (k kernel) stop() {
-	k.cmd.Process.Signal(os.Interrupt)
-	k.cmd.Wait()
-}
-
-func startKernel(bin, data string) kernel {
-	cmd := exec.Command(bin, "--data", data, "proc", "start")
-	logf, err := os.Create(data + ".log")
-	must(err)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), "AWS_CA_BUNDLE=") // as the machine has it; the driver drops it
-	must(cmd.Start())
-	c := api.Dial(filepath.Join(data, "fazt.sock"))
-	for i := 0; i < 300; i++ {
-		if r, err := c.Open(context.Background(), "/proc/status"); err == nil {
-			r.Close()
-			return kernel{cmd}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	panic("the kernel did not start; see " + data + ".log")
-}
-
-func startS3(bin, dir string) (string, *exec.Cmd) {
-	must(os.MkdirAll(filepath.Join(dir, "backups"), 0o755))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(err)
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin, "--access", key, "--secret", secret, "--port", addr, "posix", dir)
-	must(cmd.Start())
-	for i := 0; i < 200; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr, cmd
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	panic("versitygw did not start")
 }
 
 func median(d []time.Duration) time.Duration {

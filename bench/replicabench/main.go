@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fazt-sh/fazt/api"
+	"github.com/fazt-sh/fazt/bench/internal/loopback"
 )
 
 const (
@@ -44,15 +44,17 @@ func main() {
 	defer os.RemoveAll(*base)
 	bin, err := filepath.Abs(*fazt)
 	must(err)
-	addr, s3srv := startS3(*vgw, filepath.Join(*base, "s3"))
-	defer s3srv.Process.Kill()
+	addr, stopS3, err := loopback.StartS3(*vgw, filepath.Join(*base, "s3"), key, secret)
+	must(err)
+	defer stopS3()
 	ctx := context.Background()
 
 	pdata, edata := filepath.Join(*base, "primary"), filepath.Join(*base, "edge")
-	primary := startKernel(bin, pdata)
-	defer primary.stop()
+	primary, err := loopback.StartKernel(bin, pdata)
+	must(err)
+	defer primary.Stop()
 	pc := api.Dial(filepath.Join(pdata, "fazt.sock"))
-	pport := freePort()
+	pport := loopback.FreePort()
 	write(pc, "/net/http", fmt.Sprintf("127.0.0.1:%d", pport))
 	write(pc, "/net/https", "off")
 	site := filepath.Join(*base, "site")
@@ -70,10 +72,11 @@ func main() {
 	run(bin, "--data", pdata, "driver", "litestream", "replica", "add", "offsite", replica)
 	run(bin, "--data", pdata, "storage", "backup")
 
-	edge := startKernel(bin, edata, "--follow", replica)
-	defer edge.stop()
+	edge, err := loopback.StartKernel(bin, edata, "--follow", replica)
+	must(err)
+	defer edge.Stop()
 	ec := api.Dial(filepath.Join(edata, "fazt.sock"))
-	eport := freePort()
+	eport := loopback.FreePort()
 	write(ec, "/net/http", fmt.Sprintf("127.0.0.1:%d", eport))
 	write(ec, "/net/https", "off")
 	pbase, ebase := fmt.Sprintf("http://127.0.0.1:%d", pport), fmt.Sprintf("http://127.0.0.1:%d", eport)
@@ -180,53 +183,6 @@ func write(c *api.Client, p, v string) {
 	w := c.Create(context.Background(), p, 0o644)
 	io.WriteString(w, v+"\n")
 	must(w.Close())
-}
-
-type kernel struct{ cmd *exec.Cmd }
-
-func (k kernel) stop() {
-	k.cmd.Process.Signal(os.Interrupt)
-	k.cmd.Wait()
-}
-
-func startKernel(bin, data string, extra ...string) kernel {
-	must(os.MkdirAll(data, 0o700))
-	cmd := exec.Command(bin, append([]string{"--data", data, "proc", "start"}, extra...)...)
-	logf, err := os.Create(data + ".log")
-	must(err)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	must(cmd.Start())
-	c := api.Dial(filepath.Join(data, "fazt.sock"))
-	for i := 0; i < 600; i++ {
-		if r, err := c.Open(context.Background(), "/proc/status"); err == nil {
-			r.Close()
-			return kernel{cmd}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	panic("the kernel did not start; see " + data + ".log")
-}
-
-func startS3(bin, dir string) (string, *exec.Cmd) {
-	must(os.MkdirAll(filepath.Join(dir, "backups"), 0o755))
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort())
-	cmd := exec.Command(bin, "--access", key, "--secret", secret, "--port", addr, "posix", dir)
-	must(cmd.Start())
-	for i := 0; i < 200; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr, cmd
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	panic("versitygw did not start")
-}
-
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	must(err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func numCPU() int {
