@@ -29,7 +29,9 @@
 // locks. A front end that answers a change (the API, so the CLI) first
 // commits the open batch and waits for the invalidations of every change
 // so far (kernel.Namespace.Settle, at most 2 s): once `fazt deploy`
-// returns, the mount shows the new tree.
+// returns, the mount shows the new tree. A kernel.Reloaded change (an
+// edge applied the primary's transactions, which say nothing of what
+// changed) invalidates every name and inode the bridge knows.
 //
 // # Settings
 //

@@ -39,6 +39,19 @@
 // kernels through its lock and starts one again when one dies, putting the
 // previous binary back if the dead one came from an upgrade.
 //
+// # Edges
+//
+// A kernel asked to follow a primary's replica (Config.Follow, recorded in
+// DATA/node.json) is an edge (follow.go): a fresh data directory is
+// restored from the replica first (to a file beside the database, renamed
+// into place with its position), the database is opened as a follower's
+// and the tree Shared, and the backup driver runs a follower instead of a
+// child. After each apply the kernel forgets what it read of the database
+// (the tree's caches, with the mount's and the site cache's through a
+// kernel.Reloaded change) and reads the routes and TLS settings again. A
+// primary sends each ACME challenge to the replica and waits for the
+// followers before the CA looks (challengeReachesFollowers).
+//
 // # Memory
 //
 // The runtime's soft memory limit comes from /proc/memory_limit; past 80%

@@ -151,7 +151,7 @@ func (d *Driver) Backups(ctx context.Context) (Backups, error) {
 // (/driver/litestream/status does, for lag and errors).
 func (d *Driver) Health(ctx context.Context) (string, error) {
 	if f := d.Follower(); f != nil {
-		if st := f.Status(); st.LastError != "" && st.LastErrorAt.After(st.AppliedAt) {
+		if st := f.Status(); st.Failing() {
 			return "following (error: " + strings.ReplaceAll(st.LastError, "\n", " ") + ")", nil
 		}
 		return "following", nil
@@ -262,16 +262,12 @@ func (d *Driver) Role(ctx context.Context) [][2]string {
 			return append(out, [2]string{"applied_txid", "-"})
 		}
 		st := f.Status()
-		lag := "-"
-		if !st.AppliedAt.IsZero() && !st.Written.IsZero() {
-			lag = fmt.Sprintf("%.3f", st.AppliedAt.Sub(st.Written).Seconds())
-		}
 		behind := "0" // the last look found nothing left to apply
-		if st.LastError != "" && !st.LastErrorAt.Before(st.Checked) {
+		if st.Failing() {
 			behind = "unknown"
 		}
 		return append(out, [2]string{"applied_txid", fmt.Sprint(st.Applied)}, [2]string{"applied_at", stamp(st.AppliedAt)},
-			[2]string{"lag_seconds", lag}, [2]string{"lag_txids", behind}, [2]string{"last_check", stamp(st.Checked)})
+			[2]string{"lag_seconds", st.ApplyDelay()}, [2]string{"lag_txids", behind}, [2]string{"last_check", stamp(st.Checked)})
 	}
 	replica := "-"
 	if c, err := d.config(ctx); err == nil && c.url != "" {
@@ -293,14 +289,10 @@ func (d *Driver) followStatus(kv func(string, any)) {
 	kv("applied_txid", st.Applied)
 	kv("applied_at", stamp(st.AppliedAt))
 	kv("replica_written_at", stamp(st.Written))
-	delay := "-"
-	if !st.AppliedAt.IsZero() && !st.Written.IsZero() {
-		delay = fmt.Sprintf("%.3f", st.AppliedAt.Sub(st.Written).Seconds())
-	}
-	kv("apply_delay", delay) // seconds from the replica's copy to this database
+	kv("apply_delay", st.ApplyDelay())
 	kv("last_check", stamp(st.Checked))
 	lastErr := "-"
-	if st.LastError != "" && st.LastErrorAt.After(st.AppliedAt) {
+	if st.Failing() {
 		lastErr = stamp(st.LastErrorAt) + " " + strings.ReplaceAll(st.LastError, "\n", " ")
 	}
 	kv("last_error", lastErr)

@@ -54,6 +54,20 @@ type FollowStatus struct {
 	LastErrorAt time.Time
 }
 
+// Failing says the last look at the replica failed (LastError says why).
+func (st FollowStatus) Failing() bool {
+	return st.LastError != "" && !st.LastErrorAt.Before(st.Checked)
+}
+
+// ApplyDelay is the seconds from the replica receiving the last
+// transaction applied to its being applied here, "-" before one.
+func (st FollowStatus) ApplyDelay() string {
+	if st.AppliedAt.IsZero() || st.Written.IsZero() {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", st.AppliedAt.Sub(st.Written).Seconds())
+}
+
 // NewFollower follows the replica at url into db, which holds the
 // replica's transactions up to the one its TXID file names (a restore
 // writes it, see WriteFollowTXID); dataDir holds saved credentials.

@@ -20,6 +20,16 @@
 // 443: they must reach fazt's listeners. The manager tells certmagic which
 // ports fazt listens on so that it uses them instead of binding its own.
 //
+// # On a follower (an edge)
+//
+// A follower's database is the primary's: it never asks the CA, serves the
+// certificates the primary stored (edge.go: loaded from the store by SNI,
+// forgotten by Reload at each apply) and answers the primary's HTTP-01 and
+// TLS-ALPN-01 challenges from the challenge data stored with them
+// (certmagic's distributed solving). The primary's store calls back once a
+// challenge is stored (OnChallengeStored), so the data reaches the
+// followers before the CA is told to look.
+//
 // # Settings (in the database; written through /net/ctl)
 //
 //	tls              on | off (off by default: turn it on with real DNS names)
