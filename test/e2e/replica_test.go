@@ -89,6 +89,9 @@ echo blog > net/routes/blog.test`, q(primary.mnt), pport, q(page)))
 		if code, body := get(e.base, "blog.test", "/big.bin"); code != 200 || body != string(big) {
 			t.Fatalf("edge %d: big.bin: %d, %d bytes, want %d", i, code, len(body), len(big))
 		}
+		if out, err := e.fazt("proc", "status"); err != nil || !strings.Contains(out, "edge, following s3://backups/fazt") {
+			t.Fatalf("edge %d: fazt proc status: %v\n%s", i, err, out)
+		}
 		st := keyValues(t, e.path("proc/status"))
 		if st["role"] != "edge" || !strings.Contains(st["replica"], "s3://backups/fazt") || st["driver_litestream"] != "following" {
 			t.Fatalf("edge %d: /proc/status: role %q replica %q driver %q", i, st["role"], st["replica"], st["driver_litestream"])
