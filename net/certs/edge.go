@@ -19,16 +19,24 @@ import (
 // edgeCerts holds the certificates a follower loaded from the store, by
 // host; Reload forgets them when the database changes.
 type edgeCerts struct {
-	mu     sync.Mutex // guards byHost and gen
-	gen    uint64     // bumped by reset
-	byHost map[string]*tls.Certificate
+	mu      sync.Mutex // guards byHost, gen and version
+	gen     uint64     // bumped by reset
+	byHost  map[string]*tls.Certificate
+	version [2]int64 // the store's row count and latest change when byHost was begun
 }
 
-func (e *edgeCerts) reset() {
+// reset forgets the loaded certificates if the store changed since they
+// were loaded (version is the store's now): an apply that touched no
+// certificate keeps them, so handshakes do not list the store again.
+func (e *edgeCerts) reset(version [2]int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if version == e.version {
+		return
+	}
 	e.gen++
 	e.byHost = nil
+	e.version = version
 }
 
 // follower says whether this kernel's database is a follower's.
@@ -114,6 +122,10 @@ func (m *Manager) OnChallengeStored(fn func(ctx context.Context) error) {
 // under the manager (a follower's, at each apply): TLS on or off, the CA
 // for the challenges, certificates obtained or renewed by the primary.
 func (m *Manager) Reload(ctx context.Context) error {
-	m.edge.reset()
+	v, err := m.store.version(ctx)
+	if err != nil {
+		return err
+	}
+	m.edge.reset(v)
 	return m.Reconfigure(ctx)
 }

@@ -58,6 +58,16 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, error) {
 	return v, err
 }
 
+// version is the store's row count and latest change: it moves with every
+// Store (modified is the time of writing) and Delete (the count).
+func (s *Store) version(ctx context.Context) ([2]int64, error) {
+	var v [2]int64
+	err := s.db.View(ctx, func(tx *storage.Tx) error {
+		return tx.QueryRow(`SELECT count(*), coalesce(max(modified), 0) FROM tls_store`).Scan(&v[0], &v[1])
+	})
+	return v, err
+}
+
 // Delete implements certmagic.Storage: key, and every key below it.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	return s.db.Write(ctx, func(tx *storage.Tx) error {
