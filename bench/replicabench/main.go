@@ -54,9 +54,7 @@ func main() {
 	must(err)
 	defer primary.Stop()
 	pc := api.Dial(filepath.Join(pdata, "fazt.sock"))
-	pport := loopback.FreePort()
-	write(pc, "/net/http", fmt.Sprintf("127.0.0.1:%d", pport))
-	write(pc, "/net/https", "off")
+	pbase := serveHTTP(pc)
 	site := filepath.Join(*base, "site")
 	must(os.MkdirAll(site, 0o755))
 	page := func(v int) string {
@@ -75,11 +73,7 @@ func main() {
 	edge, err := loopback.StartKernel(bin, edata, "--follow", replica)
 	must(err)
 	defer edge.Stop()
-	ec := api.Dial(filepath.Join(edata, "fazt.sock"))
-	eport := loopback.FreePort()
-	write(ec, "/net/http", fmt.Sprintf("127.0.0.1:%d", eport))
-	write(ec, "/net/https", "off")
-	pbase, ebase := fmt.Sprintf("http://127.0.0.1:%d", pport), fmt.Sprintf("http://127.0.0.1:%d", eport)
+	ebase := serveHTTP(api.Dial(filepath.Join(edata, "fazt.sock")))
 	waitServed(ebase, page(0), time.Minute)
 
 	// The load: route writes at a steady rate, deploys every few seconds;
@@ -177,6 +171,15 @@ func medianF(v []float64) float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
 	return s[len(s)/2]
+}
+
+// serveHTTP moves a kernel's HTTP listener to a free loopback port (HTTPS
+// off) and returns its base URL.
+func serveHTTP(c *api.Client) string {
+	port := loopback.FreePort()
+	write(c, "/net/http", fmt.Sprintf("127.0.0.1:%d", port))
+	write(c, "/net/https", "off")
+	return fmt.Sprintf("http://127.0.0.1:%d", port)
 }
 
 func write(c *api.Client, p, v string) {
