@@ -35,7 +35,6 @@ func main() {
 	wrkDur := flag.Duration("wrk", 5*time.Second, "one wrk run")
 	rounds := flag.Int("rounds", 3, "wrk rounds per kernel, interleaved")
 	flag.Parse()
-	os.Unsetenv("AWS_CA_BUNDLE")
 	os.Setenv("AWS_ACCESS_KEY_ID", key) // the edge's credentials, from its environment
 	os.Setenv("AWS_SECRET_ACCESS_KEY", secret)
 

@@ -135,12 +135,7 @@ or, on a new machine, from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`,
 			} else if err := litestream.ValidURL(from); err != nil {
 				return err
 			}
-			// The AWS SDK of this process reads the environment.
-			for _, kv := range litestream.RestoreEnv(dir) {
-				k, v, _ := strings.Cut(kv, "=")
-				os.Setenv(k, v)
-			}
-			os.Unsetenv("AWS_CA_BUNDLE")
+			cfg.DataDir = dir // its saved credentials, unless the environment has its own
 			out := c.OutOrStdout()
 			if !replace {
 				if cfg.Output, err = absPath(to); err != nil {
