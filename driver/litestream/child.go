@@ -156,11 +156,18 @@ func childHandler(store *upstream.Store, db *upstream.DB, errs *lastError) http.
 	mux.HandleFunc("POST /checkpoint", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, struct{}{}, db.Checkpoint(r.Context(), upstream.CheckpointModeTruncate))
 	})
+	// syncNow sends everything committed to the replica now, not at the
+	// next tick.
+	syncNow := func(ctx context.Context) error {
+		if _, err := store.SyncDB(ctx, db.Path(), true); err != nil {
+			return errs.note(fmt.Errorf("sync to the replica: %w", err))
+		}
+		return nil
+	}
 	mux.HandleFunc("POST /sync", func(w http.ResponseWriter, r *http.Request) {
-		// Everything committed goes to the replica now, not at the next
-		// tick: what a follower must see before someone else looks.
-		if _, err := store.SyncDB(r.Context(), db.Path(), true); err != nil {
-			reply(w, nil, errs.note(fmt.Errorf("sync to the replica: %w", err)))
+		// What a follower must see before someone else looks.
+		if err := syncNow(r.Context()); err != nil {
+			reply(w, nil, err)
 			return
 		}
 		reply(w, Snapshot{TXID: uint64(db.Replica.Pos().TXID)}, nil)
@@ -168,8 +175,8 @@ func childHandler(store *upstream.Store, db *upstream.DB, errs *lastError) http.
 	mux.HandleFunc("POST /backup", func(w http.ResponseWriter, r *http.Request) {
 		// Everything committed goes to the replica, then a snapshot
 		// makes it restorable without the transactions before it.
-		if _, err := store.SyncDB(r.Context(), db.Path(), true); err != nil {
-			reply(w, nil, errs.note(fmt.Errorf("sync to the replica: %w", err)))
+		if err := syncNow(r.Context()); err != nil {
+			reply(w, nil, err)
 			return
 		}
 		// Litestream may be writing a snapshot of its own (it takes one
