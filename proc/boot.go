@@ -49,6 +49,10 @@ type Config struct {
 	// the data directory remembers it (node.json), so a restart follows
 	// on without being told.
 	Follow string
+	// Standby, with Follow, makes the kernel a standby: an edge that
+	// takes the primary's place when the primary's lease expires
+	// (recorded too).
+	Standby bool
 }
 
 // System is a booted kernel with the parts it owns.
@@ -145,11 +149,20 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	if err != nil {
 		return nil, err
 	}
+	standby, err := standbyMode(ctx, s.local, cfg.Follow, cfg.Standby)
+	if err != nil {
+		return nil, err
+	}
+	owner, err := nodeID(ctx, s.local)
+	if err != nil {
+		return nil, err
+	}
 	if s.db, err = storage.Open(ctx, dbPath, storage.Options{Log: log, NoMigrate: true, Follows: follows}); err != nil {
 		return nil, err
 	}
 	s.local.SetFallback(s.db)
-	if s.repl, err = litestream.Open(ctx, litestream.Options{DB: s.db, DataDir: dir, Log: log, LogOutput: logw, Applied: s.followed}); err != nil {
+	if s.repl, err = litestream.Open(ctx, litestream.Options{DB: s.db, DataDir: dir, Log: log, LogOutput: logw, Applied: s.followed,
+		Owner: owner, Standby: standby && follows != "", Promoted: s.promoted}); err != nil {
 		return nil, err
 	}
 	if err := s.migrate(ctx, log); err != nil {

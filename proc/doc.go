@@ -52,6 +52,12 @@
 // primary sends each ACME challenge to the replica and waits for the
 // followers before the CA looks (challengeReachesFollowers).
 //
+// A standby (Config.Standby, recorded too) is an edge whose driver takes
+// the primary's place when the primary's lease expires; the kernel then
+// forgets that it follows and reads its tree, routes and certificates anew
+// (promoted). Every data directory has a stable name (node.id in
+// node.json), the lease's owner while it is the primary.
+//
 // # Memory
 //
 // The runtime's soft memory limit comes from /proc/memory_limit; past 80%

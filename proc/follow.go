@@ -2,6 +2,8 @@ package proc
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,6 +20,49 @@ import (
 // replicated) naming the replica this data directory's database follows:
 // set, the kernel is an edge.
 const followsSetting = "node.follows"
+
+// standbySetting (storage.Local) is "true" on a standby: a follower that
+// takes the primary's place when the primary's lease expires.
+const standbySetting = "node.standby"
+
+// nodeIDSetting (storage.Local) is the machine's stable name: the owner of
+// the replica's lease while it is the primary. A restart, an upgrade's
+// successor, keep it, and so take their own lease back.
+const nodeIDSetting = "node.id"
+
+// nodeID returns the data directory's stable name, made at the first
+// boot: the host's name and a random suffix (two data directories of one
+// host differ).
+func nodeID(ctx context.Context, local *storage.Local) (string, error) {
+	id, err := local.Setting(ctx, nodeIDSetting, "")
+	if err != nil || id != "" {
+		return id, err
+	}
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "fazt"
+	}
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	id = host + "-" + hex.EncodeToString(b)
+	return id, local.PutSetting(ctx, nodeIDSetting, id)
+}
+
+// standbyMode says whether a follower is a standby: as asked with the
+// replica to follow, else as recorded.
+func standbyMode(ctx context.Context, local *storage.Local, follow string, asked bool) (bool, error) {
+	if follow != "" {
+		v := ""
+		if asked {
+			v = "true"
+		}
+		return asked, local.PutSetting(ctx, standbySetting, v)
+	}
+	v, err := local.Setting(ctx, standbySetting, "")
+	return v == "true", err
+}
 
 // followURL decides what the database of dbPath follows: the replica
 // asked for (a fresh data directory, or one that follows it already), or
@@ -96,6 +141,27 @@ func (s *System) followed(txid uint64) {
 	if err := s.certs.Reload(ctx); err != nil {
 		s.Kernel.Log.Warn("follow: cannot read the TLS settings", "txid", txid, "err", err)
 	}
+}
+
+// promoted makes the rest of the kernel a primary's once its standby
+// took the replica's lease (the database takes writes already): the data
+// directory no longer follows, the tree reads the database anew, routes
+// and certificates are managed here from now on.
+func (s *System) promoted(ctx context.Context) error {
+	if err := s.local.PutSetting(ctx, followsSetting, ""); err != nil {
+		return err
+	}
+	if err := s.local.PutSetting(ctx, standbySetting, ""); err != nil {
+		return err
+	}
+	s.fs.Reloaded()
+	if err := s.fs.Resync(ctx); err != nil {
+		return err
+	}
+	if err := s.routes.Load(ctx); err != nil {
+		return err
+	}
+	return s.certs.Reload(ctx)
 }
 
 // challengeReachesFollowers sends a stored ACME challenge to the replica

@@ -91,8 +91,9 @@ type DB struct {
 	walOwner atomic.Pointer[walOwnerBox]
 
 	// follows is the replica a follower's database copies, or nil: its
-	// pages come only from ApplyPages.
-	follows atomic.Pointer[string]
+	// pages come only from ApplyPages. A deposed primary's names the
+	// replica it lost, and why.
+	follows atomic.Pointer[refusal]
 }
 
 // Open opens (creating if needed) the database at path, checks that it is a
@@ -112,7 +113,7 @@ func Open(ctx context.Context, path string, opt Options) (_ *DB, err error) {
 	}
 	db := &DB{path: path, log: opt.Log, delay: opt.CommitDelay, migrations: opt.Migrations}
 	if opt.Follows != "" {
-		db.follows.Store(&opt.Follows)
+		db.follows.Store(&refusal{url: opt.Follows, why: "this fazt is a follower of " + opt.Follows + ": write on the primary"})
 		opt.NoMigrate = true
 	}
 	defer func() {

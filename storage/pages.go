@@ -103,19 +103,28 @@ func (db *DB) ApplyPages(ctx context.Context, size uint32, next func() (Page, bo
 // Follows is the replica a follower's database copies, "" on a primary.
 func (db *DB) Follows() string {
 	if p := db.follows.Load(); p != nil {
-		return *p
+		return p.url
 	}
 	return ""
 }
+
+// refusal is why a database that is not the replica's writer refuses
+// writes.
+type refusal struct{ url, why string }
 
 // Promote makes a follower's database a primary's: writes are taken from
 // then on. (A standby that won the replica's lease.)
 func (db *DB) Promote() { db.follows.Store(nil) }
 
+// Depose makes a primary's database refuse writes as a follower's does,
+// with why: another machine now writes to the replica at url (it took the
+// replica's lease). Its pages stay as they are; Promote undoes it.
+func (db *DB) Depose(url, why string) { db.follows.Store(&refusal{url: url, why: why}) }
+
 // notPrimary refuses a write on a follower, naming where to write.
 func (db *DB) notPrimary() error {
-	if url := db.Follows(); url != "" {
-		return kernel.E(kernel.NotPrimary, "this fazt is a follower of "+url+": write on the primary")
+	if p := db.follows.Load(); p != nil {
+		return kernel.E(kernel.NotPrimary, p.why)
 	}
 	return nil
 }

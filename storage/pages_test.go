@@ -227,6 +227,17 @@ func TestApplyPages(t *testing.T) {
 	if n, _ := countRows(t, f); n != 12 || f.Follows() != "" {
 		t.Fatalf("promoted: %d rows, follows %q", n, f.Follows())
 	}
+
+	// Deposed (another machine took the replica's lease), it refuses
+	// writes with the reason given and keeps what it has.
+	f.Depose(replica, "lost the lease to b")
+	err := f.WriteCommitted(ctx, func(tx *Tx) error { _, err := tx.Exec(`INSERT INTO t VALUES (8, NULL)`); return err })
+	if kernel.KindOf(err) != kernel.NotPrimary || !strings.Contains(err.Error(), "lost the lease to b") || f.Follows() != replica {
+		t.Fatalf("deposed: %v, follows %q", err, f.Follows())
+	}
+	if n, _ := countRows(t, f); n != 12 {
+		t.Fatalf("a refused write changed the database: %d rows", n)
+	}
 }
 
 // A follower is never migrated: one whose database lacks a migration this

@@ -34,6 +34,7 @@ func main() {
 	routeRate := flag.Int("routes", 50, "route writes per second")
 	wrkDur := flag.Duration("wrk", 5*time.Second, "one wrk run")
 	rounds := flag.Int("rounds", 3, "wrk rounds per kernel, interleaved")
+	leaseTTL := flag.Duration("lease-ttl", 30*time.Second, "the primary's lease (a standby takes over about that long after it dies)")
 	flag.Parse()
 	os.Setenv("AWS_ACCESS_KEY_ID", key) // the edge's credentials, from its environment
 	os.Setenv("AWS_SECRET_ACCESS_KEY", secret)
@@ -48,7 +49,7 @@ func main() {
 	defer stopS3()
 	ctx := context.Background()
 
-	pdata, edata := filepath.Join(*base, "primary"), filepath.Join(*base, "edge")
+	pdata, edata, sdata := filepath.Join(*base, "primary"), filepath.Join(*base, "edge"), filepath.Join(*base, "standby")
 	primary, err := loopback.StartKernel(bin, pdata)
 	must(err)
 	defer primary.Stop()
@@ -67,6 +68,7 @@ func main() {
 	out(cmd)
 	replica := fmt.Sprintf("s3://backups/fazt?endpoint=http://%s&region=us-east-1&force-path-style=true", addr)
 	run(bin, "--data", pdata, "driver", "litestream", "replica", "add", "offsite", replica)
+	run(bin, "--data", pdata, "driver", "litestream", "lease-ttl", leaseTTL.String())
 	run(bin, "--data", pdata, "storage", "backup")
 
 	edge, err := loopback.StartKernel(bin, edata, "--follow", replica)
@@ -121,6 +123,38 @@ func main() {
 	}
 	pm, em := medianF(prate), medianF(erate)
 
+	// Failover: a standby following since the start of this part; the
+	// primary killed, then a route write tried on the standby every 50 ms
+	// until it is taken; then a deploy on it reaches the edge.
+	standby, err := loopback.StartKernel(bin, sdata, "--follow", replica, "--standby")
+	must(err)
+	defer standby.Stop()
+	sc := api.Dial(filepath.Join(sdata, "fazt.sock"))
+	sbase := serveHTTP(sc)
+	last := page(len(lags))
+	waitServed(sbase, last, time.Minute)
+	time.Sleep(*leaseTTL / 3) // at a point of the renewal period of no particular kind
+	primary.Kill()
+	died := time.Now()
+	var tookWrite time.Duration
+	for deadline := died.Add(*leaseTTL*3 + time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		w := sc.Create(ctx, "/net/routes/failover.bench", 0o644)
+		io.WriteString(w, "blog\n")
+		if w.Close() == nil {
+			tookWrite = time.Since(died)
+			break
+		}
+	}
+	if tookWrite == 0 {
+		fmt.Fprintln(os.Stderr, "replicabench: the standby did not take writes; see", sdata+".log")
+		os.Exit(1)
+	}
+	must(os.WriteFile(filepath.Join(site, "index.html"), []byte(page(-1)), 0o644))
+	run(bin, "--data", sdata, "deploy", site, "blog")
+	deployed := time.Now()
+	waitServed(ebase, page(-1), time.Minute)
+	afterFailover := time.Since(deployed)
+
 	fmt.Printf("# replicabench %s: one primary, one edge, versitygw, loopback; %d CPUs\n", time.Now().UTC().Format("2006-01-02"), numCPU())
 	fmt.Printf("load: a deploy every %v and %d route writes/s for %v (%d route writes, %d failed)\n\n",
 		*deployEvery, *routeRate, loadFor.Round(time.Second), routeWrites.Load(), routeErrs.Load())
@@ -129,7 +163,10 @@ func main() {
 	fmt.Printf("| lag | %.2f s | %.2f s | %.2f s | %d |\n\n", lags[len(lags)/2].Seconds(), p99.Seconds(), lags[len(lags)-1].Seconds(), len(lags))
 	fmt.Printf("| wrk -t2 -c50 -d%v, same page (%d B) | primary | edge | edge/primary |\n", *wrkDur, len(page(0)))
 	fmt.Println("|---|---:|---:|---:|")
-	fmt.Printf("| requests/s (median of %d) | %.0f | %.0f | %.2fx |\n", *rounds, pm, em, em/pm)
+	fmt.Printf("| requests/s (median of %d) | %.0f | %.0f | %.2fx |\n\n", *rounds, pm, em, em/pm)
+	fmt.Printf("| failover, lease %v | time |\n|---|---:|\n", *leaseTTL)
+	fmt.Printf("| primary killed (kill -9) -> the standby takes a write | %.2f s (%.2fx the lease) |\n", tookWrite.Seconds(), tookWrite.Seconds()/leaseTTL.Seconds())
+	fmt.Printf("| then a deploy on it -> served by the edge | %.2f s |\n", afterFailover.Seconds())
 }
 
 // waitServed polls base for blog.bench until it serves want.

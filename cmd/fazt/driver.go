@@ -109,24 +109,10 @@ in the database (so no backup carries them), and never read back.`,
 		},
 	}
 	creds.Flags().StringVar(&keyID, "access-key-id", "", "the access key ID")
-	retention := &cobra.Command{
-		Use:   "retention [DURATION]",
-		Short: "Print or set how far back restores reach (" + lsDir + "/retention)",
-		Args:  args(0, 1),
-		RunE: func(c *cobra.Command, a []string) error {
-			return withTree(c.Context(), g, func(t tree) error {
-				if len(a) == 1 {
-					return writeFile(c.Context(), t, lsDir+"/retention", []byte(a[0]+"\n"))
-				}
-				b, err := readFile(c.Context(), t, lsDir+"/retention")
-				if err == nil {
-					_, err = c.OutOrStdout().Write(b)
-				}
-				return err
-			})
-		},
-	}
-	ls.AddCommand(replica, creds, retention,
+	retention := valueCmd(g, "retention [DURATION]", lsDir+"/retention", "how far back restores reach")
+	leaseTTL := valueCmd(g, "lease-ttl [DURATION]", lsDir+"/lease_ttl",
+		"how long the primary's lease of an S3 replica lasts (a standby takes over about that long after the primary stops)")
+	ls.AddCommand(replica, creds, retention, leaseTTL,
 		catCmd(g, "status", lsDir+"/status", "Print "+lsDir+"/status: running, pid, last sync, lag, last error"),
 		newLitestreamRunCmd())
 	c.AddCommand(ls)
@@ -153,6 +139,7 @@ func newLitestreamRunCmd() *cobra.Command {
 	c.Flags().StringVar(&cfg.Socket, "socket", "", "the control socket")
 	c.Flags().StringVar(&cfg.Replica, "replica", "", "the replica URL")
 	c.Flags().DurationVar(&cfg.Retention, "retention", litestream.DefaultRetention, "how long snapshots are kept")
+	c.Flags().StringVar(&cfg.Lease, "lease", "", "the lease record that fences writes to the replica")
 	return c
 }
 

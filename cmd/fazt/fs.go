@@ -69,6 +69,7 @@ func withTree(ctx context.Context, g *globals, fn func(tree) error) error {
 func newMountCmd(g *globals) *cobra.Command {
 	var fg bool
 	var follow string
+	var standby bool
 	var mopt mount.Options
 	c := &cobra.Command{
 		Use:   "mount DIR",
@@ -90,6 +91,9 @@ left behind by a killed fazt is cleaned up first.`,
 			mnt, err := absPath(a[0])
 			if err != nil {
 				return err
+			}
+			if standby && follow == "" {
+				return fmt.Errorf("--standby needs --follow URL: a standby follows the primary's replica")
 			}
 			if err := mount.CleanStale(mnt); err != nil {
 				return err
@@ -119,7 +123,7 @@ left behind by a killed fazt is cleaned up first.`,
 				return nil
 			}
 			if fg {
-				sys, err := proc.Boot(c.Context(), proc.Config{DataDir: dir, Version: version, Follow: follow})
+				sys, err := proc.Boot(c.Context(), proc.Config{DataDir: dir, Version: version, Follow: follow, Standby: standby})
 				if err != nil {
 					return err
 				}
@@ -148,6 +152,9 @@ left behind by a killed fazt is cleaned up first.`,
 			if follow != "" {
 				spawnArgs = append(spawnArgs, "--follow", follow)
 			}
+			if standby {
+				spawnArgs = append(spawnArgs, "--standby")
+			}
 			if err := proc.Spawn(dir, spawnArgs, 30*time.Second); err != nil {
 				return err
 			}
@@ -158,6 +165,7 @@ left behind by a killed fazt is cleaned up first.`,
 	}
 	c.Flags().BoolVar(&fg, "foreground", false, "serve from this process until Ctrl-C")
 	c.Flags().StringVar(&follow, "follow", "", "start an edge: follow the primary's replica at this URL (see fazt proc start)")
+	c.Flags().BoolVar(&standby, "standby", false, "with --follow: a standby, taking the primary's place when its lease expires")
 	c.Flags().BoolVar(&mopt.AllowOther, "allow-other", false, "let other users use the mount (file modes apply)")
 	c.Flags().BoolVar(&mopt.Xattrs, "xattrs", false, "keep extended attributes (user.*: setfattr, rsync -X); ls -l costs two requests more per file")
 	c.Flags().BoolVar(&mopt.Debug, "debug", false, "log every FUSE request")

@@ -88,8 +88,8 @@ certificates are in /net/certs/HOST/. These commands read and write those files.
 		statusCmd(g, "/net/status", "Routes, listeners and TLS at a glance (/net/status)",
 			`Say whether the network side is healthy, and what needs attention. --raw prints the "key value" lines of /net/status, -o json an object of them.`,
 			netSummary),
-		valueCmd(g, "http", "/net/http", "where HTTP listens: host:port, :port or off"),
-		valueCmd(g, "https", "/net/https", "where HTTPS listens: host:port, :port or off"))
+		valueCmd(g, "http [ADDR]", "/net/http", "where HTTP listens: host:port, :port or off"),
+		valueCmd(g, "https [ADDR]", "/net/https", "where HTTPS listens: host:port, :port or off"))
 	return c
 }
 
@@ -141,7 +141,7 @@ func statusCmd(g *globals, p, short, long string, summarize func(map[string]stri
 // valueCmd prints a value file, or writes it.
 func valueCmd(g *globals, use, p, what string) *cobra.Command {
 	return &cobra.Command{
-		Use:   use + " [ADDR]",
+		Use:   use,
 		Short: "Print or set " + what + " (" + p + ")",
 		Args:  args(0, 1),
 		RunE: func(c *cobra.Command, a []string) error {

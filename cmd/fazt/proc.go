@@ -37,6 +37,7 @@ func newProcStartCmd(g *globals) *cobra.Command {
 		cpuprofile    string
 		supervise     bool
 		follow        string
+		standby       bool
 	)
 	c := &cobra.Command{
 		Use:   "start",
@@ -53,13 +54,25 @@ file:///PATH; credentials as for restores), and the kernel then applies each
 change that reaches the replica, serving the sites from it. Writes to what
 the primary owns are refused (EROFS, HTTP 409); the machine's own settings
 (/net/http, /net/https, /proc/memory_limit) stay writable. The data
-directory remembers what it follows: later starts need no --follow.`,
-		Example: "  fazt proc start --mount /mnt/fazt\n  fazt proc start --follow 's3://backups/fazt?endpoint=https://s3.example.com'",
+directory remembers what it follows: later starts need no --follow.
+
+With --follow URL --standby the edge is also a standby: when the primary's
+lease of the S3 replica expires (the primary died or was cut off; the lease
+lasts /driver/litestream/lease_ttl, 30s by default), it takes the lease,
+applies what reached the replica, and becomes the primary: it takes writes,
+replicates to the same replica, and obtains certificates. The old primary,
+if it comes back, refuses writes. See docs/scaling.md.`,
+		Example: "  fazt proc start --mount /mnt/fazt\n  fazt proc start --follow 's3://backups/fazt?endpoint=https://s3.example.com'\n  fazt proc start --follow 's3://backups/fazt?endpoint=https://s3.example.com' --standby",
 		Args:    args(0, 0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			proc.KeepReadyFD(readyFD)
 			dir, err := g.dataDir()
 			if err != nil {
+				proc.ReportReady(readyFD, err)
+				return err
+			}
+			if standby && follow == "" {
+				err := fmt.Errorf("--standby needs --follow URL: a standby follows the primary's replica")
 				proc.ReportReady(readyFD, err)
 				return err
 			}
@@ -92,7 +105,7 @@ directory remembers what it follows: later starts need no --follow.`,
 			if err != nil {
 				return err
 			}
-			sys, err := proc.Boot(c.Context(), proc.Config{DataDir: dir, Version: version, Handoff: handoff, Restarted: proc.Restarted(), Follow: follow})
+			sys, err := proc.Boot(c.Context(), proc.Config{DataDir: dir, Version: version, Handoff: handoff, Restarted: proc.Restarted(), Follow: follow, Standby: standby})
 			if err != nil {
 				proc.ReportReady(readyFD, err)
 				return err
@@ -114,6 +127,7 @@ directory remembers what it follows: later starts need no --follow.`,
 	}
 	c.Flags().StringVar(&mnt, "mount", "", "mount the tree at this directory")
 	c.Flags().StringVar(&follow, "follow", "", "be an edge: follow the primary's replica at this URL")
+	c.Flags().BoolVar(&standby, "standby", false, "with --follow: take the primary's place when its lease expires")
 	c.Flags().BoolVar(&mopt.AllowOther, "allow-other", false, "let other users use the mount (file modes apply)")
 	c.Flags().BoolVar(&mopt.Xattrs, "xattrs", false, "keep extended attributes (user.*: setfattr, rsync -X); ls -l costs two requests more per file")
 	c.Flags().BoolVar(&mopt.Debug, "debug", false, "log every FUSE request")

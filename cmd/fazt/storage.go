@@ -193,6 +193,11 @@ func restoreReplace(c *cobra.Command, g *globals, dir string, cfg litestream.Res
 	if err := litestream.Bind(dir, cfg.Replica); err != nil {
 		return err
 	}
+	// Its history is the replica's: its term as the writer goes on from
+	// the replica's lease, once that expires.
+	if err := litestream.InheritLease(ctx, cfg.Replica, dir); err != nil {
+		return fmt.Errorf("restored, but the replica's lease could not be read: %w", err)
+	}
 	if aside != "" {
 		fmt.Fprintf(out, "fazt: restored; the replaced database is kept at %s\n", aside)
 	} else {

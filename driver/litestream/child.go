@@ -28,7 +28,10 @@ type ChildConfig struct {
 	Socket    string        // the control socket to serve
 	Replica   string        // the replica's URL
 	Retention time.Duration // how far back restores reach
-	Log       *slog.Logger
+	// Lease, if set, is the lease record that fences the child's writes
+	// to the replica (fencedClient).
+	Lease string
+	Log   *slog.Logger
 }
 
 // childStatus is what GET /status answers.
@@ -70,6 +73,9 @@ func RunChild(ctx context.Context, c ChildConfig) error {
 	client, err := upstream.NewReplicaClientFromURL(c.Replica)
 	if err != nil {
 		return fmt.Errorf("replica %s: %w", redact(c.Replica), err)
+	}
+	if c.Lease != "" {
+		client = &fencedClient{ReplicaClient: client, record: c.Lease, now: time.Now}
 	}
 	errs := &lastError{Handler: c.Log.Handler()}
 	log := slog.New(errs)

@@ -55,6 +55,9 @@ func (d *Driver) status(ctx context.Context) (childStatus, error) {
 // ready returns the supervisor once its child serves: NotSupported without
 // a replica, Unavailable when it does not come up in time.
 func (d *Driver) ready(ctx context.Context) (*supervisor, error) {
+	if t := d.Term(); t.State == "deposed" {
+		return nil, kernel.E(kernel.NotPrimary, fmt.Sprintf("this fazt is no longer the primary: %s holds the lease of the replica (generation %d)", t.Owner, t.Generation))
+	}
 	if url := d.opt.DB.Follows(); url != "" {
 		return nil, kernel.E(kernel.NotPrimary, "this fazt is a follower of "+redact(url)+": backups are taken on the primary")
 	}
@@ -63,6 +66,14 @@ func (d *Driver) ready(ctx context.Context) (*supervisor, error) {
 		return nil, err
 	}
 	s := d.current()
+	if t := d.Term(); t.State != "" && t.State != "holding" {
+		// Under a lease, the child runs only while it is held.
+		why := t.LastError
+		if t.State == "waiting" {
+			why = fmt.Sprintf("%s holds the replica's lease until %s (another machine replicates to it)", t.Owner, stamp(t.ExpiresAt))
+		}
+		return nil, kernel.E(kernel.Unavailable, "not replicating: this machine does not hold the replica's lease: "+dash(why))
+	}
 	if s == nil {
 		c, err := d.config(ctx)
 		if err != nil {
@@ -188,11 +199,21 @@ func (d *Driver) Status(ctx context.Context) ([]byte, error) {
 	} else if d.hasSecret("access_key_id") || d.hasSecret("secret_access_key") {
 		creds = "incomplete"
 	}
-	if url := d.opt.DB.Follows(); url != "" {
+	lease := func(t TermStatus) {
+		for _, l := range leaseLines(t) {
+			kv(l[0], l[1])
+		}
+		kv("lease_error", dash(t.LastError))
+	}
+	if url := d.opt.DB.Follows(); url != "" && d.Term().State != "deposed" {
 		kv("role", "follower")
 		kv("follows", redact(url))
 		kv("credentials", creds)
 		d.followStatus(kv)
+		if d.opt.Standby {
+			kv("standby", "yes")
+			lease(d.Standby())
+		}
 		return []byte(b.String()), nil
 	}
 	c, err := d.config(ctx)
@@ -224,6 +245,9 @@ func (d *Driver) Status(ctx context.Context) ([]byte, error) {
 	kv("since", stamp(since))
 	kv("restarts", restarts)
 	kv("last_exit", dash(lastExit))
+	if t := d.Term(); t.State != "" {
+		lease(t)
+	}
 	var st childStatus
 	if running {
 		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -255,8 +279,18 @@ func (d *Driver) Status(ctx context.Context) ([]byte, error) {
 // an edge, the last transaction applied and how long after the replica
 // got it.
 func (d *Driver) Role(ctx context.Context) [][2]string {
+	if t := d.Term(); t.State == "deposed" {
+		return append([][2]string{{"role", "deposed"}, {"replica", redact(d.opt.DB.Follows())}}, leaseLines(t)...)
+	}
 	if url := d.opt.DB.Follows(); url != "" {
-		out := [][2]string{{"role", "edge"}, {"replica", redact(url)}}
+		role := "edge"
+		if d.opt.Standby {
+			role = "standby"
+		}
+		out := [][2]string{{"role", role}, {"replica", redact(url)}}
+		if d.opt.Standby {
+			out = append(out, leaseLines(d.Standby())...)
+		}
 		f := d.Follower()
 		if f == nil {
 			return append(out, [2]string{"applied_txid", "-"})
@@ -273,7 +307,21 @@ func (d *Driver) Role(ctx context.Context) [][2]string {
 	if c, err := d.config(ctx); err == nil && c.url != "" {
 		replica = redact(c.url)
 	}
-	return [][2]string{{"role", "primary"}, {"replica", replica}}
+	out := [][2]string{{"role", "primary"}, {"replica", replica}}
+	if t := d.Term(); t.State != "" {
+		out = append(out, leaseLines(t)...)
+	}
+	return out
+}
+
+// leaseLines says who holds the replica's lease, which generation, until
+// when, and what this machine does about it.
+func leaseLines(t TermStatus) [][2]string {
+	gen := "-"
+	if t.Generation > 0 {
+		gen = fmt.Sprint(t.Generation)
+	}
+	return [][2]string{{"lease", dash(t.State)}, {"lease_owner", dash(t.Owner)}, {"lease_generation", gen}, {"lease_expires", stamp(t.ExpiresAt)}}
 }
 
 // followStatus renders a follower's state: the last transaction applied,

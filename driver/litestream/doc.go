@@ -49,6 +49,25 @@
 // committed to the replica at once: a primary's ACME challenge must reach
 // the followers before the CA asks for it.
 //
+// # One writer: the lease
+//
+// A primary replicating to S3 writes under the replica's lease (lease.go:
+// Litestream's s3.Leaser, conditional writes, a stable owner per data
+// directory). The kernel holds it (term.go): taken before the child starts,
+// renewed every third of its TTL, with the time the child may write until
+// (its expiry less a sixth) kept in DATA/litestream/lease; the child's
+// replica client refuses every write and deletion past that time
+// (fence.go), so a kernel that stops renewing stops its child's writes
+// before anyone may take over. A renewal refused because another machine
+// took the lease deposes the kernel (its child killed, storage.DB.Depose),
+// and a later generation than the one the data directory held is never
+// taken by it. A standby (standby.go) is a follower that watches the lease
+// and, a sixth of the TTL past its expiry, takes it, applies what reached
+// the replica, promotes its database and replicates under it with fresh
+// Litestream state (its first upload a snapshot: Litestream's "database
+// behind replica" path). File replicas have no lease (no conditional
+// writes): no standby, no fencing.
+//
 // # Checkpoints
 //
 // While the child runs, the kernel's checkpointer only runs PASSIVE
@@ -59,6 +78,6 @@
 // # In the tree
 //
 // Driver.AddFiles builds /driver/litestream (replicas/, credentials/,
-// retention, status); Driver.AddStorageFiles adds the backup verb,
+// retention, lease_ttl, status); Driver.AddStorageFiles adds the backup verb,
 // backups/ and last_backup to /storage, beside storage's own files.
 package litestream

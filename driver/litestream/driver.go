@@ -24,6 +24,7 @@ import (
 const (
 	replicaPrefix = "driver.litestream.replica."
 	retentionKey  = "driver.litestream.retention"
+	leaseTTLKey   = "driver.litestream.lease_ttl"
 )
 
 // DefaultRetention is how far back restores reach unless told otherwise:
@@ -50,6 +51,15 @@ type Options struct {
 	// (DB.Follows) applied transactions: what was read of the database
 	// before is stale.
 	Applied func(txid uint64)
+	// Owner is this machine's stable name, the owner of the replica's
+	// lease while it is the primary.
+	Owner string
+	// Standby makes a follower take the primary's place when the
+	// primary's lease expires; Promoted is then called, after the
+	// database takes writes and before the child starts, for the rest of
+	// the kernel to become a primary's.
+	Standby  bool
+	Promoted func(ctx context.Context) error
 }
 
 // FollowEvery is how often a follower looks for new transactions: one
@@ -72,9 +82,11 @@ type Driver struct {
 	cmu     sync.Mutex
 	started bool // Start was called: a configured replica gets a child
 
-	mu       sync.Mutex // guards sup and follower
+	mu       sync.Mutex // guards sup, term, follower and standby
 	sup      *supervisor
+	term     *term     // the lease kept for an S3 replica, and its child
 	follower *Follower // on a follower's database, once started
+	standby  *standby  // watching the primary's lease, on a standby
 }
 
 // Open returns the driver of opt.DB; Start starts replicating.
@@ -116,12 +128,23 @@ func (d *Driver) Start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		var sb *standby
+		if d.opt.Standby {
+			lease, err := OpenLease(url, d.opt.DataDir, d.opt.Owner, 0)
+			if err != nil {
+				return err
+			}
+			sb = &standby{d: d, url: url, lease: lease, quit: make(chan struct{}), done: make(chan struct{})}
+		}
 		d.started = true
 		f.Open(FollowEvery, d.opt.Applied)
 		d.mu.Lock()
-		d.follower = f
+		d.follower, d.standby = f, sb
 		d.mu.Unlock()
-		d.opt.Log.Info("litestream: following", "replica", redact(url), "txid", f.Applied())
+		d.opt.Log.Info("litestream: following", "replica", redact(url), "txid", f.Applied(), "standby", d.opt.Standby)
+		if sb != nil {
+			go sb.watch()
+		}
 		return nil
 	}
 	d.started = true
@@ -147,13 +170,28 @@ func (d *Driver) Close() error {
 	d.started = false
 	d.stop()
 	d.mu.Lock()
-	f := d.follower
-	d.follower = nil
+	f, sb := d.follower, d.standby
+	d.follower, d.standby = nil, nil
 	d.mu.Unlock()
+	if sb != nil {
+		sb.stop()
+	}
 	if f != nil {
 		f.Close()
 	}
 	return nil
+}
+
+// Standby is where a standby stands with the primary's lease (State ""
+// when this kernel is not one).
+func (d *Driver) Standby() TermStatus {
+	d.mu.Lock()
+	sb := d.standby
+	d.mu.Unlock()
+	if sb == nil {
+		return TermStatus{}
+	}
+	return sb.Status()
 }
 
 // config is what one child runs with.
@@ -164,6 +202,10 @@ type config struct {
 	// bound to (a restored or copied database); replicating to it could
 	// interleave two databases' histories in one replica.
 	paused bool
+	// leaseTTL is how long the primary's lease of an S3 replica lasts
+	// unless renewed: a standby takes over about that long after the
+	// primary stops.
+	leaseTTL time.Duration
 }
 
 // BindFile records, in the data directory, the replica URL the database
@@ -194,6 +236,13 @@ func (d *Driver) config(ctx context.Context) (config, error) {
 	}
 	if c.retention, err = time.ParseDuration(r); err != nil {
 		c.retention = DefaultRetention
+	}
+	t, err := d.opt.DB.Setting(ctx, leaseTTLKey, DefaultLeaseTTL.String())
+	if err != nil {
+		return c, err
+	}
+	if c.leaseTTL, err = time.ParseDuration(t); err != nil || c.leaseTTL < MinLeaseTTL {
+		c.leaseTTL = DefaultLeaseTTL
 	}
 	if c.url != "" {
 		b, _ := os.ReadFile(BindFile(d.opt.DataDir))
@@ -227,25 +276,73 @@ func (d *Driver) restart(ctx context.Context, fresh bool) error {
 			"replica", c.name, "url", redact(c.url))
 		return nil
 	}
-	s := newSupervisor(d, c)
+	return d.begin(c, nil)
+}
+
+// begin starts replicating with c: under the replica's lease when it is
+// on S3 (held, if a standby took it already), else with a child at once.
+// cmu must be held.
+func (d *Driver) begin(c config, held *upstream.Lease) error {
+	lease, err := OpenLease(c.url, d.opt.DataDir, d.opt.Owner, c.leaseTTL)
+	if kernel.KindOf(err) == kernel.NotSupported {
+		s := newSupervisor(d, c)
+		d.setSup(s)
+		s.start()
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	t := &term{d: d, cfg: c, lease: lease, ttl: c.leaseTTL, held: held, quit: make(chan struct{}), done: make(chan struct{})}
+	t.status = TermStatus{State: "taking"}
+	if held != nil {
+		t.status = TermStatus{State: "holding", Owner: held.Owner, Generation: held.Generation, ExpiresAt: held.ExpiresAt}
+	}
 	d.mu.Lock()
-	d.sup = s
+	d.term = t
 	d.mu.Unlock()
-	d.opt.DB.SetWALOwner(d)
-	s.start()
+	t.start()
 	return nil
 }
 
-// stop stops the child, if one runs. cmu must be held.
-func (d *Driver) stop() {
+// setSup records the running supervisor; the child then reads the WAL.
+func (d *Driver) setSup(s *supervisor) {
 	d.mu.Lock()
-	s := d.sup
-	d.sup = nil
+	d.sup = s
 	d.mu.Unlock()
 	if s != nil {
-		s.stop()
+		d.opt.DB.SetWALOwner(d)
+	} else {
 		d.opt.DB.SetWALOwner(nil)
 	}
+}
+
+// stop stops the child, and the term it runs in, if one runs. cmu must
+// be held.
+func (d *Driver) stop() {
+	d.mu.Lock()
+	t := d.term
+	d.term = nil
+	d.mu.Unlock()
+	if t != nil {
+		t.stop()
+	}
+	if s := d.current(); s != nil {
+		s.stop()
+		d.setSup(nil)
+	}
+}
+
+// Term is where this machine stands with the replica's lease (State ""
+// without one).
+func (d *Driver) Term() TermStatus {
+	d.mu.Lock()
+	t := d.term
+	d.mu.Unlock()
+	if t == nil {
+		return TermStatus{}
+	}
+	return t.Status()
 }
 
 func (d *Driver) current() *supervisor {
@@ -316,8 +413,19 @@ func (d *Driver) Set(ctx context.Context, name, url string) error {
 	if c.name != "" && c.name != name {
 		return kernel.E(kernel.Exist, fmt.Sprintf("replica %s is configured: Litestream replicates to one replica at a time; remove it first", c.name))
 	}
-	if c.url == url && !c.paused {
+	deposed := d.Term().State == "deposed"
+	if c.url == url && !c.paused && !deposed {
 		return nil
+	}
+	if deposed {
+		// The operator says this machine is the primary again (the
+		// one that took the lease is gone for good): its term goes on
+		// from the lease's generation, once that lease expires.
+		if err := InheritLease(ctx, url, d.opt.DataDir); err != nil {
+			return err
+		}
+		d.opt.DB.Promote()
+		d.opt.Log.Warn("litestream: deposed, told to be the primary again", "replica", redact(url))
 	}
 	if err := d.opt.DB.PutSetting(ctx, replicaPrefix+name, url); err != nil {
 		return err
@@ -337,6 +445,10 @@ func (d *Driver) Set(ctx context.Context, name, url string) error {
 func (d *Driver) Remove(ctx context.Context, name string) error {
 	d.cmu.Lock()
 	defer d.cmu.Unlock()
+	if d.Term().State == "deposed" {
+		// A machine without a replica is its own primary.
+		d.opt.DB.Promote()
+	}
 	if err := d.opt.DB.DeleteSetting(ctx, replicaPrefix+name); err != nil {
 		if kernel.KindOf(err) == kernel.NotExist {
 			return kernel.E(kernel.NotExist, "no replica "+name)
@@ -391,6 +503,32 @@ func (d *Driver) SetRetention(ctx context.Context, v string) error {
 	d.cmu.Lock()
 	defer d.cmu.Unlock()
 	if err := d.opt.DB.PutSetting(ctx, retentionKey, r.String()); err != nil {
+		return err
+	}
+	if err := d.opt.DB.Commit(ctx); err != nil {
+		return err
+	}
+	return d.restart(ctx, false)
+}
+
+// LeaseTTL is how long the primary's lease lasts unless renewed.
+func (d *Driver) LeaseTTL(ctx context.Context) (string, error) {
+	c, err := d.config(ctx)
+	return c.leaseTTL.String(), err
+}
+
+// SetLeaseTTL changes how long the primary's lease lasts (at least
+// MinLeaseTTL, at most an hour) and restarts the child. A standby takes
+// over about that long after the primary stops; a primary cut off from
+// the replica for longer than a sixth of it stops writing to it.
+func (d *Driver) SetLeaseTTL(ctx context.Context, v string) error {
+	t, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || t < MinLeaseTTL || t > time.Hour {
+		return kernel.E(kernel.Invalid, fmt.Sprintf("bad lease TTL %q: a duration from %v to 1h, like 30s", v, MinLeaseTTL))
+	}
+	d.cmu.Lock()
+	defer d.cmu.Unlock()
+	if err := d.opt.DB.PutSetting(ctx, leaseTTLKey, t.String()); err != nil {
 		return err
 	}
 	if err := d.opt.DB.Commit(ctx); err != nil {

@@ -11,7 +11,8 @@ import (
 )
 
 // AddFiles adds the driver's files to d (/driver): litestream/ with the
-// replicas, the credentials, the retention and the child's status.
+// replicas, the credentials, the retention, the lease's TTL and the
+// child's status.
 func (d *Driver) AddFiles(dir ctl.Dir) {
 	ls := dir.Dir("litestream")
 	ls.Collection("replicas", d)
@@ -21,6 +22,8 @@ func (d *Driver) AddFiles(dir ctl.Dir) {
 	}
 	ls.Value("retention", ctl.Value{Get: d.Retention, Set: d.SetRetention,
 		Changed: func(ctx context.Context) (time.Time, error) { return d.opt.DB.SettingTime(ctx, retentionKey) }})
+	ls.Value("lease_ttl", ctl.Value{Get: d.LeaseTTL, Set: d.SetLeaseTTL,
+		Changed: func(ctx context.Context) (time.Time, error) { return d.opt.DB.SettingTime(ctx, leaseTTLKey) }})
 	ls.Status("status", d.Status)
 	ls.Err()
 }

@@ -25,8 +25,8 @@ import (
 // lease takes it back instead of waiting it out. Expiry is judged by each
 // machine's clock, so whoever waits for an expiry adds a margin for skew.
 //
-// It is the building block of failover (a standby takes the lease when the
-// primary's expires); nothing replicates under it yet.
+// A primary replicates under it (term.go); a standby takes it when the
+// primary's expires (standby.go).
 type Lease struct {
 	leaser *lss3.Leaser
 	s3     *s3.Client
@@ -36,6 +36,10 @@ type Lease struct {
 
 // DefaultLeaseTTL is how long a lease lasts unless renewed.
 const DefaultLeaseTTL = lss3.DefaultLeaseTTL
+
+// MinLeaseTTL is the shortest lease a primary takes: its margins (a sixth
+// each side) must still cover a renewal's round trip.
+const MinLeaseTTL = 3 * time.Second
 
 // OpenLease returns the lease of the replica at url, taken as owner;
 // NotSupported for replicas other than S3 (a directory has no conditional

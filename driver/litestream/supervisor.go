@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -27,10 +28,16 @@ const (
 
 // supervisor runs the child for one configuration until stopped.
 type supervisor struct {
-	d    *Driver
-	cfg  config
-	quit chan struct{}
-	done chan struct{}
+	d   *Driver
+	cfg config
+	// lease, if set, is the lease record the child's writes are fenced
+	// by (a term's child).
+	lease string
+	quit  chan struct{}
+	done  chan struct{}
+	// hard, set before quit closes, kills the child instead of letting it
+	// send what is left (a deposed primary has nothing to send).
+	hard atomic.Bool
 
 	mu       sync.Mutex // guards the fields below
 	pid      int
@@ -115,6 +122,9 @@ func (s *supervisor) runOnce() error {
 	cmd := exec.Command(d.opt.Exe, "driver", "litestream", "run",
 		"--db", d.opt.DB.Path(), "--meta", d.meta, "--socket", d.socket,
 		"--replica", s.cfg.url, "--retention", s.cfg.retention.String())
+	if s.lease != "" {
+		cmd.Args = append(cmd.Args, "--lease", s.lease)
+	}
 	cmd.Env = ChildEnv(d.opt.DataDir)
 	cmd.Dir = "/" // never inside a mount
 	cmd.Stdout, cmd.Stderr = d.opt.LogOutput, d.opt.LogOutput
@@ -153,6 +163,9 @@ func (s *supervisor) runOnce() error {
 		case err := <-exited:
 			return exitError(err)
 		case <-s.quit:
+			if s.hard.Load() {
+				cmd.Process.Kill()
+			}
 			cmd.Process.Signal(syscall.SIGTERM)
 			select {
 			case <-exited:

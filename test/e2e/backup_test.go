@@ -80,13 +80,19 @@ func (s *s3Server) url(path string) string {
 // credentials with the CLI, the replica with echo through the mount.
 func useS3(t *testing.T, in *instance, s *s3Server, secret string) {
 	t.Helper()
+	configureS3(t, in, s, secret)
+	waitStatus(t, in, "running", "yes")
+}
+
+// configureS3 is useS3 without waiting for the child.
+func configureS3(t *testing.T, in *instance, s *s3Server, secret string) {
+	t.Helper()
 	cmd := in.faztCmd("driver", "litestream", "credentials", "--access-key-id", s3Key)
 	cmd.Stdin = strings.NewReader(secret + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("credentials: %v\n%s", err, out)
 	}
 	sh(t, "echo "+q(s.url("fazt"))+" > "+q(in.path("driver/litestream/replicas/offsite")))
-	waitStatus(t, in, "running", "yes")
 }
 
 // keyValues reads a status file of "key value" lines.
@@ -224,8 +230,14 @@ func TestBackupRoundTripS3(t *testing.T) {
 	in := newInstance(t)
 	db := filepath.Join(in.home, "fazt.db")
 
-	// A wrong secret: the server checks signatures, the backup says why.
-	useS3(t, in, s3, "not-the-secret")
+	// A wrong secret: the server checks signatures, the backup says why
+	// (the replica's lease cannot be read: nothing replicates).
+	configureS3(t, in, s3, "not-the-secret")
+	waitUntil(t, time.Minute, func() bool { return strings.Contains(status(t, in)["lease_error"], "SignatureDoesNotMatch") },
+		func() string {
+			b, _ := os.ReadFile(in.path("driver/litestream/status"))
+			return "no lease error:\n" + string(b)
+		})
 	out, err := shErr("echo backup > " + q(in.path("storage/ctl")))
 	if err == nil {
 		t.Fatalf("backup with a wrong secret succeeded: %s", out)
@@ -507,14 +519,18 @@ func TestRestoreOnNewMachine(t *testing.T) {
 	s3 := startS3(t)
 	in := newInstance(t)
 	useS3(t, in, s3, s3Secret)
+	sh(t, "echo 3s > "+q(in.path("driver/litestream/lease_ttl")))
 	routes(t, in, 1, 7)
 	backup(t, in)
 	want := dump(t, filepath.Join(in.home, "fazt.db"))
+	// The old machine is gone (its lease expires).
+	in.crash()
+	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
 
 	home := filepath.Join(t.TempDir(), "new")
 	cmd := exec.Command(faztBin, "--data", home, "storage", "restore", "--replace", "--from", s3.url("fazt"))
 	cmd.Dir = "/"
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+s3Key, "AWS_SECRET_ACCESS_KEY="+s3Secret)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("restore on a new machine: %v\n%s", err, out)
 	}
@@ -527,6 +543,13 @@ func TestRestoreOnNewMachine(t *testing.T) {
 		t.Fatalf("status on the new machine: %v", st)
 	}
 	waitStatus(t, nm, "running", "yes")
+	// Its history is the replica's: it took the lease on from the old
+	// machine's (a new generation), and replicates.
+	if st := status(t, nm); st["lease"] != "holding" || st["lease_generation"] != "2" {
+		t.Fatalf("the new machine's lease: %v", st)
+	}
+	routes(t, nm, 8, 1)
+	backup(t, nm)
 }
 
 // A migration waits for a backup to the replica.

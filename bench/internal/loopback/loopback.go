@@ -21,6 +21,13 @@ func (k Kernel) Stop() {
 	k.cmd.Wait()
 }
 
+// Kill kills it with SIGKILL (its Litestream child gets SIGTERM from its
+// parent's death), and waits.
+func (k Kernel) Kill() {
+	k.cmd.Process.Kill()
+	k.cmd.Wait()
+}
+
 // StartKernel runs "fazt --data data proc start extra..." with its output
 // in data.log, and returns once its local API answers.
 func StartKernel(bin, data string, extra ...string) (Kernel, error) {

@@ -1,0 +1,316 @@
+package e2e
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// failoverTTL is the primary's lease in these tests: a standby takes over
+// about this long (plus a sixth) after the primary stops.
+const failoverTTL = "6s"
+
+// primaryWithLease starts a primary serving blog.test on its own port and
+// replicating to s under a short lease, and waits until it holds it.
+func primaryWithLease(t *testing.T, s *s3Server) (*instance, string) {
+	t.Helper()
+	p := newInstance(t)
+	port := freePort(t)
+	sh(t, fmt.Sprintf("cd %s && echo 127.0.0.1:%d > net/http && echo off > net/https && mkdir fs/blog && echo v0 > fs/blog/index.html && echo blog > net/routes/blog.test && echo %s > driver/litestream/lease_ttl",
+		q(p.mnt), port, failoverTTL))
+	useS3(t, p, s, s3Secret)
+	waitStatus(t, p, "lease", "holding")
+	backup(t, p)
+	return p, fmt.Sprintf("http://127.0.0.1:%d", port)
+}
+
+// startStandby is startEdge with --standby.
+func startStandby(t *testing.T, url string) *edge {
+	t.Helper()
+	in := newInstance(t, "--follow", url, "--standby")
+	port := freePort(t)
+	sh(t, fmt.Sprintf("echo 127.0.0.1:%d > %s && echo off > %s", port, q(in.path("net/http")), q(in.path("net/https"))))
+	return &edge{instance: in, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+}
+
+// nodeSetting is one of in's machine settings (node.json).
+func nodeSetting(t *testing.T, in *instance, key string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(in.home, "node.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vals map[string]struct{ Value string }
+	if err := json.Unmarshal(b, &vals); err != nil {
+		t.Fatalf("node.json: %v\n%s", err, b)
+	}
+	return vals[key].Value
+}
+
+func nodeID(t *testing.T, in *instance) string {
+	t.Helper()
+	id := nodeSetting(t, in, "node.id")
+	if id == "" {
+		t.Fatal("no node.id in node.json")
+	}
+	return id
+}
+
+// serves waits until e serves body for blog.test.
+func serves(t *testing.T, e *edge, body string) {
+	t.Helper()
+	waitUntil(t, 90*time.Second, func() bool {
+		_, got := get(e.base, "blog.test", "/")
+		return got == body
+	}, func() string {
+		_, got := get(e.base, "blog.test", "/")
+		b, _ := os.ReadFile(e.path("driver/litestream/status"))
+		return fmt.Sprintf("%s serves %q, not %q\nstatus:\n%s\nlog:\n%s", e.home, got, body, b, e.log())
+	})
+}
+
+// becomesPrimary waits until the standby has taken over and takes a
+// write, and returns when that happened.
+func becomesPrimary(t *testing.T, s *edge, body string) time.Time {
+	t.Helper()
+	waitUntil(t, 2*time.Minute, func() bool {
+		return os.WriteFile(s.path("fs/blog/index.html"), []byte(body), 0o644) == nil
+	}, func() string {
+		b, _ := os.ReadFile(s.path("proc/status"))
+		return fmt.Sprintf("the standby did not take writes:\n%s\nlog:\n%s", b, s.log())
+	})
+	return time.Now()
+}
+
+// A primary killed with kill -9: the standby takes its lease when it
+// expires, becomes the primary (writes, replication, status), a deploy on
+// it reaches the edge; the old primary, started again, finds it lost the
+// lease and refuses writes, and the replica gets nothing from it.
+func TestStandbyTakesOver(t *testing.T) {
+	s3 := startS3(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
+	primary, _ := primaryWithLease(t, s3)
+	url := s3.url("fazt")
+	standby := startStandby(t, url)
+	e := startEdge(t, url, 0, 0)
+	pid := nodeID(t, primary)
+	st := keyValues(t, standby.path("proc/status"))
+	if st["role"] != "standby" || st["lease_owner"] != pid || st["lease_generation"] != "1" {
+		t.Fatalf("the standby's /proc/status: role %q lease_owner %q (want %q) generation %q", st["role"], st["lease_owner"], pid, st["lease_generation"])
+	}
+	if out, err := standby.fazt("fs", "mkdir", "/fs/other"); err == nil || !strings.Contains(out, "follower of") {
+		t.Fatalf("a write on the standby before it takes over: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(primary.path("fs/blog/index.html"), []byte("v1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	serves(t, standby, "v1\n")
+	serves(t, e, "v1\n")
+
+	primary.crash()
+	died := time.Now()
+	took := becomesPrimary(t, standby, "after failover\n")
+	t.Logf("primary killed -> standby took a write: %v (lease %s)", took.Sub(died).Round(time.Millisecond), failoverTTL)
+	st = keyValues(t, standby.path("proc/status"))
+	sid := nodeID(t, standby.instance)
+	if st["role"] != "primary" || st["lease"] != "holding" || st["lease_owner"] != sid || st["lease_generation"] != "2" {
+		t.Fatalf("after the take-over, /proc/status: role %q lease %q owner %q (want %q) generation %q", st["role"], st["lease"], st["lease_owner"], sid, st["lease_generation"])
+	}
+	// The deploy after the failover reaches the edge; so do routes.
+	serves(t, e, "after failover\n")
+	sh(t, "echo blog > "+q(standby.path("net/routes/news.test")))
+	waitUntil(t, 90*time.Second, func() bool { c, _ := get(e.base, "news.test", "/"); return c == 200 },
+		func() string { return "the new primary's route did not reach the edge\n" + e.log() })
+	// A restart of the new primary keeps it the primary.
+	if f, sb := nodeSetting(t, standby.instance, "node.follows"), nodeSetting(t, standby.instance, "node.standby"); f != "" || sb != "" {
+		t.Fatalf("node.json still says the standby follows %q (standby %q)", f, sb)
+	}
+
+	// The old primary comes back: deposed, it refuses writes, and the
+	// replica's history is the standby's.
+	primary.mount()
+	waitUntil(t, time.Minute, func() bool { return keyValues(t, primary.path("proc/status"))["role"] == "deposed" },
+		func() string {
+			b, _ := os.ReadFile(primary.path("proc/status"))
+			return "the old primary is not deposed:\n" + string(b) + "\nlog:\n" + primary.log()
+		})
+	if err := os.WriteFile(primary.path("fs/blog/index.html"), []byte("fork\n"), 0o644); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("a write on the deposed primary: %v, want EROFS", err)
+	}
+	if out, err := primary.fazt("fs", "mkdir", "/fs/fork"); err == nil || !strings.Contains(out, "no longer the primary") || !strings.Contains(out, sid) {
+		t.Fatalf("fazt fs mkdir on the deposed primary: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(standby.path("fs/blog/index.html"), []byte("v3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	serves(t, e, "v3\n")
+	target := backup(t, standby.instance)
+	waitUntil(t, 90*time.Second, func() bool {
+		n, _ := strconv.ParseUint(keyValues(t, e.path("driver/litestream/status"))["applied_txid"], 10, 64)
+		return n >= target
+	}, func() string { return fmt.Sprintf("the edge did not reach %d\n%s", target, e.log()) })
+	if s, f := dump(t, filepath.Join(standby.home, "fazt.db")), dump(t, filepath.Join(e.home, "fazt.db")); s != f {
+		t.Fatalf("the edge's database differs from the new primary's:\n%s", diffLines(s, f))
+	}
+	integrity(t, standby.home)
+	integrity(t, e.home)
+}
+
+// replicaFiles is the replica's objects (but the lease) with their sums.
+func replicaFiles(t *testing.T, s *s3Server) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	root := filepath.Join(s.dir, "backups", "fazt")
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") || d.Name() == "lock.json" {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		out[strings.TrimPrefix(p, root)] = hex.EncodeToString(sum[:])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// signal sends sig to in's kernel, its Litestream child and its
+// supervisor: the whole machine paused or resumed.
+func signalAll(in *instance, sig syscall.Signal) {
+	for _, p := range append(in.kernelProcs(), in.supervisors()...) {
+		if pid, _ := strconv.Atoi(p); pid > 0 {
+			syscall.Kill(pid, sig)
+		}
+	}
+}
+
+// Split brain: the primary (kernel, child, supervisor) paused with
+// SIGSTOP past its lease while it was writing; the standby takes over and
+// writes; the old primary's uploader resumed (its kernel still paused,
+// then too) writes nothing more to the replica, and the old primary is
+// deposed.
+func TestPausedPrimaryDoesNotFork(t *testing.T) {
+	s3 := startS3(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
+	primary, _ := primaryWithLease(t, s3)
+	url := s3.url("fazt")
+	standby := startStandby(t, url)
+	serves(t, standby, "v0\n")
+
+	// Writing while it is paused: the writer is frozen mid-stream.
+	stopWriting := make(chan struct{})
+	wrote := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { wrote <- n }()
+		for i := 0; i < 2000; i++ {
+			select {
+			case <-stopWriting:
+				return
+			default:
+			}
+			if os.WriteFile(primary.path("fs/blog/index.html"), []byte(fmt.Sprintf("p%d\n", i)), 0o644) == nil {
+				n++
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	signalAll(primary, syscall.SIGSTOP)
+	t.Cleanup(func() { signalAll(primary, syscall.SIGCONT) })
+	paused := time.Now()
+
+	took := becomesPrimary(t, standby, "the standby's\n")
+	t.Logf("primary paused -> standby took a write: %v", took.Sub(paused).Round(time.Millisecond))
+	target := backup(t, standby.instance)
+	// The new primary paused in turn, so that nothing but the old one
+	// could change the replica (its compactions would).
+	signalAll(standby.instance, syscall.SIGSTOP)
+	t.Cleanup(func() { signalAll(standby.instance, syscall.SIGCONT) })
+	before := replicaFiles(t, s3)
+	unchanged := func(when string) {
+		t.Helper()
+		after := replicaFiles(t, s3)
+		for k, v := range after {
+			if before[k] != v {
+				t.Errorf("%s: the replica's %s changed\nlog:\n%s", when, k, primary.log())
+			}
+		}
+		for k := range before {
+			if _, ok := after[k]; !ok {
+				t.Errorf("%s: the replica's %s went away", when, k)
+			}
+		}
+	}
+
+	// The old primary's uploader first, its kernel still paused: it holds
+	// the last writes it had not sent, and the lease it had is over.
+	kernel := strconv.Itoa(primary.pid())
+	for _, p := range primary.kernelProcs() {
+		if n, _ := strconv.Atoi(p); n > 0 && p != kernel {
+			syscall.Kill(n, syscall.SIGCONT)
+		}
+	}
+	time.Sleep(4 * time.Second)
+	unchanged("the old primary's uploader resumed")
+
+	signalAll(primary, syscall.SIGCONT)
+	close(stopWriting)
+	t.Logf("the primary's writer managed %d writes", <-wrote)
+	waitUntil(t, time.Minute, func() bool { return keyValues(t, primary.path("proc/status"))["role"] == "deposed" },
+		func() string {
+			b, _ := os.ReadFile(primary.path("proc/status"))
+			return "the resumed primary is not deposed:\n" + string(b) + "\nlog:\n" + primary.log()
+		})
+	if err := os.WriteFile(primary.path("fs/blog/index.html"), []byte("fork\n"), 0o644); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("a write on the resumed primary: %v, want EROFS", err)
+	}
+	// Several of its renewal periods, and past the paused new primary's
+	// lease: nothing of the old one's reaches the replica.
+	time.Sleep(8 * time.Second)
+	unchanged("the old primary resumed")
+	if !strings.Contains(primary.log(), "deposed") {
+		t.Errorf("the old primary's log does not say it was deposed:\n%s", primary.log())
+	}
+	if st := keyValues(t, primary.path("proc/status")); st["role"] != "deposed" {
+		t.Fatalf("the old primary took the lease the paused new one let expire: %v", st)
+	}
+
+	// The new primary resumed renews its lease (nobody took it) and
+	// goes on writing.
+	signalAll(standby.instance, syscall.SIGCONT)
+	if err := os.WriteFile(standby.path("fs/blog/index.html"), []byte("resumed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	next := backup(t, standby.instance)
+	if st := keyValues(t, standby.path("proc/status")); st["role"] != "primary" || st["lease"] != "holding" || st["lease_generation"] != "2" || next <= target {
+		t.Fatalf("the resumed new primary: %v (backup %d after %d)\n%s", st, next, target, standby.log())
+	}
+	target = next
+
+	// The replica restores to the standby's history.
+	restored := restore(t, standby.instance, "--txid", strconv.FormatUint(target, 10))
+	if got := countRoutes(t, restored); got != 1 {
+		t.Fatalf("the restored database has %d routes", got)
+	}
+	if s, r := dump(t, filepath.Join(standby.home, "fazt.db")), dump(t, restored); s != r {
+		t.Fatalf("the replica's latest differs from the new primary's:\n%s", diffLines(s, r))
+	}
+}
