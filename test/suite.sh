@@ -35,7 +35,10 @@ while read -r m; do
 done < <(awk -v t="$tmp" 'index($2, t) == 1 { print $2 }' /proc/mounts)
 for pid in $(pgrep -f -- "$tmp" 2>/dev/null); do
 	[ "$pid" = "$$" ] && continue
-	leaks+=("process: $pid $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-200)")
+	# Gone since (this script's own awk above, ending): not a leak.
+	cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
+	[ -n "$cmd" ] || continue
+	leaks+=("process: $pid ${cmd:0:200}")
 done
 for d in /proc/[0-9]*; do
 	cwd=$(readlink "$d/cwd" 2>/dev/null) || continue

@@ -118,11 +118,28 @@ func procSummary(m map[string]string) summary {
 		[2]string{"http", m["net_http_addr"] + ", https " + m["net_https_addr"]},
 		[2]string{"backups", m["driver_litestream"]},
 	)
-	if m["role"] == "edge" {
-		s.lines = append(s.lines, [2]string{"role", "edge, following " + strings.ReplaceAll(m["replica"], `\040`, " ") +
-			"; transaction " + m["applied_txid"] + " applied " + m["applied_at"] + ", " + m["lag_seconds"] + " s after the replica got it"})
-	} else if set(m["role"]) {
-		s.lines = append(s.lines, [2]string{"role", m["role"] + ", replica " + strings.ReplaceAll(m["replica"], `\040`, " ")})
+	replica := strings.ReplaceAll(m["replica"], `\040`, " ")
+	switch m["role"] {
+	case "edge", "standby":
+		line := m["role"] + ", following " + replica +
+			"; transaction " + m["applied_txid"] + " applied " + m["applied_at"] + ", " + m["lag_seconds"] + " s after the replica got it"
+		if m["role"] == "standby" {
+			line += "; the primary's lease: " + m["lease_owner"] + " until " + m["lease_expires"]
+		}
+		s.lines = append(s.lines, [2]string{"role", line})
+	case "deposed":
+		s.lines = append(s.lines, [2]string{"role", "deposed, replica " + replica})
+		s.problems = append(s.problems, "no longer the primary: "+m["lease_owner"]+" took the replica's lease (generation "+m["lease_generation"]+"); writes are refused")
+	case "":
+	default:
+		line := m["role"] + ", replica " + replica
+		if m["lease"] == "holding" {
+			line += "; lease generation " + m["lease_generation"] + " until " + m["lease_expires"]
+		}
+		s.lines = append(s.lines, [2]string{"role", line})
+		if m["lease"] == "waiting" {
+			s.problems = append(s.problems, "not replicating: "+m["lease_owner"]+" holds the replica's lease until "+m["lease_expires"])
+		}
 	}
 	if d := m["driver_litestream"]; strings.HasPrefix(d, "following (error") {
 		s.problems = append(s.problems, "the edge is not following: "+strings.TrimSuffix(strings.TrimPrefix(d, "following (error: "), ")"))

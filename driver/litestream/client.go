@@ -65,15 +65,10 @@ func (d *Driver) ready(ctx context.Context) (*supervisor, error) {
 	if err := d.Start(ctx); err != nil {
 		return nil, err
 	}
-	s := d.current()
-	if t := d.Term(); t.State != "" && t.State != "holding" {
-		// Under a lease, the child runs only while it is held.
-		why := t.LastError
-		if t.State == "waiting" {
-			why = fmt.Sprintf("%s holds the replica's lease until %s (another machine replicates to it)", t.Owner, stamp(t.ExpiresAt))
-		}
-		return nil, kernel.E(kernel.Unavailable, "not replicating: this machine does not hold the replica's lease: "+dash(why))
+	if err := d.leaseHeld(ctx); err != nil {
+		return nil, err
 	}
+	s := d.current()
 	if s == nil {
 		c, err := d.config(ctx)
 		if err != nil {
@@ -96,6 +91,38 @@ func (d *Driver) ready(ctx context.Context) (*supervisor, error) {
 		return nil, kernel.E(kernel.Unavailable, "the Litestream child is not running (last exit "+why+")")
 	}
 	return s, nil
+}
+
+// leaseHeld waits, briefly, while the replica's lease is being taken
+// (a configuration change, a start, a take-over) and its child started,
+// then says why replication does not run if it does not: the child runs
+// only while the lease is held. Nil without a lease.
+func (d *Driver) leaseHeld(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		t := d.Term()
+		starting := t.State == "taking" && t.LastError == "" || t.State == "holding" && d.current() == nil
+		if t.State == "" || t.State == "holding" && !starting {
+			return nil
+		}
+		if !starting || time.Now().After(deadline) || ctx.Err() != nil {
+			switch t.State {
+			case "holding":
+				return kernel.E(kernel.Unavailable, "the Litestream child is still starting")
+			case "waiting":
+				return kernel.E(kernel.Unavailable, fmt.Sprintf("not replicating: %s holds the replica's lease until %s (another machine replicates to it)", t.Owner, stamp(t.ExpiresAt)))
+			}
+			why := t.LastError
+			if why == "" {
+				why = "still taking it"
+			}
+			return kernel.E(kernel.Unavailable, "not replicating: this machine does not hold the replica's lease: "+why)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Backup commits what is pending, sends every change to the replica and

@@ -149,23 +149,32 @@ func (d *Driver) takeOver(ctx context.Context, s *standby, c config, l *upstream
 
 // becomePrimary records the lease, makes the database take writes, tells
 // the kernel, and replicates under the lease with fresh Litestream state
-// (the first upload is a snapshot of the database as it is).
+// (the first upload is a snapshot of the database as it is). The order
+// keeps a kill at any point safe: before the kernel forgets that it
+// follows, a restart is a standby again (and takes the lease again, once
+// it expires); after, a primary whose data directory holds the lease's
+// generation and is bound to the replica.
 func (d *Driver) becomePrimary(ctx context.Context, c config, l *upstream.Lease) error {
 	if err := recordLease(d.opt.DataDir, c.url, c.leaseTTL, l); err != nil {
-		return err
-	}
-	os.Remove(FollowTXIDPath(d.opt.DB.Path()))
-	if err := os.RemoveAll(d.meta); err != nil {
 		return err
 	}
 	if err := Bind(d.opt.DataDir, c.url); err != nil {
 		return err
 	}
+	if err := os.RemoveAll(d.meta); err != nil {
+		return err
+	}
 	d.opt.DB.Promote()
+	var err error
 	if d.opt.Promoted != nil {
-		if err := d.opt.Promoted(ctx); err != nil {
-			d.opt.Log.Error("litestream: take over: the kernel did not follow", "err", err)
-		}
+		err = d.opt.Promoted(ctx)
+	}
+	if err != nil {
+		// Serving as the primary all the same (the lease is held); a
+		// restart is a standby again, which follows from its position.
+		d.opt.Log.Error("litestream: take over: the kernel did not follow", "err", err)
+	} else {
+		os.Remove(FollowTXIDPath(d.opt.DB.Path()))
 	}
 	return d.begin(c, l)
 }

@@ -20,18 +20,22 @@ import (
 // about this long (plus a sixth) after the primary stops.
 const failoverTTL = "6s"
 
-// primaryWithLease starts a primary serving blog.test on its own port and
-// replicating to s under a short lease, and waits until it holds it.
-func primaryWithLease(t *testing.T, s *s3Server) (*instance, string) {
+// primaryAndStandby starts S3, a primary serving blog.test on its own
+// port and replicating to it under a short lease (held), and a standby of
+// it; credentials come from the environment.
+func primaryAndStandby(t *testing.T) (s *s3Server, primary *instance, url string, standby *edge) {
 	t.Helper()
-	p := newInstance(t)
-	port := freePort(t)
+	s = startS3(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
+	primary = newInstance(t)
 	sh(t, fmt.Sprintf("cd %s && echo 127.0.0.1:%d > net/http && echo off > net/https && mkdir fs/blog && echo v0 > fs/blog/index.html && echo blog > net/routes/blog.test && echo %s > driver/litestream/lease_ttl",
-		q(p.mnt), port, failoverTTL))
-	useS3(t, p, s, s3Secret)
-	waitStatus(t, p, "lease", "holding")
-	backup(t, p)
-	return p, fmt.Sprintf("http://127.0.0.1:%d", port)
+		q(primary.mnt), freePort(t), failoverTTL))
+	useS3(t, primary, s, s3Secret)
+	waitStatus(t, primary, "lease", "holding")
+	backup(t, primary)
+	url = s.url("fazt")
+	return s, primary, url, startStandby(t, url)
 }
 
 // startStandby is startEdge with --standby.
@@ -97,17 +101,15 @@ func becomesPrimary(t *testing.T, s *edge, body string) time.Time {
 // it reaches the edge; the old primary, started again, finds it lost the
 // lease and refuses writes, and the replica gets nothing from it.
 func TestStandbyTakesOver(t *testing.T) {
-	s3 := startS3(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
-	primary, _ := primaryWithLease(t, s3)
-	url := s3.url("fazt")
-	standby := startStandby(t, url)
+	_, primary, url, standby := primaryAndStandby(t)
 	e := startEdge(t, url, 0, 0)
 	pid := nodeID(t, primary)
 	st := keyValues(t, standby.path("proc/status"))
 	if st["role"] != "standby" || st["lease_owner"] != pid || st["lease_generation"] != "1" {
 		t.Fatalf("the standby's /proc/status: role %q lease_owner %q (want %q) generation %q", st["role"], st["lease_owner"], pid, st["lease_generation"])
+	}
+	if out, _ := standby.fazt("proc", "status"); !strings.Contains(out, "standby, following s3://backups/fazt") || !strings.Contains(out, "the primary's lease: "+pid) {
+		t.Fatalf("fazt proc status on the standby:\n%s", out)
 	}
 	if out, err := standby.fazt("fs", "mkdir", "/fs/other"); err == nil || !strings.Contains(out, "follower of") {
 		t.Fatalf("a write on the standby before it takes over: %v\n%s", err, out)
@@ -148,6 +150,9 @@ func TestStandbyTakesOver(t *testing.T) {
 	if err := os.WriteFile(primary.path("fs/blog/index.html"), []byte("fork\n"), 0o644); !errors.Is(err, syscall.EROFS) {
 		t.Fatalf("a write on the deposed primary: %v, want EROFS", err)
 	}
+	if out, _ := primary.fazt("proc", "status"); !strings.Contains(out, "no longer the primary: "+sid) {
+		t.Fatalf("fazt proc status on the deposed primary:\n%s", out)
+	}
 	if out, err := primary.fazt("fs", "mkdir", "/fs/fork"); err == nil || !strings.Contains(out, "no longer the primary") || !strings.Contains(out, sid) {
 		t.Fatalf("fazt fs mkdir on the deposed primary: %v\n%s", err, out)
 	}
@@ -165,6 +170,22 @@ func TestStandbyTakesOver(t *testing.T) {
 	}
 	integrity(t, standby.home)
 	integrity(t, e.home)
+
+	// The deposed machine made one of its own (its replica removed):
+	// it takes writes again, and the replica does not hear of them.
+	if err := os.Remove(primary.path("driver/litestream/replicas/offsite")); err != nil {
+		t.Fatalf("removing the deposed machine's replica: %v", err)
+	}
+	if err := os.WriteFile(primary.path("fs/blog/index.html"), []byte("alone\n"), 0o644); err != nil {
+		t.Fatalf("a write on the machine without its replica: %v", err)
+	}
+	if st := keyValues(t, primary.path("proc/status")); st["role"] != "primary" || st["replica"] != "-" {
+		t.Fatalf("after the replica's removal: role %q replica %q", st["role"], st["replica"])
+	}
+	time.Sleep(2 * time.Second)
+	if _, got := get(e.base, "blog.test", "/"); got != "v3\n" {
+		t.Fatalf("the edge serves %q: the lone machine's write reached the replica", got)
+	}
 }
 
 // replicaFiles is the replica's objects (but the lease) with their sums.
@@ -206,12 +227,7 @@ func signalAll(in *instance, sig syscall.Signal) {
 // then too) writes nothing more to the replica, and the old primary is
 // deposed.
 func TestPausedPrimaryDoesNotFork(t *testing.T) {
-	s3 := startS3(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
-	primary, _ := primaryWithLease(t, s3)
-	url := s3.url("fazt")
-	standby := startStandby(t, url)
+	s3, primary, _, standby := primaryAndStandby(t)
 	serves(t, standby, "v0\n")
 
 	// Writing while it is paused: the writer is frozen mid-stream.

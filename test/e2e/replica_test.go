@@ -102,7 +102,7 @@ echo blog > net/routes/blog.test`, q(primary.mnt), pport, q(page)))
 	// edges, within a generous deadline; the lag is reported, not
 	// asserted (make bench-replica measures it).
 	var lags []time.Duration
-	for v := 1; v <= 10; v++ {
+	for v := 1; v <= 25; v++ {
 		body := fmt.Sprintf("version %d\n", v)
 		if err := os.WriteFile(primary.path("fs/blog/index.html"), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -138,7 +138,7 @@ echo blog > net/routes/blog.test`, q(primary.mnt), pport, q(page)))
 			ents, err := os.ReadDir(e.path("net/routes"))
 			return fmt.Sprintf("edge %d: the mount lists %v (%v)", i, ents, err)
 		})
-		if b, err := os.ReadFile(e.path("fs/blog/index.html")); err != nil || string(b) != "version 10\n" {
+		if b, err := os.ReadFile(e.path("fs/blog/index.html")); err != nil || string(b) != "version 25\n" {
 			t.Fatalf("edge %d: the mount reads %q, %v", i, b, err)
 		}
 	}
