@@ -82,6 +82,8 @@ type System struct {
 	exitOnUnmount bool     // set by Run, passed on to a successor
 	serving       atomic.Bool
 	sheds         atomic.Int64 // times the caches were shed under memory pressure
+	// restartInPlace: stopped to start again as a follower (becomeFollower)
+	restartInPlace atomic.Bool
 
 	umu       sync.Mutex // guards upgrade and successor
 	upgrade   upgradeState
@@ -162,7 +164,7 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 	}
 	s.local.SetFallback(s.db)
 	if s.repl, err = litestream.Open(ctx, litestream.Options{DB: s.db, DataDir: dir, Log: log, LogOutput: logw, Applied: s.followed,
-		Owner: owner, Standby: standby && follows != "", Promoted: s.promoted}); err != nil {
+		Owner: owner, Standby: standby && follows != "", Promoted: s.promoted, BecomeFollower: s.becomeFollower}); err != nil {
 		return nil, err
 	}
 	if err := s.migrate(ctx, log); err != nil {

@@ -55,7 +55,10 @@
 // A standby (Config.Standby, recorded too) is an edge whose driver takes
 // the primary's place when the primary's lease expires; the kernel then
 // forgets that it follows and reads its tree, routes and certificates anew
-// (promoted). Every data directory has a stable name (node.id in
+// (promoted). A running kernel with a fresh database becomes an edge
+// through /driver/litestream/follow (becomeFollower): it records what it
+// follows, moves its database aside on Close and the command starts again
+// in place (Exec). Every data directory has a stable name (node.id in
 // node.json), the lease's owner while it is the primary.
 //
 // # Memory

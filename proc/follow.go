@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/fazt-sh/fazt/driver/litestream"
@@ -24,6 +26,12 @@ const followsSetting = "node.follows"
 // standbySetting (storage.Local) is "true" on a standby: a follower that
 // takes the primary's place when the primary's lease expires.
 const standbySetting = "node.standby"
+
+// pendingFollowSetting (storage.Local) names the replica a kernel was
+// asked to follow through its tree, until the next boot has moved the
+// kernel's own database aside and recorded the replica in followsSetting:
+// a kernel killed in between finishes the switch when it comes back.
+const pendingFollowSetting = "node.follow_pending"
 
 // nodeIDSetting (storage.Local) is the machine's stable name: the owner of
 // the replica's lease while it is the primary. A restart, an upgrade's
@@ -71,6 +79,9 @@ func standbyMode(ctx context.Context, local *storage.Local, follow string, asked
 func followURL(ctx context.Context, local *storage.Local, asked, dbPath, dataDir string) (string, error) {
 	recorded, err := local.Setting(ctx, followsSetting, "")
 	if err != nil {
+		return "", err
+	}
+	if recorded, err = finishBecomingFollower(ctx, local, recorded, dataDir); err != nil {
 		return "", err
 	}
 	switch {
@@ -141,6 +152,135 @@ func (s *System) followed(txid uint64) {
 	if err := s.certs.Reload(ctx); err != nil {
 		s.Kernel.Log.Warn("follow: cannot read the TLS settings", "txid", txid, "err", err)
 	}
+}
+
+// becomeFollower makes this kernel an edge (or a standby) of the replica
+// at url, asked through /driver/litestream/follow: its database must hold
+// nothing of its own (no route, no site, no replica). The data directory
+// records the replica as pending and the kernel starts again in place
+// (RestartInPlace); that boot moves the database aside for the replica's
+// (finishBecomingFollower), restoring and following as --follow would.
+func (s *System) becomeFollower(ctx context.Context, url string, standby bool) error {
+	routes, err := s.routes.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	sites, err := s.Kernel.FS.ReadDir(ctx, "/fs")
+	if err != nil {
+		return err
+	}
+	var own []string
+	for _, e := range sites {
+		if n := e.Name; n != ".staging" && n != ".deploys" {
+			own = append(own, n)
+		}
+	}
+	for _, d := range []string{"/fs/.staging", "/fs/.deploys"} {
+		if ents, err := s.Kernel.FS.ReadDir(ctx, d); err == nil && len(ents) > 0 {
+			own = append(own, d[len("/fs/"):])
+		}
+	}
+	replicas, err := s.repl.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	if len(routes) > 0 || len(own) > 0 || len(replicas) > 0 {
+		return kernel.E(kernel.Exist, fmt.Sprintf("this kernel's database is its own (%d routes, %d sites, %d replicas): an edge starts from a fresh data directory, whose database becomes the replica's", len(routes), len(own), len(replicas)))
+	}
+	v := ""
+	if standby {
+		v = "true"
+	}
+	if err := s.local.PutSetting(ctx, standbySetting, v); err != nil {
+		return err
+	}
+	// The switch happens at the next boot, this kernel's or, killed
+	// meanwhile, its supervisor's.
+	if err := s.local.PutSetting(ctx, pendingFollowSetting, url); err != nil {
+		return err
+	}
+	s.Kernel.Log.Warn("becoming a follower: restarting in place", "replica", url, "standby", standby)
+	s.restartInPlace.Store(true)
+	// After the answer to this write is on its way.
+	time.AfterFunc(200*time.Millisecond, s.Stop)
+	return nil
+}
+
+// RestartInPlace says the kernel stopped to start again in place (it
+// became a follower): the caller runs the same command again, after Close,
+// with Exec.
+func (s *System) RestartInPlace() bool { return s.restartInPlace.Load() }
+
+// Exec replaces this process with the same command (the pid stays: a
+// supervisor or systemd keeps watching it), but for --ready-fd: that
+// start-up was reported, and the descriptor closed.
+func Exec() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var args []string
+	for i := 0; i < len(os.Args); i++ {
+		a := os.Args[i]
+		if a == "--ready-fd" {
+			i++
+			continue
+		}
+		if !strings.HasPrefix(a, "--ready-fd=") {
+			args = append(args, a)
+		}
+	}
+	return syscall.Exec(exe, args, os.Environ())
+}
+
+// finishBecomingFollower completes at boot a switch to following asked
+// through the tree: the kernel's own database (checked to be empty when
+// asked, but kept all the same) is moved aside, the replica recorded as
+// the one followed, and the pending record cleared, in that order, so a
+// boot cut short anywhere does the rest next time. It returns what the
+// data directory follows.
+func finishBecomingFollower(ctx context.Context, local *storage.Local, recorded, dir string) (string, error) {
+	pending, err := local.Setting(ctx, pendingFollowSetting, "")
+	if err != nil || pending == "" {
+		return recorded, err
+	}
+	if recorded == "" {
+		if err := moveAsideForFollow(dir); err != nil {
+			return "", err
+		}
+		if err := local.PutSetting(ctx, followsSetting, pending); err != nil {
+			return "", err
+		}
+		recorded = pending
+	}
+	return recorded, local.PutSetting(ctx, pendingFollowSetting, "")
+}
+
+// moveAsideForFollow moves the kernel's own database out of the way of
+// the replica's, to DATA/fazt.db.before-follow (or .before-follow.N, the
+// first name free), unless a follower's database is there already.
+func moveAsideForFollow(dir string) error {
+	db := filepath.Join(dir, DatabaseFile)
+	if _, err := os.Stat(litestream.FollowTXIDPath(db)); err == nil {
+		return nil
+	}
+	if _, err := os.Stat(db); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	aside := db + ".before-follow"
+	for n := 2; ; n++ {
+		if _, err := os.Lstat(aside); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		aside = fmt.Sprintf("%s.before-follow.%d", db, n)
+	}
+	// The database last: a -wal left beside it would be taken for its.
+	for _, suffix := range []string{"-wal", "-shm", ""} {
+		if err := os.Rename(db+suffix, aside+suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // promoted makes the rest of the kernel a primary's once its standby

@@ -112,7 +112,17 @@ in the database (so no backup carries them), and never read back.`,
 	retention := valueCmd(g, "retention [DURATION]", lsDir+"/retention", "how far back restores reach")
 	leaseTTL := valueCmd(g, "lease-ttl [DURATION]", lsDir+"/lease_ttl",
 		"how long the primary's lease of an S3 replica lasts (a standby takes over about that long after the primary stops)")
-	ls.AddCommand(replica, creds, retention, leaseTTL,
+	follow := &cobra.Command{
+		Use:   "follow URL [standby]",
+		Short: "Make this fresh kernel an edge (or a standby) of the replica at URL; it restarts in place (" + lsDir + "/follow)",
+		Args:  args(1, 2),
+		RunE: func(c *cobra.Command, a []string) error {
+			return withTree(c.Context(), g, func(t tree) error {
+				return writeFile(c.Context(), t, lsDir+"/follow", []byte(strings.Join(a, " ")+"\n"))
+			})
+		},
+	}
+	ls.AddCommand(replica, creds, retention, leaseTTL, follow,
 		catCmd(g, "status", lsDir+"/status", "Print "+lsDir+"/status: running, pid, last sync, lag, last error"),
 		newLitestreamRunCmd())
 	c.AddCommand(ls)

@@ -136,6 +136,9 @@ left behind by a killed fazt is cleaned up first.`,
 				if cerr := sys.Close(); err == nil {
 					err = cerr
 				}
+				if err == nil && sys.RestartInPlace() {
+					return proc.Exec()
+				}
 				return err
 			}
 			// Supervised: nothing else brings a kernel started here back.

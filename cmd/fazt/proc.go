@@ -121,6 +121,10 @@ if it comes back, refuses writes. See docs/scaling.md.`,
 			if cerr := sys.Close(); err == nil {
 				err = cerr
 			}
+			if err == nil && sys.RestartInPlace() {
+				log.Info("kernel stopped; starting again in place as a follower")
+				return proc.Exec()
+			}
 			log.Info("kernel stopped")
 			return err
 		},

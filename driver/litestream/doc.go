@@ -78,6 +78,6 @@
 // # In the tree
 //
 // Driver.AddFiles builds /driver/litestream (replicas/, credentials/,
-// retention, lease_ttl, status); Driver.AddStorageFiles adds the backup verb,
+// retention, lease_ttl, follow, status); Driver.AddStorageFiles adds the backup verb,
 // backups/ and last_backup to /storage, beside storage's own files.
 package litestream

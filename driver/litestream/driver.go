@@ -60,6 +60,12 @@ type Options struct {
 	// the kernel to become a primary's.
 	Standby  bool
 	Promoted func(ctx context.Context) error
+	// BecomeFollower, when set, makes this kernel an edge (a standby
+	// with standby) of the replica at url: written to
+	// /driver/litestream/follow, once the replica was found to hold a
+	// backup. It refuses a database of the kernel's own, and restarts
+	// the kernel.
+	BecomeFollower func(ctx context.Context, url string, standby bool) error
 }
 
 // FollowEvery is how often a follower looks for new transactions: one

@@ -24,6 +24,7 @@ func (d *Driver) AddFiles(dir ctl.Dir) {
 		Changed: func(ctx context.Context) (time.Time, error) { return d.opt.DB.SettingTime(ctx, retentionKey) }})
 	ls.Value("lease_ttl", ctl.Value{Get: d.LeaseTTL, Set: d.SetLeaseTTL,
 		Changed: func(ctx context.Context) (time.Time, error) { return d.opt.DB.SettingTime(ctx, leaseTTLKey) }})
+	ls.Value("follow", ctl.Value{Set: d.Follow})
 	ls.Status("status", d.Status)
 	ls.Err()
 }

@@ -155,6 +155,43 @@ func RestoreToFollow(ctx context.Context, url, dbPath, dataDir string) (uint64, 
 	return b.MaxTXID, nil
 }
 
+// Follow makes this kernel an edge of the replica written ("URL", or "URL
+// standby" for a standby): the replica must hold a backup, then the kernel
+// (Options.BecomeFollower) checks that its database holds nothing of its
+// own and restarts as a follower of it.
+func (d *Driver) Follow(ctx context.Context, v string) error {
+	url, mode, _ := strings.Cut(strings.TrimSpace(v), " ")
+	if mode = strings.TrimSpace(mode); mode != "" && mode != "standby" {
+		return kernel.E(kernel.Invalid, fmt.Sprintf("bad follow %q: URL, or URL standby", v))
+	}
+	if err := ValidURL(url); err != nil {
+		return err
+	}
+	if f := d.opt.DB.Follows(); f != "" {
+		return kernel.E(kernel.Exist, "this fazt follows "+redact(f)+" already")
+	}
+	if d.opt.BecomeFollower == nil {
+		return kernel.E(kernel.NotSupported, "this kernel cannot become a follower from its tree: start it with --follow URL")
+	}
+	client, err := replicaClient(url, d.opt.DataDir)
+	if err != nil {
+		return err
+	}
+	b, err := listBackups(ctx, client)
+	if err != nil {
+		return kernel.E(kernel.Unavailable, fmt.Sprintf("cannot read the replica %s: %v", redact(url), err))
+	}
+	if b.MaxTXID == 0 {
+		return kernel.E(kernel.NotExist, "the replica "+redact(url)+" holds no backup: nothing to follow")
+	}
+	if mode == "standby" {
+		if _, err := OpenLease(url, d.opt.DataDir, d.opt.Owner, 0); err != nil {
+			return err
+		}
+	}
+	return d.opt.BecomeFollower(ctx, url, mode == "standby")
+}
+
 // FollowTXIDPath is where a follower keeps the last transaction applied to
 // the database at dbPath.
 func FollowTXIDPath(dbPath string) string { return dbPath + "-follow-txid" }

@@ -330,3 +330,82 @@ func TestPausedPrimaryDoesNotFork(t *testing.T) {
 		t.Fatalf("the replica's latest differs from the new primary's:\n%s", diffLines(s, r))
 	}
 }
+
+// A running kernel on a fresh data directory becomes an edge through its
+// tree (/driver/litestream/follow): it restarts in place, restores and
+// follows, keeping its own listeners. One with a database of its own, a
+// bad URL and an empty replica are refused, with nothing changed.
+func TestBecomeAnEdgeThroughTheTree(t *testing.T) {
+	s3, primary, url, _ := primaryAndStandby(t)
+	if err := os.WriteFile(primary.path("fs/blog/index.html"), []byte("from the primary\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	backup(t, primary)
+
+	busy := newInstance(t)
+	sh(t, "echo blog > "+q(busy.path("net/routes/mine.test")))
+	for _, c := range []struct {
+		in   *instance
+		v    string
+		want syscall.Errno
+	}{
+		{busy, url, syscall.EEXIST},
+		{busy, "ftp://example.com/x", syscall.EINVAL},
+		{busy, url + " sideways", syscall.EINVAL},
+		{busy, s3.url("empty"), syscall.ENOENT},
+	} {
+		err := os.WriteFile(c.in.path("driver/litestream/follow"), []byte(c.v+"\n"), 0o200)
+		if !errors.Is(err, c.want) {
+			t.Fatalf("follow %q: %v, want %v\nerr: %s", c.v, err, c.want, sh(t, "cat "+q(c.in.path("driver/litestream/err"))))
+		}
+	}
+	if st := keyValues(t, busy.path("proc/status")); st["role"] != "primary" || nodeSetting(t, busy, "node.follows") != "" {
+		t.Fatalf("a refused follow changed the kernel: role %q, node.follows %q", st["role"], nodeSetting(t, busy, "node.follows"))
+	}
+
+	fresh := newInstance(t)
+	port := freePort(t)
+	sh(t, fmt.Sprintf("echo 127.0.0.1:%d > %s && echo off > %s", port, q(fresh.path("net/http")), q(fresh.path("net/https"))))
+	pid := fresh.pid()
+	if err := os.WriteFile(fresh.path("driver/litestream/follow"), []byte(url+"\n"), 0o200); err != nil {
+		t.Fatalf("follow from the tree: %v", err)
+	}
+	e := &edge{instance: fresh, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	serves(t, e, "from the primary\n")
+	waitUntil(t, time.Minute, func() bool {
+		b, err := os.ReadFile(fresh.path("proc/status"))
+		return err == nil && strings.Contains(string(b), "role edge\n")
+	}, func() string { return "the mount did not come back as an edge:\n" + fresh.log() })
+	if got := fresh.pid(); got != pid {
+		t.Errorf("the kernel's pid changed from %d to %d: not restarted in place", pid, got)
+	}
+	if _, err := os.Stat(filepath.Join(fresh.home, "fazt.db.before-follow")); err != nil {
+		t.Errorf("the fresh database was not kept aside: %v", err)
+	}
+	if err := os.WriteFile(primary.path("fs/blog/index.html"), []byte("later\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	serves(t, e, "later\n")
+	if err := os.WriteFile(fresh.path("driver/litestream/follow"), []byte(url+"\n"), 0o200); !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("follow on an edge: %v, want EEXIST", err)
+	}
+
+	// Killed right after the write was taken, before it restarted: the
+	// kernel its supervisor starts again finishes the switch.
+	killed := newInstance(t)
+	port = freePort(t)
+	sh(t, fmt.Sprintf("echo 127.0.0.1:%d > %s && echo off > %s", port, q(killed.path("net/http")), q(killed.path("net/https"))))
+	pid = killed.pid()
+	if err := os.WriteFile(killed.path("driver/litestream/follow"), []byte(url+" standby\n"), 0o200); err != nil {
+		t.Fatalf("follow from the tree: %v", err)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	e = &edge{instance: killed, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	serves(t, e, "later\n")
+	if got := nodeSetting(t, killed, "node.standby"); got != "true" {
+		t.Errorf("node.standby after the kill: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(killed.home, "fazt.db.before-follow")); err != nil {
+		t.Errorf("the fresh database was not kept aside: %v", err)
+	}
+}
