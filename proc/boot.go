@@ -311,7 +311,7 @@ func (s *System) Close() error {
 		errs = append(errs, s.db.Close())
 	}
 	if s.lock != nil {
-		errs = append(errs, s.lock.Release(next != nil))
+		errs = append(errs, s.lock.Release())
 	}
 	return errors.Join(errs...)
 }

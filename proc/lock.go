@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/fazt-sh/fazt/kernel"
 )
@@ -20,8 +21,9 @@ const lockName = "fazt.lock"
 // directory. The file names the holder: "pid N" and one "mount DIR" line per
 // mount, for the error that a second kernel gets.
 type Lock struct {
-	mu     sync.Mutex // guards f, mounts and exitOnUnmount
+	mu     sync.Mutex // guards f, size, mounts and exitOnUnmount
 	f      *os.File
+	size   int // bytes the file holds: what write wrote last
 	mounts []string
 	// exitOnUnmount: the kernel stops when its mount goes away (started
 	// by fazt fs mount), so that a restart starts it the same way
@@ -35,6 +37,11 @@ type Holder struct {
 	ExitOnUnmount bool
 }
 
+// probeGrace is how long LockDataDir keeps trying a lock that is held: a
+// ReadHolder elsewhere (a supervisor, the CLI) holds it shared for an
+// instant, which must not pass for a kernel.
+const probeGrace = time.Second
+
 // LockDataDir takes the lock of dir, failing with a Busy error that names
 // the holder if another kernel has it.
 func LockDataDir(dir string) (*Lock, error) {
@@ -42,7 +49,15 @@ func LockDataDir(dir string) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	deadline := time.Now().Add(probeGrace)
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, busy(dir)
@@ -50,6 +65,9 @@ func LockDataDir(dir string) (*Lock, error) {
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
 	l := &Lock{f: f}
+	if st, err := f.Stat(); err == nil {
+		l.size = int(st.Size())
+	}
 	l.write() // best effort: the flock is the lock, the text only names the holder
 	return l, nil
 }
@@ -144,24 +162,33 @@ func (l *Lock) write() error {
 	if l.exitOnUnmount {
 		b.WriteString("exit-on-umount yes\n")
 	}
-	if err := l.f.Truncate(0); err != nil {
+	// Overwritten in place, never emptied: a reader of a held lock always
+	// finds the pid (a shorter text is padded with blank lines first).
+	text := b.String()
+	n := len(text)
+	if pad := l.size - n; pad > 0 {
+		text += strings.Repeat("\n", pad)
+	}
+	if _, err := l.f.WriteAt([]byte(text), 0); err != nil {
 		return err
 	}
-	_, err := l.f.WriteAt([]byte(b.String()), 0)
-	return err
+	l.size = max(l.size, n)
+	if err := l.f.Truncate(int64(n)); err != nil {
+		return err
+	}
+	l.size = n
+	return nil
 }
 
 // Release gives the lock up. After an upgrade the new kernel still holds
 // it, through its copy of the open file, and its name stays.
-func (l *Lock) Release(handedOver bool) error {
+func (l *Lock) Release() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
 		return nil
 	}
-	if !handedOver {
-		l.f.Truncate(0)
-	}
+	// The text stays: it is read only while the lock is held.
 	err := l.f.Close() // closing drops the flock
 	l.f = nil
 	return err

@@ -21,7 +21,7 @@ func ReplaceDatabase(dir, restored string) (aside string, err error) {
 	if err != nil {
 		return "", err
 	}
-	defer lock.Release(false)
+	defer lock.Release()
 	live := filepath.Join(dir, DatabaseFile)
 	aside = live + ".replaced-" + time.Now().UTC().Format("20060102T150405Z")
 	// The WAL and its index go with the file they belong to; a cleanly
