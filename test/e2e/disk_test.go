@@ -24,8 +24,9 @@ import (
 // fills the disk itself, refuses what would, always deletes, restarts and
 // serves, and uses again the space that deletions free.
 
-// smallDisk is an instance whose data directory is on a tmpfs of mib MiB.
-func smallDisk(t *testing.T, mib int) (*instance, string) {
+// smallDisk is an instance (mounted with extra) whose data directory is on
+// a tmpfs of mib MiB.
+func smallDisk(t *testing.T, mib int, extra ...string) (*instance, string) {
 	t.Helper()
 	requireRoot(t)
 	fusetest.Require(t)
@@ -35,7 +36,7 @@ func smallDisk(t *testing.T, mib int) (*instance, string) {
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", small).Run() })
 	in := &instance{t: t, home: filepath.Join(small, "data"), mnt: filepath.Join(t.TempDir(), "mnt"), bin: faztBin}
-	in.mount()
+	in.mount(extra...)
 	t.Cleanup(in.cleanup)
 	return in, small
 }

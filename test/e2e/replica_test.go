@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -312,6 +314,70 @@ func TestEdgeComesBackFromKills(t *testing.T) {
 	if _, got := get(e.base, "blog.test", "/"); got != fmt.Sprintf("v%d\n", writes) {
 		t.Fatalf("the edge serves %q after the kills", got)
 	}
+	if p, f := dump(t, filepath.Join(primary.home, "fazt.db")), dump(t, filepath.Join(e.home, "fazt.db")); p != f {
+		t.Fatalf("the edge's database differs from the primary's:\n%s", diffLines(p, f))
+	}
+	integrity(t, e.home)
+}
+
+// An edge whose disk fills: a transaction that does not fit is refused
+// (the follower says why in its status) and changes nothing, the edge
+// serves what it had, and once space is freed it catches up, byte for
+// byte, without a restart.
+func TestEdgeOnAFullDisk(t *testing.T) {
+	s3 := startS3(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
+	primary := newInstance(t)
+	sh(t, fmt.Sprintf("cd %s && echo 127.0.0.1:%d > net/http && echo off > net/https && mkdir fs/blog && echo v0 > fs/blog/index.html && echo blog > net/routes/blog.test",
+		q(primary.mnt), freePort(t)))
+	useS3(t, primary, s3, s3Secret)
+	backup(t, primary)
+
+	in, small := smallDisk(t, 48, "--follow", s3.url("fazt"))
+	port := freePort(t)
+	sh(t, fmt.Sprintf("echo 127.0.0.1:%d > %s && echo off > %s", port, q(in.path("net/http")), q(in.path("net/https"))))
+	e := &edge{instance: in, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	serves(t, e, "v0\n")
+
+	// Leave the edge 3 MiB, then send it a transaction of 8.
+	ballast := filepath.Join(small, "ballast")
+	if out, err := exec.Command("fallocate", "-l", strconv.FormatInt(diskFree(t, small)-3<<20, 10), ballast).CombinedOutput(); err != nil {
+		t.Fatalf("fallocate: %v %s", err, out)
+	}
+	big := make([]byte, 8<<20)
+	rand.Read(big)
+	if err := os.WriteFile(primary.path("fs/blog/big.bin"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(primary.path("fs/blog/index.html"), []byte("v1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	target := backup(t, primary)
+	status := func() map[string]string { return keyValues(t, e.path("driver/litestream/status")) }
+	waitUntil(t, 2*time.Minute, func() bool { return status()["last_error"] != "-" }, func() string {
+		return fmt.Sprintf("the full edge says nothing:\n%v\nlog:\n%s", status(), e.log())
+	})
+	st := status()
+	t.Logf("the full edge: last_error %s", st["last_error"])
+	if n, _ := strconv.ParseUint(st["applied_txid"], 10, 64); n >= target {
+		t.Fatalf("the full edge applied transaction %d of %d", n, target)
+	}
+	if code, got := get(e.base, "blog.test", "/"); code != 200 || got != "v0\n" {
+		t.Fatalf("the full edge serves %d %q, want what it had", code, got)
+	}
+	integrity(t, e.home)
+
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	serves(t, e, "v1\n")
+	if code, got := get(e.base, "blog.test", "/big.bin"); code != 200 || got != string(big) {
+		t.Fatalf("after space was freed, big.bin: %d, %d bytes", code, len(got))
+	}
+	waitUntil(t, time.Minute, func() bool { return status()["last_error"] == "-" }, func() string {
+		return fmt.Sprintf("the edge still reports an error:\n%v", status())
+	})
 	if p, f := dump(t, filepath.Join(primary.home, "fazt.db")), dump(t, filepath.Join(e.home, "fazt.db")); p != f {
 		t.Fatalf("the edge's database differs from the primary's:\n%s", diffLines(p, f))
 	}
