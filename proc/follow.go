@@ -141,11 +141,13 @@ func restoreToFollow(ctx context.Context, url, dbPath, dataDir string) error {
 
 // followed makes the kernel serve what the follower just applied: every
 // cache of what the database held is dropped (the tree's, with the
-// mount's and the HTTP server's through its Reloaded change), the route
+// mount's and the HTTP server's through its Reloaded change, the signing
+// key's), the route
 // table and the certificates are read again.
 func (s *System) followed(txid uint64) {
 	ctx := context.Background()
 	s.fs.Reloaded()
+	s.auth.Reloaded()
 	if err := s.routes.Load(ctx); err != nil {
 		s.Kernel.Log.Warn("follow: cannot read the routes", "txid", txid, "err", err)
 	}
@@ -295,6 +297,7 @@ func (s *System) promoted(ctx context.Context) error {
 		return err
 	}
 	s.fs.Reloaded()
+	s.auth.Reloaded()
 	if err := s.fs.Resync(ctx); err != nil {
 		return err
 	}

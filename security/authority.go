@@ -109,6 +109,15 @@ func (a *Authority) currentKey(ctx context.Context) (*signingKey, error) {
 	return k, nil
 }
 
+// Reloaded forgets the signing key read from the database, which changed
+// under the authority: a follower applied the primary's transactions (a
+// rotation there), or a standby became the primary.
+func (a *Authority) Reloaded() {
+	a.mu.Lock()
+	a.key = nil
+	a.mu.Unlock()
+}
+
 // newKey adds a signing key, which becomes the current one.
 func (a *Authority) newKey(ctx context.Context) (*signingKey, error) {
 	k := &signingKey{secret: make([]byte, 32)}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -15,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fazt-sh/fazt/api"
+	"github.com/fazt-sh/fazt/kernel"
 )
 
 // edge is a kernel following the primary's replica, with its own HTTP
@@ -382,4 +386,83 @@ func TestEdgeOnAFullDisk(t *testing.T) {
 		t.Fatalf("the edge's database differs from the primary's:\n%s", diffLines(p, f))
 	}
 	integrity(t, e.home)
+}
+
+// Tokens minted on the primary are the edges' too, remotely, with the
+// same limits: a scoped token reads its scope only and writes nothing an
+// edge owns (its listeners, /driver, /proc); a token that may write is
+// told the edge is not the primary (409, naming the replica). Revoking a
+// token or rotating the key on the primary reaches the edges within
+// seconds, and a token minted after a rotation works on them.
+func TestTokensOnAnEdge(t *testing.T) {
+	s3 := startS3(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
+	primary := newInstance(t)
+	remoteSetup(t, primary)
+	useS3(t, primary, s3, s3Secret)
+	readID, readTok := mint(t, primary, "reader", "read:/fs/blog")
+	_, writeTok := mint(t, primary, "writer", "write:/fs/blog")
+	backup(t, primary)
+	e := startEdge(t, s3.url("fazt"), 0, 0)
+	ctx := context.Background()
+	client := &http.Client{Timeout: 10 * time.Second}
+	reader, writer := api.Remote(e.base, readTok, client), api.Remote(e.base, writeTok, client)
+	read := func(c *api.Client, p string) (string, error) {
+		rc, err := c.Open(ctx, p)
+		if err != nil {
+			return "", err
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		return string(b), err
+	}
+	write := func(c *api.Client, p, v string) error {
+		w := c.Create(ctx, p, 0o644)
+		if _, err := io.WriteString(w, v); err != nil {
+			w.Close()
+			return err
+		}
+		return w.Close()
+	}
+	waitUntil(t, time.Minute, func() bool { got, err := read(reader, "/fs/blog/index.html"); return err == nil && got == "hello\n" },
+		func() string { _, err := read(reader, "/fs/blog/index.html"); return fmt.Sprintf("the reader on the edge: %v", err) })
+	if _, err := read(reader, "/fs/other/secret.txt"); kernel.KindOf(err) != kernel.NotExist {
+		t.Errorf("the reader outside its scope on the edge: %v", err)
+	}
+	httpBefore := sh(t, "cat "+q(e.path("net/http")))
+	for _, p := range []string{"/fs/blog/new.txt", "/net/http", "/net/https", "/driver/litestream/follow", "/proc/ctl", "/storage/ctl"} {
+		if err := write(reader, p, "127.0.0.1:1\n"); err == nil {
+			t.Errorf("the reader wrote %s on the edge", p)
+		}
+	}
+	if got := sh(t, "cat "+q(e.path("net/http"))); got != httpBefore {
+		t.Fatalf("the edge's listener changed under a reader's token: %q, was %q", got, httpBefore)
+	}
+	err := write(writer, "/fs/blog/new.txt", "x\n")
+	if kernel.KindOf(err) != kernel.NotPrimary || !strings.Contains(err.Error(), s3.url("fazt")) {
+		t.Errorf("a writer on the edge: %v (kind %v), want NotPrimary naming the replica", err, kernel.KindOf(err))
+	}
+	if err := write(writer, "/net/http", "127.0.0.1:1\n"); err == nil {
+		t.Error("a token scoped to /fs/blog wrote the edge's listener")
+	}
+
+	// Revoked on the primary: refused on the edge.
+	sh(t, "rm "+q(primary.path("security/tokens/"+readID)))
+	waitUntil(t, time.Minute, func() bool { _, err := read(reader, "/fs/blog/index.html"); return kernel.KindOf(err) == kernel.Permission },
+		func() string { _, err := read(reader, "/fs/blog/index.html"); return fmt.Sprintf("the revoked token on the edge: %v", err) })
+
+	// Rotated on the primary: the old key's tokens are void on the edge,
+	// and one minted after works there.
+	if _, err := read(writer, "/fs/blog/index.html"); err != nil {
+		t.Fatalf("the writer reads on the edge: %v", err)
+	}
+	sh(t, "echo rotate > "+q(primary.path("security/ctl")))
+	_, freshTok := mint(t, primary, "after-rotation", "read:/fs/blog")
+	fresh := api.Remote(e.base, freshTok, client)
+	waitUntil(t, time.Minute, func() bool { got, err := read(fresh, "/fs/blog/index.html"); return err == nil && got == "hello\n" },
+		func() string { _, err := read(fresh, "/fs/blog/index.html"); return fmt.Sprintf("a token minted after a rotation, on the edge: %v\n%s", err, e.log()) })
+	if _, err := read(writer, "/fs/blog/index.html"); kernel.KindOf(err) != kernel.Permission {
+		t.Errorf("a token of the rotated key on the edge: %v", err)
+	}
 }
