@@ -147,11 +147,15 @@ func Boot(ctx context.Context, cfg Config) (_ *System, err error) {
 		return nil, err
 	}
 	dbPath := filepath.Join(dir, DatabaseFile)
-	follows, err := followURL(ctx, s.local, cfg.Follow, dbPath, dir)
+	follows, err := followURL(ctx, log, s.local, cfg.Follow, dbPath, dir)
 	if err != nil {
 		return nil, err
 	}
-	standby, err := standbyMode(ctx, s.local, cfg.Follow, cfg.Standby)
+	asked := cfg.Follow
+	if follows == "" {
+		asked = "" // a standby that took over: --standby is void too
+	}
+	standby, err := standbyMode(ctx, s.local, asked, cfg.Standby)
 	if err != nil {
 		return nil, err
 	}

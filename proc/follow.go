@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,9 +75,10 @@ func standbyMode(ctx context.Context, local *storage.Local, follow string, asked
 
 // followURL decides what the database of dbPath follows: the replica
 // asked for (a fresh data directory, or one that follows it already), or
-// the one recorded, else "" (a primary). A data directory asked to follow
+// the one recorded, else "" (a primary, also when asked to follow the
+// replica it took over as a standby). A data directory asked to follow
 // is restored from the replica first, when it has no database yet.
-func followURL(ctx context.Context, local *storage.Local, asked, dbPath, dataDir string) (string, error) {
+func followURL(ctx context.Context, log *slog.Logger, local *storage.Local, asked, dbPath, dataDir string) (string, error) {
 	recorded, err := local.Setting(ctx, followsSetting, "")
 	if err != nil {
 		return "", err
@@ -94,6 +96,13 @@ func followURL(ctx context.Context, local *storage.Local, asked, dbPath, dataDir
 			return "", err
 		}
 		if _, err := os.Stat(dbPath); !errors.Is(err, fs.ErrNotExist) {
+			if litestream.BoundTo(dataDir) == asked {
+				// A standby that took over, started again by a
+				// supervisor or a unit that still says --follow: it is
+				// the primary of that replica now.
+				log.Warn("started with --follow, but this data directory is the primary of that replica (a standby that took over): serving as the primary; drop --follow from its command", "replica", asked)
+				return "", nil
+			}
 			return "", kernel.E(kernel.Exist, fmt.Sprintf("%s holds a database of its own: an edge starts from a fresh data directory (its database is the replica's)", dataDir))
 		}
 		// Recorded before the restore: an interrupted one is done again.

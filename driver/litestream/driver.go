@@ -227,6 +227,13 @@ func Bind(dataDir, url string) error {
 	return writePrivate(BindFile(dataDir), url)
 }
 
+// BoundTo is the replica the data directory dataDir is bound to: the one
+// its database replicates to as a primary's; "" if none.
+func BoundTo(dataDir string) string {
+	b, _ := os.ReadFile(BindFile(dataDir))
+	return string(b)
+}
+
 func (d *Driver) config(ctx context.Context) (config, error) {
 	var c config
 	reps, err := d.opt.DB.Settings(ctx, replicaPrefix)
@@ -251,8 +258,7 @@ func (d *Driver) config(ctx context.Context) (config, error) {
 		c.leaseTTL = DefaultLeaseTTL
 	}
 	if c.url != "" {
-		b, _ := os.ReadFile(BindFile(d.opt.DataDir))
-		c.paused = string(b) != c.url
+		c.paused = BoundTo(d.opt.DataDir) != c.url
 	}
 	return c, nil
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	upstream "github.com/benbjohnson/litestream"
+
+	"github.com/fazt-sh/fazt/failpoint"
 )
 
 // A standby is a follower that takes the primary's place when the
@@ -132,6 +134,7 @@ func (d *Driver) takeOver(ctx context.Context, s *standby, c config, l *upstream
 	d.mu.Unlock()
 	start := time.Now()
 	d.opt.Log.Warn("litestream: the primary's lease expired: taking over", "generation", l.Generation, "replica", redact(c.url))
+	failpoint.Hit("takeover.leased")
 	// What reached the replica before the primary's child stopped.
 	f.Close()
 	if _, err := f.Step(ctx); err != nil {
@@ -158,17 +161,20 @@ func (d *Driver) becomePrimary(ctx context.Context, c config, l *upstream.Lease)
 	if err := recordLease(d.opt.DataDir, c.url, c.leaseTTL, l); err != nil {
 		return err
 	}
+	failpoint.Hit("takeover.recorded")
 	if err := Bind(d.opt.DataDir, c.url); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(d.meta); err != nil {
 		return err
 	}
+	failpoint.Hit("takeover.bound")
 	d.opt.DB.Promote()
 	var err error
 	if d.opt.Promoted != nil {
 		err = d.opt.Promoted(ctx)
 	}
+	failpoint.Hit("takeover.promoted")
 	if err != nil {
 		// Serving as the primary all the same (the lease is held); a
 		// restart is a standby again, which follows from its position.

@@ -24,7 +24,8 @@ var allowed = map[string][]string{
 	"net/route":         {"kernel", "storage", "ctl"},
 	"net/httpd":         {"kernel", "net/route", "ctl"}, // certificates come through an interface
 	"net/certs":         {"kernel", "storage", "ctl"},
-	"driver/litestream": {"kernel", "storage", "ctl"},
+	"driver/litestream": {"kernel", "storage", "ctl", "failpoint"},
+	"failpoint":         {},
 	"security":          {"kernel", "storage", "api", "ctl"},
 	"deploy":            {"kernel", "api", "ctl"},
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -408,4 +409,52 @@ func TestBecomeAnEdgeThroughTheTree(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(killed.home, "fazt.db.before-follow")); err != nil {
 		t.Errorf("the fresh database was not kept aside: %v", err)
 	}
+}
+
+// A standby killed (kill -9) at each step of taking over, one after the
+// other (package failpoint: each point fires once, then its supervisor
+// starts it again): it comes back a standby or the primary, takes over in
+// the end, and the replica's history goes on from the primary's: a fresh
+// edge serves what it wrote after.
+func TestTakeOverKilledAtEachStep(t *testing.T) {
+	points := []string{"takeover.leased", "takeover.recorded", "takeover.bound", "takeover.promoted"}
+	fired := t.TempDir()
+	t.Setenv("FAZT_FAILPOINTS", strings.Join(points, ","))
+	t.Setenv("FAZT_FAILPOINT_DIR", fired)
+	_, primary, url, standby := primaryAndStandby(t)
+	os.Unsetenv("FAZT_FAILPOINTS") // for the edge started below
+	serves(t, standby, "v0\n")
+	if err := os.WriteFile(primary.path("fs/blog/index.html"), []byte("last of the primary\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	backup(t, primary)
+	serves(t, standby, "last of the primary\n")
+	primary.crash()
+
+	waitUntil(t, 4*time.Minute, func() bool {
+		for _, p := range points {
+			if _, err := os.Stat(filepath.Join(fired, p)); err != nil {
+				return false
+			}
+		}
+		return true
+	}, func() string {
+		ents, _ := os.ReadDir(fired)
+		return fmt.Sprintf("the standby did not reach every step (%d of %d fired):\n%s", len(ents), len(points), standby.log())
+	})
+	becomesPrimary(t, standby, "after the kills\n")
+	waitUntil(t, time.Minute, func() bool {
+		st := keyValues(t, standby.path("proc/status"))
+		return st["role"] == "primary" && st["lease"] == "holding"
+	}, func() string {
+		b, _ := os.ReadFile(standby.path("proc/status"))
+		return fmt.Sprintf("after the kills:\n%s\nlog:\n%s", b, standby.log())
+	})
+	if n := len(regexp.MustCompile(`supervisor: the kernel \(pid \d+\) was killed by SIGKILL`).FindAllString(standby.log(), -1)); n != len(points) {
+		t.Errorf("the supervisor saw %d kills, want %d", n, len(points))
+	}
+	backup(t, standby.instance)
+	integrity(t, standby.home)
+	e := startEdge(t, url, 0, 0)
+	serves(t, e, "after the kills\n")
 }

@@ -426,7 +426,10 @@ func TestTokensOnAnEdge(t *testing.T) {
 		return w.Close()
 	}
 	waitUntil(t, time.Minute, func() bool { got, err := read(reader, "/fs/blog/index.html"); return err == nil && got == "hello\n" },
-		func() string { _, err := read(reader, "/fs/blog/index.html"); return fmt.Sprintf("the reader on the edge: %v", err) })
+		func() string {
+			_, err := read(reader, "/fs/blog/index.html")
+			return fmt.Sprintf("the reader on the edge: %v", err)
+		})
 	if _, err := read(reader, "/fs/other/secret.txt"); kernel.KindOf(err) != kernel.NotExist {
 		t.Errorf("the reader outside its scope on the edge: %v", err)
 	}
@@ -449,8 +452,14 @@ func TestTokensOnAnEdge(t *testing.T) {
 
 	// Revoked on the primary: refused on the edge.
 	sh(t, "rm "+q(primary.path("security/tokens/"+readID)))
-	waitUntil(t, time.Minute, func() bool { _, err := read(reader, "/fs/blog/index.html"); return kernel.KindOf(err) == kernel.Permission },
-		func() string { _, err := read(reader, "/fs/blog/index.html"); return fmt.Sprintf("the revoked token on the edge: %v", err) })
+	waitUntil(t, time.Minute, func() bool {
+		_, err := read(reader, "/fs/blog/index.html")
+		return kernel.KindOf(err) == kernel.Permission
+	},
+		func() string {
+			_, err := read(reader, "/fs/blog/index.html")
+			return fmt.Sprintf("the revoked token on the edge: %v", err)
+		})
 
 	// Rotated on the primary: the old key's tokens are void on the edge,
 	// and one minted after works there.
@@ -461,7 +470,10 @@ func TestTokensOnAnEdge(t *testing.T) {
 	_, freshTok := mint(t, primary, "after-rotation", "read:/fs/blog")
 	fresh := api.Remote(e.base, freshTok, client)
 	waitUntil(t, time.Minute, func() bool { got, err := read(fresh, "/fs/blog/index.html"); return err == nil && got == "hello\n" },
-		func() string { _, err := read(fresh, "/fs/blog/index.html"); return fmt.Sprintf("a token minted after a rotation, on the edge: %v\n%s", err, e.log()) })
+		func() string {
+			_, err := read(fresh, "/fs/blog/index.html")
+			return fmt.Sprintf("a token minted after a rotation, on the edge: %v\n%s", err, e.log())
+		})
 	if _, err := read(writer, "/fs/blog/index.html"); kernel.KindOf(err) != kernel.Permission {
 		t.Errorf("a token of the rotated key on the edge: %v", err)
 	}
