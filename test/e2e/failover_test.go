@@ -458,3 +458,51 @@ func TestTakeOverKilledAtEachStep(t *testing.T) {
 	e := startEdge(t, url, 0, 0)
 	serves(t, e, "after the kills\n")
 }
+
+// Three machines: a primary and two standbys. Killed, the primary is
+// replaced by exactly one of them; the other stays a standby of the new
+// primary (refusing writes, serving its deploys); killed in turn, the new
+// primary is replaced by the last, which goes on from its history.
+func TestTwoStandbysOneWins(t *testing.T) {
+	_, primary, url, a := primaryAndStandby(t)
+	b := startStandby(t, url)
+	serves(t, b, "v0\n")
+	primary.crash()
+
+	// Write to both until one takes it: the winner.
+	var winner, loser *edge
+	waitUntil(t, 2*time.Minute, func() bool {
+		for _, s := range []*edge{a, b} {
+			if os.WriteFile(s.path("fs/blog/index.html"), []byte("second primary\n"), 0o644) == nil {
+				winner = s
+				return true
+			}
+		}
+		return false
+	}, func() string { return "neither standby took over:\n" + a.log() + "\n" + b.log() })
+	loser = a
+	if winner == a {
+		loser = b
+	}
+	serves(t, loser, "second primary\n")
+	if st := keyValues(t, loser.path("proc/status")); st["role"] != "standby" || st["lease_owner"] != nodeID(t, winner.instance) || st["lease_generation"] != "2" {
+		t.Fatalf("the other standby: role %q lease_owner %q generation %q", st["role"], st["lease_owner"], st["lease_generation"])
+	}
+	if err := os.WriteFile(loser.path("fs/blog/index.html"), []byte("fork\n"), 0o644); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("a write on the standby that lost: %v, want EROFS", err)
+	}
+
+	winner.crash()
+	becomesPrimary(t, loser, "third primary\n")
+	waitUntil(t, time.Minute, func() bool {
+		st := keyValues(t, loser.path("proc/status"))
+		return st["role"] == "primary" && st["lease"] == "holding" && st["lease_generation"] == "3"
+	}, func() string {
+		s, _ := os.ReadFile(loser.path("proc/status"))
+		return fmt.Sprintf("the last standby after the second failover:\n%s", s)
+	})
+	backup(t, loser.instance)
+	integrity(t, loser.home)
+	e := startEdge(t, url, 0, 0)
+	serves(t, e, "third primary\n")
+}
