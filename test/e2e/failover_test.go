@@ -424,6 +424,9 @@ func TestTakeOverKilledAtEachStep(t *testing.T) {
 	_, primary, url, standby := primaryAndStandby(t)
 	os.Unsetenv("FAZT_FAILPOINTS") // for the edge started below
 	serves(t, standby, "v0\n")
+	// The shortest lease: the standby's own, after each kill, expires
+	// before it takes over again.
+	sh(t, "echo 3s > "+q(primary.path("driver/litestream/lease_ttl")))
 	if err := os.WriteFile(primary.path("fs/blog/index.html"), []byte("last of the primary\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
