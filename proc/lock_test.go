@@ -7,8 +7,20 @@ import (
 	"time"
 )
 
-// probe reads the holder as fast as it can until stop is closed, and
-// counts the reads that found the lock held but no holder named.
+// probers are two goroutines reading dir's holder as fast as they can
+// until the returned stop is called; reads counts the reads that found the
+// lock held, nameless those that found no holder named in it.
+func probers(dir string) (stop func(), reads, nameless *atomic.Int64) {
+	reads, nameless = new(atomic.Int64), new(atomic.Int64)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); probe(dir, quit, reads, nameless) }()
+	}
+	return func() { close(quit); wg.Wait() }, reads, nameless
+}
+
 func probe(dir string, stop <-chan struct{}, reads, nameless *atomic.Int64) {
 	for {
 		select {
@@ -35,13 +47,7 @@ func TestLockAlwaysNamesItsHolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Release()
-	stop := make(chan struct{})
-	var reads, nameless atomic.Int64
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Add(1)
-		go func() { defer wg.Done(); probe(dir, stop, &reads, &nameless) }()
-	}
+	stop, reads, nameless := probers(dir)
 	all := []string{"/mnt/a", "/mnt/a-much-longer-mount-point"}
 	deadline := time.Now().Add(20 * time.Second)
 	for i := 0; (i < 2000 || reads.Load() < 2000) && time.Now().Before(deadline); i++ {
@@ -49,8 +55,7 @@ func TestLockAlwaysNamesItsHolder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	if reads.Load() == 0 {
 		t.Fatal("no read found the lock held")
 	}
@@ -68,14 +73,8 @@ func TestLockIsTakenBesideReaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Release()
-	stop := make(chan struct{})
-	var reads, nameless atomic.Int64
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Add(1)
-		go func() { defer wg.Done(); probe(dir, stop, &reads, &nameless) }()
-	}
-	defer func() { close(stop); wg.Wait() }()
+	stop, _, _ := probers(dir)
+	defer stop()
 	for i := range 200 {
 		l, err := LockDataDir(dir)
 		if err != nil {

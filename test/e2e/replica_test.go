@@ -45,6 +45,32 @@ func startEdge(t *testing.T, url string, httpPort, httpsPort int) *edge {
 	return &edge{instance: in, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort)}
 }
 
+// blogPrimary starts S3 and a primary serving blog.test (v0) on its own
+// port, replicating to it and backed up; credentials for the edges come
+// from the environment.
+func blogPrimary(t *testing.T) (*s3Server, *instance) {
+	t.Helper()
+	s3 := startS3(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
+	primary := newInstance(t)
+	sh(t, fmt.Sprintf("cd %s && echo 127.0.0.1:%d > net/http && echo off > net/https && mkdir fs/blog && echo v0 > fs/blog/index.html && echo blog > net/routes/blog.test",
+		q(primary.mnt), freePort(t)))
+	useS3(t, primary, s3, s3Secret)
+	backup(t, primary)
+	return s3, primary
+}
+
+// sameAsPrimary checks that the edge's database holds what the primary's
+// does, and is whole.
+func sameAsPrimary(t *testing.T, primary *instance, e *edge) {
+	t.Helper()
+	if p, f := dump(t, filepath.Join(primary.home, "fazt.db")), dump(t, filepath.Join(e.home, "fazt.db")); p != f {
+		t.Fatalf("the edge's database differs from the primary's:\n%s", diffLines(p, f))
+	}
+	integrity(t, e.home)
+}
+
 // get fetches path from base as host; status 0 if the request failed.
 func get(base, host, path string) (int, string) {
 	req, _ := http.NewRequest("GET", base+path, nil)
@@ -258,14 +284,7 @@ echo '<h1>from the edge</h1>' > fs/site/index.html`, q(primary.mnt), freePort(t)
 // writing comes back each time (its supervisor restarts it, still
 // following), and ends with the primary's database, row for row, intact.
 func TestEdgeComesBackFromKills(t *testing.T) {
-	s3 := startS3(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
-	primary := newInstance(t)
-	sh(t, fmt.Sprintf("cd %s && echo 127.0.0.1:%d > net/http && echo off > net/https && mkdir fs/blog && echo v0 > fs/blog/index.html && echo blog > net/routes/blog.test",
-		q(primary.mnt), freePort(t)))
-	useS3(t, primary, s3, s3Secret)
-	backup(t, primary)
+	s3, primary := blogPrimary(t)
 	e := startEdge(t, s3.url("fazt"), 0, 0)
 
 	// The primary writes steadily (bounded in count and time) while the
@@ -318,10 +337,7 @@ func TestEdgeComesBackFromKills(t *testing.T) {
 	if _, got := get(e.base, "blog.test", "/"); got != fmt.Sprintf("v%d\n", writes) {
 		t.Fatalf("the edge serves %q after the kills", got)
 	}
-	if p, f := dump(t, filepath.Join(primary.home, "fazt.db")), dump(t, filepath.Join(e.home, "fazt.db")); p != f {
-		t.Fatalf("the edge's database differs from the primary's:\n%s", diffLines(p, f))
-	}
-	integrity(t, e.home)
+	sameAsPrimary(t, primary, e)
 }
 
 // An edge whose disk fills: a transaction that does not fit is refused
@@ -329,14 +345,7 @@ func TestEdgeComesBackFromKills(t *testing.T) {
 // serves what it had, and once space is freed it catches up, byte for
 // byte, without a restart.
 func TestEdgeOnAFullDisk(t *testing.T) {
-	s3 := startS3(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
-	primary := newInstance(t)
-	sh(t, fmt.Sprintf("cd %s && echo 127.0.0.1:%d > net/http && echo off > net/https && mkdir fs/blog && echo v0 > fs/blog/index.html && echo blog > net/routes/blog.test",
-		q(primary.mnt), freePort(t)))
-	useS3(t, primary, s3, s3Secret)
-	backup(t, primary)
+	s3, primary := blogPrimary(t)
 
 	in, small := smallDisk(t, 48, "--follow", s3.url("fazt"))
 	port := freePort(t)
@@ -382,10 +391,7 @@ func TestEdgeOnAFullDisk(t *testing.T) {
 	waitUntil(t, time.Minute, func() bool { return status()["last_error"] == "-" }, func() string {
 		return fmt.Sprintf("the edge still reports an error:\n%v", status())
 	})
-	if p, f := dump(t, filepath.Join(primary.home, "fazt.db")), dump(t, filepath.Join(e.home, "fazt.db")); p != f {
-		t.Fatalf("the edge's database differs from the primary's:\n%s", diffLines(p, f))
-	}
-	integrity(t, e.home)
+	sameAsPrimary(t, primary, e)
 }
 
 // Tokens minted on the primary are the edges' too, remotely, with the
