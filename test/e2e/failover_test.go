@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -508,4 +509,61 @@ func TestTwoStandbysOneWins(t *testing.T) {
 	integrity(t, loser.home)
 	e := startEdge(t, url, 0, 0)
 	serves(t, e, "third primary\n")
+}
+
+// Certificates across a failover: while the primary lives, the CA's
+// HTTP-01 requests reach the standby (DNS points at it), which answers
+// from the replicated challenge data; once it took over, it obtains
+// certificates itself, and serves the old and the new over HTTPS.
+func TestStandbyObtainsCertificates(t *testing.T) {
+	s3 := startS3(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
+	sHTTP, sHTTPS := freePort(t), freePort(t)
+	ca := startPebble(t, sHTTP, sHTTPS) // the CA validates on the standby's ports
+	t.Setenv("SSL_CERT_FILE", ca.caFile)
+	primary := newInstance(t)
+	sh(t, fmt.Sprintf(`cd %s
+echo 127.0.0.1:%d > net/http
+echo 127.0.0.1:%d > net/https
+echo "acme ca %s" > net/ctl
+echo "acme challenges http-01" > net/ctl
+echo %s > driver/litestream/lease_ttl
+mkdir -p fs/site
+echo '<h1>site</h1>' > fs/site/index.html`, q(primary.mnt), freePort(t), freePort(t), ca.dir, failoverTTL))
+	useS3(t, primary, s3, s3Secret)
+	waitStatus(t, primary, "lease", "holding")
+	backup(t, primary)
+	url := s3.url("fazt")
+	in := newInstance(t, "--follow", url, "--standby")
+	sh(t, fmt.Sprintf("echo 127.0.0.1:%d > %s && echo 127.0.0.1:%d > %s", sHTTP, q(in.path("net/http")), sHTTPS, q(in.path("net/https"))))
+	standby := &edge{instance: in, base: fmt.Sprintf("http://127.0.0.1:%d", sHTTP)}
+
+	before, after := "before.example.com", "after.example.com"
+	sh(t, fmt.Sprintf("cd %s && echo site > net/routes/%s && echo 'tls on' > net/ctl", q(primary.mnt), before))
+	issued := func(on *instance, host string) {
+		t.Helper()
+		waitUntil(t, 2*time.Minute, func() bool { return certStatus(on, host)["not_after"] > "2" }, func() string {
+			return fmt.Sprintf("no certificate for %s on %s: %v\nlog:\n%s\npebble log:\n%s", host, on.home, certStatus(on, host), on.log(), ca.log.String())
+		})
+	}
+	issued(primary, before)
+	primary.crash()
+	waitUntil(t, 2*time.Minute, func() bool {
+		return os.WriteFile(standby.path("net/routes/"+after), []byte("site\n"), 0o644) == nil
+	}, func() string { return "the standby did not take over:\n" + standby.log() })
+	issued(standby.instance, after)
+	roots, _ := ca.roots(t)
+	client := httpsClient(roots, sHTTP, sHTTPS)
+	for _, host := range []string{before, after} {
+		waitUntil(t, time.Minute, func() bool {
+			resp, err := client.Get(fmt.Sprintf("https://%s:%d/", host, sHTTPS))
+			if err != nil {
+				return false
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode == 200 && string(body) == "<h1>site</h1>\n"
+		}, func() string { return "the new primary does not serve " + host + " over HTTPS\nlog:\n" + standby.log() })
+	}
 }
