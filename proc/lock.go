@@ -64,12 +64,18 @@ func LockDataDir(dir string) (*Lock, error) {
 		}
 		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
+	l := newLock(f)
+	l.write() // best effort: the flock is the lock, the text only names the holder
+	return l, nil
+}
+
+// newLock is the lock held through f, with the size of what it says.
+func newLock(f *os.File) *Lock {
 	l := &Lock{f: f}
 	if st, err := f.Stat(); err == nil {
 		l.size = int(st.Size())
 	}
-	l.write() // best effort: the flock is the lock, the text only names the holder
-	return l, nil
+	return l
 }
 
 // AdoptLock takes over the lock that the previous kernel handed over in an
@@ -80,7 +86,7 @@ func AdoptLock(f *os.File) (*Lock, error) {
 		f.Close()
 		return nil, fmt.Errorf("the handed-over lock is not held: %w", err)
 	}
-	return &Lock{f: f}, nil
+	return newLock(f), nil
 }
 
 // file is the lock's open file, to hand over to a new kernel.
