@@ -117,9 +117,13 @@ in the database (so no backup carries them), and never read back.`,
 		Short: "Make this fresh kernel an edge (or a standby) of the replica at URL; it restarts in place (" + lsDir + "/follow)",
 		Args:  args(1, 2),
 		RunE: func(c *cobra.Command, a []string) error {
-			return withTree(c.Context(), g, func(t tree) error {
+			err := withTree(c.Context(), g, func(t tree) error {
 				return writeFile(c.Context(), t, lsDir+"/follow", []byte(strings.Join(a, " ")+"\n"))
 			})
+			if err == nil {
+				fmt.Fprintf(c.OutOrStdout(), "fazt: this data directory follows %s now: a running kernel starts again in place as the follower, or the next one started does\n", a[0])
+			}
+			return err
 		},
 	}
 	ls.AddCommand(replica, creds, retention, leaseTTL, follow,
