@@ -392,14 +392,15 @@ func TestBecomeAnEdgeThroughTheTree(t *testing.T) {
 		t.Fatalf("follow on an edge: %v, want EEXIST", err)
 	}
 
-	// Killed right after the write was taken, before it restarted: the
-	// kernel its supervisor starts again finishes the switch.
+	// Through the CLI, killed right after the write was taken, before it
+	// restarted: the kernel its supervisor starts again finishes the
+	// switch.
 	killed := newInstance(t)
 	port = freePort(t)
 	sh(t, fmt.Sprintf("echo 127.0.0.1:%d > %s && echo off > %s", port, q(killed.path("net/http")), q(killed.path("net/https"))))
 	pid = killed.pid()
-	if err := os.WriteFile(killed.path("driver/litestream/follow"), []byte(url+" standby\n"), 0o200); err != nil {
-		t.Fatalf("follow from the tree: %v", err)
+	if out, err := killed.fazt("driver", "litestream", "follow", url, "standby"); err != nil || !strings.Contains(out, "follows "+url+" now") {
+		t.Fatalf("fazt driver litestream follow: %v\n%s", err, out)
 	}
 	syscall.Kill(pid, syscall.SIGKILL)
 	e = &edge{instance: killed, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
