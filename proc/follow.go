@@ -150,9 +150,9 @@ func restoreToFollow(ctx context.Context, url, dbPath, dataDir string) error {
 
 // followed makes the kernel serve what the follower just applied: every
 // cache of what the database held is dropped (the tree's, with the
-// mount's and the HTTP server's through its Reloaded change, the signing
-// key's), the route
-// table and the certificates are read again.
+// mount's and the HTTP server's through its Reloaded change, and the
+// signing key of tokens), the route table and the certificates are read
+// again.
 func (s *System) followed(txid uint64) {
 	ctx := context.Background()
 	s.fs.Reloaded()
