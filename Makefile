@@ -106,8 +106,18 @@ fmt-check:
 test: deps tools conformance-deps
 	@bash test/suite.sh fmt-check vet unit race conformance
 
+# The tests of several machines (test/e2e: edges, standbys, failover) spend
+# most of their time waiting for leases and replication: they run beside the
+# rest, in a go test of their own (-run and -skip of one pattern: each test
+# runs once).
+CLUSTER_TESTS := ^(TestEdge|TestTokensOnAnEdge|TestStandby|TestPausedPrimary|TestBecomeAnEdge|TestTakeOver|TestTwoStandbys)
+
 unit:
-	$(GO) test $(GOFLAGS_T) -count=1 ./...
+	@$(GO) test $(GOFLAGS_T) -count=1 -run '$(CLUSTER_TESTS)' ./test/e2e/ & cluster=$$!; \
+	$(GO) test $(GOFLAGS_T) -count=1 -skip '$(CLUSTER_TESTS)' ./...; rest=$$?; \
+	wait $$cluster; cl=$$?; \
+	[ $$cl = 0 ] || echo "unit: the tests of several machines FAILED"; \
+	[ $$rest = 0 ] && [ $$cl = 0 ]
 
 race:
 	$(GO) test $(GOFLAGS_T) -race -count=1 $(RACE_PKGS)
