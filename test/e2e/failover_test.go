@@ -27,23 +27,37 @@ const failoverTTL = "6s"
 // it; credentials come from the environment.
 func primaryAndStandby(t *testing.T) (s *s3Server, primary *instance, url string, standby *edge) {
 	t.Helper()
+	return primaryAndStandbyOf(t, faztBin, faztBin)
+}
+
+// primaryAndStandbyOf is primaryAndStandby with the binaries each runs.
+func primaryAndStandbyOf(t *testing.T, primaryBin, standbyBin string) (s *s3Server, primary *instance, url string, standby *edge) {
+	t.Helper()
 	s = startS3(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
-	primary = newInstance(t)
+	primary = newInstanceOf(t, primaryBin)
 	sh(t, fmt.Sprintf("cd %s && echo 127.0.0.1:%d > net/http && echo off > net/https && mkdir fs/blog && echo v0 > fs/blog/index.html && echo blog > net/routes/blog.test && echo %s > driver/litestream/lease_ttl",
 		q(primary.mnt), freePort(t), failoverTTL))
 	useS3(t, primary, s, s3Secret)
 	waitStatus(t, primary, "lease", "holding")
 	backup(t, primary)
 	url = s.url("fazt")
-	return s, primary, url, startStandby(t, url)
+	return s, primary, url, startFollowerOf(t, standbyBin, url, "--standby")
 }
 
 // startStandby is startEdge with --standby.
 func startStandby(t *testing.T, url string) *edge {
 	t.Helper()
-	in := newInstance(t, "--follow", url, "--standby")
+	return startFollowerOf(t, faztBin, url, "--standby")
+}
+
+// startFollowerOf mounts a fresh data directory running bin as a follower
+// of url (flags: --standby, or none for an edge) on a free HTTP port,
+// HTTPS off.
+func startFollowerOf(t *testing.T, bin, url string, flags ...string) *edge {
+	t.Helper()
+	in := newInstanceOf(t, bin, append([]string{"--follow", url}, flags...)...)
 	port := freePort(t)
 	sh(t, fmt.Sprintf("echo 127.0.0.1:%d > %s && echo off > %s", port, q(in.path("net/http")), q(in.path("net/https"))))
 	return &edge{instance: in, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
@@ -567,4 +581,50 @@ echo '<h1>site</h1>' > fs/site/index.html`, q(primary.mnt), freePort(t), freePor
 			return resp.StatusCode == 200 && string(body) == "<h1>site</h1>\n"
 		}, func() string { return "the new primary does not serve " + host + " over HTTPS\nlog:\n" + standby.log() })
 	}
+}
+
+// A primary, a standby and an edge each upgraded in place (fazt proc
+// upgrade, the next binary): each keeps its role and its place (the
+// primary its lease, in the same generation: no failover), replication
+// goes on, and the upgraded standby takes over when the primary dies.
+func TestStandbyAndEdgeUpgrade(t *testing.T) {
+	next := faztNext(t)
+	nextSum, _ := fileSum(next)
+	_, primary, url, standby := primaryAndStandbyOf(t, installedCopy(t, faztBin), installedCopy(t, faztBin))
+	e := startFollowerOf(t, installedCopy(t, faztBin), url)
+	pid := nodeID(t, primary)
+	for _, c := range []struct {
+		name string
+		in   *instance
+		role string
+	}{{"edge", e.instance, "edge"}, {"standby", standby.instance, "standby"}, {"primary", primary, "primary"}} {
+		if out, err := c.in.fazt("proc", "upgrade", "--from", next, "--sha256", nextSum); err != nil {
+			t.Fatalf("upgrade the %s: %v\n%s\nlog:\n%s", c.name, err, out, c.in.log())
+		}
+		waitUntil(t, time.Minute, func() bool {
+			st := procStatus(t, c.in)
+			return st["version"] == "e2e-next" && st["role"] == c.role
+		}, func() string {
+			return fmt.Sprintf("the upgraded %s: %v\nlog:\n%s", c.name, procStatus(t, c.in), c.in.log())
+		})
+	}
+	waitUntil(t, time.Minute, func() bool {
+		st := keyValues(t, primary.path("proc/status"))
+		return st["lease"] == "holding" && st["lease_owner"] == pid && st["lease_generation"] == "1"
+	}, func() string {
+		b, _ := os.ReadFile(primary.path("proc/status"))
+		return "the upgraded primary's lease:\n" + string(b)
+	})
+	if err := os.WriteFile(primary.path("fs/blog/index.html"), []byte("after the upgrades\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	serves(t, e, "after the upgrades\n")
+	serves(t, standby, "after the upgrades\n")
+	if st := keyValues(t, standby.path("proc/status")); st["role"] != "standby" || st["lease_generation"] != "1" {
+		t.Fatalf("the upgraded standby: role %q generation %q: a failover happened", st["role"], st["lease_generation"])
+	}
+
+	primary.crash()
+	becomesPrimary(t, standby, "after failover\n")
+	serves(t, e, "after failover\n")
 }
