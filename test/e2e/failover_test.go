@@ -531,12 +531,7 @@ func TestTwoStandbysOneWins(t *testing.T) {
 // from the replicated challenge data; once it took over, it obtains
 // certificates itself, and serves the old and the new over HTTPS.
 func TestStandbyObtainsCertificates(t *testing.T) {
-	s3 := startS3(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
-	sHTTP, sHTTPS := freePort(t), freePort(t)
-	ca := startPebble(t, sHTTP, sHTTPS) // the CA validates on the standby's ports
-	t.Setenv("SSL_CERT_FILE", ca.caFile)
+	s3, ca, sHTTP, sHTTPS := s3AndCA(t) // the CA validates on the standby's ports
 	primary := newInstance(t)
 	sh(t, fmt.Sprintf(`cd %s
 echo 127.0.0.1:%d > net/http

@@ -61,6 +61,20 @@ func blogPrimary(t *testing.T) (*s3Server, *instance) {
 	return s3, primary
 }
 
+// s3AndCA starts S3 (credentials in the environment) and Pebble, which
+// validates on the two ports it returns (a follower's, as DNS pointing at
+// it would have it) and whose root this process trusts.
+func s3AndCA(t *testing.T) (s3 *s3Server, ca *acme, httpPort, httpsPort int) {
+	t.Helper()
+	s3 = startS3(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
+	httpPort, httpsPort = freePort(t), freePort(t)
+	ca = startPebble(t, httpPort, httpsPort)
+	t.Setenv("SSL_CERT_FILE", ca.caFile)
+	return s3, ca, httpPort, httpsPort
+}
+
 // sameAsPrimary checks that the edge's database holds what the primary's
 // does, and is whole.
 func sameAsPrimary(t *testing.T, primary *instance, e *edge) {
@@ -220,12 +234,7 @@ echo blog > net/routes/blog.test`, q(primary.mnt), pport, q(page)))
 // would send it), which answers from the challenge data that came with
 // the database; the certificate follows, and the edge serves it.
 func TestEdgeAnswersTheChallenge(t *testing.T) {
-	s3 := startS3(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", s3Key)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", s3Secret)
-	edgeHTTP, edgeHTTPS := freePort(t), freePort(t)
-	ca := startPebble(t, edgeHTTP, edgeHTTPS) // the CA validates on the edge's ports
-	t.Setenv("SSL_CERT_FILE", ca.caFile)
+	s3, ca, edgeHTTP, edgeHTTPS := s3AndCA(t)
 	primary := newInstance(t)
 	host := "edge.example.com"
 	sh(t, fmt.Sprintf(`cd %s
