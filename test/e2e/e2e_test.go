@@ -92,8 +92,8 @@ func (in *instance) log() string {
 	return string(b)
 }
 
-// cleanup unmounts (lazily, whatever state the test left) and waits for the
-// kernel to let go of the data directory.
+// cleanup unmounts (lazily, whatever state the test left), waits for the
+// kernel to let go of the data directory, and ends its supervisors.
 func (in *instance) cleanup() {
 	exec.Command(in.bin, "--data", in.home, "fs", "umount", "--lazy", in.mnt).Run()
 	exec.Command("umount", "-l", in.mnt).Run()
@@ -101,8 +101,10 @@ func (in *instance) cleanup() {
 	for pid := in.pid(); pid != 0 && time.Now().Before(deadline); pid = in.pid() {
 		time.Sleep(20 * time.Millisecond)
 	}
+	// Supervisors too, kernel or not: one whose kernel cannot start (the
+	// test failed, or removed what it needs) would try again forever.
+	in.killSupervisors()
 	if pid := in.pid(); pid != 0 {
-		in.killSupervisors()
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
