@@ -285,12 +285,10 @@ func moveAsideForFollow(dir string) error {
 		}
 		aside = fmt.Sprintf("%s.before-follow.%d", db, n)
 	}
-	// The database last: a -wal left beside it would be taken for its.
-	for _, suffix := range []string{"-wal", "-shm", ""} {
-		if err := os.Rename(db+suffix, aside+suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
+	if _, err := moveDatabase(db, aside); err != nil {
+		return err
 	}
+	syncDir(dir) // before the replica's database takes its place
 	return nil
 }
 

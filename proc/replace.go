@@ -24,32 +24,15 @@ func ReplaceDatabase(dir, restored string) (aside string, err error) {
 	defer lock.Release()
 	live := filepath.Join(dir, DatabaseFile)
 	aside = live + ".replaced-" + time.Now().UTC().Format("20060102T150405Z")
-	// The WAL and its index go with the file they belong to; a cleanly
-	// closed database has an empty WAL, and a crashed one needs it.
-	moved := []string{}
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		err := os.Rename(live+suffix, aside+suffix)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			for _, s := range moved { // put back what was moved
-				os.Rename(aside+s, live+s)
-			}
-			return "", fmt.Errorf("move the database aside: %w", err)
-		}
-		moved = append(moved, suffix)
+	moved, err := moveDatabase(live, aside)
+	if err != nil {
+		return "", err
 	}
 	if err := os.Rename(restored, live); err != nil {
-		for _, s := range moved {
-			os.Rename(aside+s, live+s)
-		}
+		putBack(moved, aside, live)
 		return "", fmt.Errorf("swap in the restored database: %w", err)
 	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // the renames are durable before anything starts on them
-		d.Close()
-	}
+	syncDir(dir) // the renames are durable before anything starts on them
 	if err := os.RemoveAll(litestream.MetaDir(dir)); err != nil {
 		return aside, fmt.Errorf("drop Litestream's state: %w", err)
 	}
@@ -57,4 +40,32 @@ func ReplaceDatabase(dir, restored string) (aside string, err error) {
 		aside = ""
 	}
 	return aside, nil
+}
+
+// moveDatabase renames the database at live, with its WAL and the WAL's
+// index, to to, and returns the suffixes it moved; on an error it puts
+// back what it moved. The WAL goes first: a kill between two renames
+// leaves the database without its WAL (as of its last checkpoint), never
+// a WAL beside a database it does not belong to, which SQLite would apply.
+func moveDatabase(live, to string) ([]string, error) {
+	var moved []string
+	for _, suffix := range []string{"-wal", "-shm", ""} {
+		err := os.Rename(live+suffix, to+suffix)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			putBack(moved, to, live)
+			return nil, fmt.Errorf("move the database aside: %w", err)
+		}
+		moved = append(moved, suffix)
+	}
+	return moved, nil
+}
+
+// putBack undoes moveDatabase, the database first.
+func putBack(moved []string, from, live string) {
+	for i := len(moved) - 1; i >= 0; i-- {
+		os.Rename(from+moved[i], live+moved[i])
+	}
 }
