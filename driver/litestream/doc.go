@@ -78,6 +78,7 @@
 // # In the tree
 //
 // Driver.AddFiles builds /driver/litestream (replicas/, credentials/,
-// retention, lease_ttl, follow, status); Driver.AddStorageFiles adds the backup verb,
-// backups/ and last_backup to /storage, beside storage's own files.
+// retention, lease_ttl, follow, status); Driver.AddStorageFiles adds the
+// backup verb, backups/ and last_backup to /storage, beside storage's own
+// files.
 package litestream

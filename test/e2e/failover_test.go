@@ -57,10 +57,7 @@ func startStandby(t *testing.T, url string) *edge {
 // HTTPS off.
 func startFollowerOf(t *testing.T, bin, url string, flags ...string) *edge {
 	t.Helper()
-	in := newInstanceOf(t, bin, append([]string{"--follow", url}, flags...)...)
-	port := freePort(t)
-	sh(t, fmt.Sprintf("echo 127.0.0.1:%d > %s && echo off > %s", port, q(in.path("net/http")), q(in.path("net/https"))))
-	return &edge{instance: in, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	return listenOn(t, newInstanceOf(t, bin, append([]string{"--follow", url}, flags...)...), 0, 0)
 }
 
 // nodeSetting is one of in's machine settings (node.json).
@@ -380,13 +377,11 @@ func TestBecomeAnEdgeThroughTheTree(t *testing.T) {
 	}
 
 	fresh := newInstance(t)
-	port := freePort(t)
-	sh(t, fmt.Sprintf("echo 127.0.0.1:%d > %s && echo off > %s", port, q(fresh.path("net/http")), q(fresh.path("net/https"))))
+	e := listenOn(t, fresh, 0, 0)
 	pid := fresh.pid()
 	if err := os.WriteFile(fresh.path("driver/litestream/follow"), []byte(url+"\n"), 0o200); err != nil {
 		t.Fatalf("follow from the tree: %v", err)
 	}
-	e := &edge{instance: fresh, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	serves(t, e, "from the primary\n")
 	waitUntil(t, time.Minute, func() bool {
 		b, err := os.ReadFile(fresh.path("proc/status"))
@@ -410,14 +405,12 @@ func TestBecomeAnEdgeThroughTheTree(t *testing.T) {
 	// restarted: the kernel its supervisor starts again finishes the
 	// switch.
 	killed := newInstance(t)
-	port = freePort(t)
-	sh(t, fmt.Sprintf("echo 127.0.0.1:%d > %s && echo off > %s", port, q(killed.path("net/http")), q(killed.path("net/https"))))
+	e = listenOn(t, killed, 0, 0)
 	pid = killed.pid()
 	if out, err := killed.fazt("driver", "litestream", "follow", url, "standby"); err != nil || !strings.Contains(out, "follows "+url+" now") {
 		t.Fatalf("fazt driver litestream follow: %v\n%s", err, out)
 	}
 	syscall.Kill(pid, syscall.SIGKILL)
-	e = &edge{instance: killed, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	serves(t, e, "later\n")
 	if got := nodeSetting(t, killed, "node.standby"); got != "true" {
 		t.Errorf("node.standby after the kill: %q", got)
@@ -545,9 +538,7 @@ echo '<h1>site</h1>' > fs/site/index.html`, q(primary.mnt), freePort(t), freePor
 	waitStatus(t, primary, "lease", "holding")
 	backup(t, primary)
 	url := s3.url("fazt")
-	in := newInstance(t, "--follow", url, "--standby")
-	sh(t, fmt.Sprintf("echo 127.0.0.1:%d > %s && echo 127.0.0.1:%d > %s", sHTTP, q(in.path("net/http")), sHTTPS, q(in.path("net/https"))))
-	standby := &edge{instance: in, base: fmt.Sprintf("http://127.0.0.1:%d", sHTTP)}
+	standby := listenOn(t, newInstance(t, "--follow", url, "--standby"), sHTTP, sHTTPS)
 
 	before, after := "before.example.com", "after.example.com"
 	sh(t, fmt.Sprintf("cd %s && echo site > net/routes/%s && echo 'tls on' > net/ctl", q(primary.mnt), before))

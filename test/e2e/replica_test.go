@@ -29,11 +29,17 @@ type edge struct {
 }
 
 // startEdge mounts a fresh data directory as an edge of the replica at
-// url and moves its listeners to httpPort (a free one if 0) and
-// httpsPort (off if 0): the machine's own settings, writable on an edge.
+// url, listening on httpPort and httpsPort (see listenOn).
 func startEdge(t *testing.T, url string, httpPort, httpsPort int) *edge {
 	t.Helper()
-	in := newInstance(t, "--follow", url)
+	return listenOn(t, newInstance(t, "--follow", url), httpPort, httpsPort)
+}
+
+// listenOn moves in's listeners to httpPort (a free one if 0) and
+// httpsPort (off if 0), the machine's own settings (writable on an edge
+// too), and returns it as an edge served there.
+func listenOn(t *testing.T, in *instance, httpPort, httpsPort int) *edge {
+	t.Helper()
 	if httpPort == 0 {
 		httpPort = freePort(t)
 	}
@@ -357,9 +363,7 @@ func TestEdgeOnAFullDisk(t *testing.T) {
 	s3, primary := blogPrimary(t)
 
 	in, small := smallDisk(t, 48, "--follow", s3.url("fazt"))
-	port := freePort(t)
-	sh(t, fmt.Sprintf("echo 127.0.0.1:%d > %s && echo off > %s", port, q(in.path("net/http")), q(in.path("net/https"))))
-	e := &edge{instance: in, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	e := listenOn(t, in, 0, 0)
 	serves(t, e, "v0\n")
 
 	// Leave the edge 3 MiB, then send it a transaction of 8.
